@@ -1,0 +1,111 @@
+"""Alert rules: which anomalies and overdue stays an operator should hear about.
+
+Pure functions over timelines and stays. Each alert has a dedup key, so deriving
+the same condition again (a replay, a late event) never raises it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from corridor.journey import Anomaly, AnomalyKind, Stay, StayStatus, Timeline
+
+
+class AlertKind(StrEnum):
+    OVERDUE_STAY = "overdue_stay"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    OFF_ROUTE = "off_route"
+    SEAL_CHANGED = "seal_changed"
+    PERMIT_EXPIRED = "permit_expired"
+    DEPARTURE_WITHOUT_ARRIVAL = "departure_without_arrival"
+    INVALID_TRANSITION = "invalid_transition"
+
+
+_FROM_ANOMALY = {
+    AnomalyKind.CONFLICTING_DUPLICATE: AlertKind.CONFLICTING_DUPLICATE,
+    AnomalyKind.OFF_ROUTE: AlertKind.OFF_ROUTE,
+    AnomalyKind.SEAL_CHANGED: AlertKind.SEAL_CHANGED,
+    AnomalyKind.PERMIT_EXPIRED: AlertKind.PERMIT_EXPIRED,
+    AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL: AlertKind.DEPARTURE_WITHOUT_ARRIVAL,
+    AnomalyKind.INVALID_TRANSITION: AlertKind.INVALID_TRANSITION,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    consignment_id: str
+    carrier_id: str
+    location: str
+    occurred_at: datetime
+    detail: str
+    dedup_key: str
+
+
+def alert_for_anomaly(anomaly: Anomaly, carrier_id: str) -> Alert:
+    kind = _FROM_ANOMALY[anomaly.kind]
+    return Alert(
+        kind=kind,
+        consignment_id=anomaly.consignment_id,
+        carrier_id=carrier_id,
+        location=anomaly.location,
+        occurred_at=anomaly.occurred_at,
+        detail=anomaly.detail,
+        dedup_key=f"{kind.value}:{anomaly.consignment_id}:{anomaly.event_id}",
+    )
+
+
+def alerts_for_timeline(timeline: Timeline) -> list[Alert]:
+    return [alert_for_anomaly(a, timeline.carrier_id) for a in timeline.anomalies]
+
+
+@dataclass(frozen=True, slots=True)
+class OverduePolicy:
+    """A stay is overdue past a fixed threshold, or past the location's recent p90."""
+
+    threshold: timedelta
+    # Use a location's p90 only once it rests on enough completed stays to mean something.
+    min_p90_sample: int = 20
+
+    def limit_for(self, location: str, recent_p90: Mapping[str, tuple[float, int]]) -> timedelta:
+        p90_seconds, sample = recent_p90.get(location, (0.0, 0))
+        if sample >= self.min_p90_sample and p90_seconds > 0:
+            return min(self.threshold, timedelta(seconds=p90_seconds))
+        return self.threshold
+
+
+def overdue_alerts(
+    open_stays: Iterable[tuple[Stay, str]],
+    now: datetime,
+    policy: OverduePolicy,
+    recent_p90: Mapping[str, tuple[float, int]],
+) -> list[Alert]:
+    """Alerts for in-progress stays (with their carrier) that have outlasted their limit.
+
+    `now` is passed in: during a replay it is the event-time watermark, not the clock.
+    """
+    alerts = []
+    for stay, carrier_id in open_stays:
+        if stay.status is not StayStatus.IN_PROGRESS:
+            continue
+        limit = policy.limit_for(stay.location, recent_p90)
+        waited = now - stay.arrived_at
+        if waited > limit:
+            alerts.append(
+                Alert(
+                    kind=AlertKind.OVERDUE_STAY,
+                    consignment_id=stay.consignment_id,
+                    carrier_id=carrier_id,
+                    location=stay.location,
+                    occurred_at=stay.arrived_at + limit,
+                    detail=(
+                        f"at {stay.location} for {waited.total_seconds() / 3600:.1f} h, "
+                        f"over the limit of {limit.total_seconds() / 3600:.1f} h"
+                    ),
+                    dedup_key=f"overdue_stay:{stay.consignment_id}:{stay.location}:{stay.visit}",
+                )
+            )
+    return alerts

@@ -1,0 +1,118 @@
+"""CloudEvents 1.0 Kafka protocol binding, binary content mode, without a Kafka client.
+
+The record value is the canonical event JSON; the `ce_` headers repeat the attributes a
+broker-side consumer routes on, so they must agree with the body (checked on the way in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from corridor.errors import InvalidEvent
+from corridor.events import SCHEMA_VERSION, TransitEvent
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+TYPE_PREFIX = "org.middlecorridor.transit."
+DATA_SCHEMA = f"urn:middlecorridor:schema:transit-event:{SCHEMA_VERSION}"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+def ce_type(event: TransitEvent) -> str:
+    """`org.middlecorridor.transit.gate.arrived.v1`: the major schema version is in the type."""
+    major = SCHEMA_VERSION.split(".")[0]
+    return f"{TYPE_PREFIX}{event.event_type.value}.v{major}"
+
+
+def ce_source(event: TransitEvent) -> str:
+    return f"/corridor/{event.source.system.value}/{event.location}"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _attributes(event: TransitEvent) -> dict[str, str]:
+    return {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": str(event.event_id),
+        "ce_type": ce_type(event),
+        "ce_source": ce_source(event),
+        "ce_time": rfc3339(event.occurred_at),
+        "ce_subject": event.consignment_id,
+        "ce_dataschema": DATA_SCHEMA,
+        "content-type": CONTENT_TYPE,
+    }
+
+
+def to_kafka_record(event: TransitEvent) -> KafkaRecord:
+    """Key by consignment, so one consignment's events stay in one partition, in order."""
+    headers = [(name, value.encode()) for name, value in _attributes(event).items()]
+    return KafkaRecord(
+        key=event.consignment_id.encode(),
+        value=event.model_dump_json().encode(),
+        headers=headers,
+    )
+
+
+def from_kafka_record(
+    key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+) -> TransitEvent:
+    """Parse the body and insist the key and every `ce_` header agree with it."""
+    received = _decode_headers(headers)
+    if received.get("ce_specversion") != SPEC_VERSION:
+        raise InvalidEvent("ce_specversion", f"must be {SPEC_VERSION}")
+    if received.get("content-type", "").split(";")[0].strip() != CONTENT_TYPE:
+        raise InvalidEvent("content-type", f"must be {CONTENT_TYPE}")
+    event = _parse_body(value)
+    for name, expected in _attributes(event).items():
+        if name != "content-type" and not _agrees(name, received.get(name), expected):
+            raise InvalidEvent(
+                name, f"header {received.get(name)!r} disagrees with body {expected!r}"
+            )
+    if key is not None and key != event.consignment_id.encode():
+        raise InvalidEvent("key", "record key must be the consignment id")
+    return event
+
+
+def _agrees(name: str, received: str | None, expected: str) -> bool:
+    if name == "ce_time" and received is not None:
+        # RFC 3339 allows several spellings of one instant: compare instants, not text.
+        try:
+            return datetime.fromisoformat(received) == datetime.fromisoformat(expected)
+        except ValueError:
+            return False
+    return received == expected
+
+
+def _decode_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    decoded: dict[str, str] = {}
+    for name, raw in headers:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise InvalidEvent(name, "header value is not UTF-8") from None
+        if decoded.setdefault(name, text) != text:
+            raise InvalidEvent(name, "header repeated with different values")
+    return decoded
+
+
+def _parse_body(value: bytes) -> TransitEvent:
+    try:
+        return TransitEvent.model_validate_json(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(step) for step in first["loc"]) or "value"
+        raise InvalidEvent(where, first["msg"]) from exc

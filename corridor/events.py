@@ -1,0 +1,206 @@
+"""The canonical transit event: the one contract every publisher is mapped to.
+
+Ingest adapters turn eTIR, NCTS, e-Permit and gate/port messages into `TransitEvent`s;
+the tracker, the simulator and the API all speak this shape. `docs/event-mapping.md`
+documents the mapping from each source vocabulary to `EventType`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
+
+LocationCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$", max_length=40)
+]
+ConsignmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class EventType(StrEnum):
+    """What happened, as a past-tense fact of the consignment's journey."""
+
+    # Declaration and TIR/transit operation lifecycle (eTIR, NCTS).
+    DECLARATION_SUBMITTED = "declaration.submitted"
+    DECLARATION_ACCEPTED = "declaration.accepted"
+    DECLARATION_REJECTED = "declaration.rejected"
+    BORDER_PRENOTIFIED = "border.prenotified"
+    OPERATION_STARTED = "operation.started"
+    OPERATION_TERMINATED = "operation.terminated"
+    OPERATION_DISCHARGED = "operation.discharged"
+    GOODS_RELEASED = "goods.released"
+    CONSIGNMENT_CANCELLED = "consignment.cancelled"
+    INCIDENT_REPORTED = "incident.reported"
+    SEALS_CHECKED = "seals.checked"
+    # Gate events at a border crossing point or port: what dwell time is measured on.
+    GATE_ARRIVED = "gate.arrived"
+    INSPECTION_STARTED = "inspection.started"
+    INSPECTION_COMPLETED = "inspection.completed"
+    GATE_RELEASED = "gate.released"
+    GATE_DEPARTED = "gate.departed"
+    # Caspian sea legs: port events of our own, keyed by port.
+    VESSEL_LOADED = "vessel.loaded"
+    VESSEL_DEPARTED = "vessel.departed"
+    VESSEL_ARRIVED = "vessel.arrived"
+    VESSEL_UNLOADED = "vessel.unloaded"
+    # Bilateral road transport permits (e-Permit ledger).
+    PERMIT_ISSUED = "permit.issued"
+    PERMIT_USED = "permit.used"
+    PERMIT_REVOKED = "permit.revoked"
+
+
+# Ties on `occurred_at` are broken by where an event sits in a visit's natural order,
+# so that the same set of events always yields the same timeline.
+LIFECYCLE_RANK: dict[EventType, int] = {
+    event_type: rank
+    for rank, event_type in enumerate(
+        [
+            EventType.PERMIT_ISSUED,
+            EventType.DECLARATION_SUBMITTED,
+            EventType.DECLARATION_REJECTED,
+            EventType.DECLARATION_ACCEPTED,
+            EventType.BORDER_PRENOTIFIED,
+            EventType.VESSEL_ARRIVED,
+            EventType.GATE_ARRIVED,
+            EventType.VESSEL_UNLOADED,
+            EventType.OPERATION_STARTED,
+            EventType.PERMIT_USED,
+            EventType.INSPECTION_STARTED,
+            EventType.SEALS_CHECKED,
+            EventType.INCIDENT_REPORTED,
+            EventType.INSPECTION_COMPLETED,
+            EventType.GATE_RELEASED,
+            EventType.OPERATION_TERMINATED,
+            EventType.VESSEL_LOADED,
+            EventType.GATE_DEPARTED,
+            EventType.VESSEL_DEPARTED,
+            EventType.GOODS_RELEASED,
+            EventType.OPERATION_DISCHARGED,
+            EventType.PERMIT_REVOKED,
+            EventType.CONSIGNMENT_CANCELLED,
+        ]
+    )
+}
+
+# A visit to a location opens with an arrival and closes with a departure; at a sea
+# port the vessel's arrival or departure plays the gate's part.
+ARRIVAL_TYPES = frozenset({EventType.GATE_ARRIVED, EventType.VESSEL_ARRIVED})
+DEPARTURE_TYPES = frozenset({EventType.GATE_DEPARTED, EventType.VESSEL_DEPARTED})
+
+
+class SourceSystem(StrEnum):
+    ETIR = "etir"
+    NCTS = "ncts"
+    EPERMIT = "epermit"
+    GATE = "gate"
+    PORT = "port"
+
+
+class TransportMode(StrEnum):
+    ROAD = "road"
+    RAIL = "rail"
+    SEA = "sea"
+
+
+class BorderDirection(StrEnum):
+    """CPMM's direction, relative to the country of the event's location."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class InspectionChannel(StrEnum):
+    """Risk channel of the customs control decision (WCO TRS segments on it)."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class PermitActivity(StrEnum):
+    # The e-Permit reference code says ENTRANCE where its spec text says ENTRY.
+    ENTRANCE = "ENTRANCE"
+    EXIT = "EXIT"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Source(_Strict):
+    """Which system reported the event, and its own message identity."""
+
+    system: SourceSystem
+    message_type: ShortText | None = Field(default=None, examples=["CC029C", "I9", "PERMIT_USED"])
+    message_id: ShortText | None = None
+
+
+class References(_Strict):
+    """Every identifier the consignment is known by; any of them finds it again."""
+
+    tir_carnet: ShortText | None = Field(default=None, examples=["XH12345678"])
+    mrn: ShortText | None = Field(default=None, examples=["24KZ0001000012345X"])
+    permit_id: ShortText | None = Field(default=None, examples=["TR-AZ-2026-1-1042"])
+    vehicle_plates: tuple[ShortText, ...] = ()
+    container_numbers: tuple[ShortText, ...] = Field(default=(), examples=[("CSQU3054383",)])
+
+
+class EventAttributes(_Strict):
+    """Typed details that only some event types carry."""
+
+    direction: BorderDirection | None = None
+    mode: TransportMode | None = None
+    route_id: ShortText | None = Field(
+        default=None, description="Declared route (reference data id), on declaration events."
+    )
+    seals: tuple[ShortText, ...] | None = Field(
+        default=None, description="Seal numbers seen, on seal checks and gate events."
+    )
+    vessel: ShortText | None = Field(default=None, description="Vessel name or IMO number.")
+    voyage: ShortText | None = None
+    permit_activity: PermitActivity | None = None
+    permit_expires_at: AwareDatetime | None = None
+    inspection_channel: InspectionChannel | None = None
+    customs_office: ShortText | None = Field(default=None, examples=["KZ000123"])
+    reason: ShortText | None = Field(
+        default=None, description="Why: rejection reason, incident kind, cancellation cause."
+    )
+
+
+class TransitEvent(_Strict):
+    """One fact about one consignment at one place and time."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    event_id: UUID = Field(description="Idempotency key: a re-sent event keeps its id.")
+    event_type: EventType
+    occurred_at: AwareDatetime = Field(description="When it happened, with a UTC offset.")
+    location: LocationCode = Field(examples=["KZ-NUR-ZHOLY"])
+    consignment_id: ConsignmentId
+    carrier_id: CarrierId
+    references: References = References()
+    source: Source
+    attributes: EventAttributes = EventAttributes()
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        # One representation per instant, so equal events compare and hash equal.
+        return value.astimezone(UTC)
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str]:
+        """Timeline order: time, then lifecycle rank, then id, so any order sorts alike."""
+        return (self.occurred_at, LIFECYCLE_RANK[self.event_type], str(self.event_id))
+
+    def fingerprint(self) -> str:
+        """Digest of the content, to tell a faithful re-send from a conflicting one."""
+        canonical = self.model_dump_json(exclude_none=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,95 @@
+"""CloudEvents Kafka binding, binary mode: headers out, headers checked on the way in."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corridor import EventType, InvalidEvent, References, from_kafka_record, to_kafka_record
+from corridor.cloudevents import KafkaRecord
+from tests.unit.factories import event
+
+ARRIVED = event(
+    EventType.GATE_ARRIVED,
+    "KZ-NUR-ZHOLY",
+    1.5,
+    references=References(mrn="24GB000246J8NY33L7", container_numbers=("CSQU3054383",)),
+    seals=("KZ123",),
+)
+
+
+def headers(record: KafkaRecord) -> dict[str, bytes]:
+    return dict(record.headers)
+
+
+def replaced(record: KafkaRecord, name: str, value: bytes) -> list[tuple[str, bytes]]:
+    return [(n, value if n == name else v) for n, v in record.headers]
+
+
+def test_binary_mode_headers() -> None:
+    record = to_kafka_record(ARRIVED)
+    assert headers(record) == {
+        "ce_specversion": b"1.0",
+        "ce_id": str(ARRIVED.event_id).encode(),
+        "ce_type": b"org.middlecorridor.transit.gate.arrived.v1",
+        "ce_source": b"/corridor/gate/KZ-NUR-ZHOLY",
+        "ce_time": b"2026-03-01T09:30:00Z",
+        "ce_subject": b"CONS-0001",
+        "ce_dataschema": b"urn:middlecorridor:schema:transit-event:1.0",
+        "content-type": b"application/json",
+    }
+    assert record.key == b"CONS-0001"
+
+
+def test_round_trip() -> None:
+    record = to_kafka_record(ARRIVED)
+    assert from_kafka_record(record.key, record.value, record.headers) == ARRIVED
+
+
+@settings(max_examples=40)
+@given(st.sampled_from(EventType), st.floats(min_value=-1000, max_value=1000, allow_nan=False))
+def test_round_trip_of_every_event_type(event_type: EventType, hours: float) -> None:
+    original = event(event_type, "AZ-ALAT", hours)
+    record = to_kafka_record(original)
+    assert from_kafka_record(record.key, record.value, record.headers) == original
+
+
+def test_an_equal_instant_in_another_spelling_is_accepted() -> None:
+    record = to_kafka_record(ARRIVED)
+    spelled = replaced(record, "ce_time", b"2026-03-01T13:30:00+04:00")
+    assert from_kafka_record(record.key, record.value, spelled) == ARRIVED
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("ce_id", b"00000000-0000-0000-0000-000000000000"),
+        ("ce_type", b"org.middlecorridor.transit.gate.departed.v1"),
+        ("ce_source", b"/corridor/gate/KZ-AKTAU"),
+        ("ce_time", b"2026-03-01T09:31:00Z"),
+        ("ce_time", b"yesterday"),
+        ("ce_subject", b"CONS-9999"),
+        ("ce_specversion", b"0.3"),
+        ("ce_dataschema", b"urn:middlecorridor:schema:transit-event:2.0"),
+        ("content-type", b"application/xml"),
+    ],
+)
+def test_headers_that_disagree_with_the_body_are_refused(header: str, value: bytes) -> None:
+    record = to_kafka_record(ARRIVED)
+    with pytest.raises(InvalidEvent) as raised:
+        from_kafka_record(record.key, record.value, replaced(record, header, value))
+    assert raised.value.field == header
+
+
+def test_missing_header_wrong_key_and_bad_body_are_refused() -> None:
+    record = to_kafka_record(ARRIVED)
+    without_subject = [(n, v) for n, v in record.headers if n != "ce_subject"]
+    with pytest.raises(InvalidEvent, match="ce_subject"):
+        from_kafka_record(record.key, record.value, without_subject)
+    with pytest.raises(InvalidEvent, match="key"):
+        from_kafka_record(b"CONS-9999", record.value, record.headers)
+    with pytest.raises(InvalidEvent):
+        from_kafka_record(record.key, b'{"event_type": "gate.arrived"}', record.headers)
+    with pytest.raises(InvalidEvent, match="repeated"):
+        from_kafka_record(record.key, record.value, [*record.headers, ("ce_id", b"other")])

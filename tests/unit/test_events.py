@@ -1,0 +1,66 @@
+"""The canonical event contract: validation, ordering and fingerprints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from corridor import ARRIVAL_TYPES, DEPARTURE_TYPES, LIFECYCLE_RANK, EventType, TransitEvent
+from tests.unit.factories import event
+
+
+def test_every_event_type_has_a_rank() -> None:
+    assert set(LIFECYCLE_RANK) == set(EventType)
+    assert not ARRIVAL_TYPES & DEPARTURE_TYPES
+
+
+def test_arrival_sorts_before_departure_at_the_same_instant() -> None:
+    arrived = event(EventType.GATE_ARRIVED, "GE-SARPI", 1)
+    departed = event(EventType.GATE_DEPARTED, "GE-SARPI", 1)
+    assert sorted([departed, arrived], key=lambda e: e.sort_key) == [arrived, departed]
+
+
+def test_times_are_held_in_utc_so_equal_instants_are_equal_events() -> None:
+    original = event(EventType.GATE_ARRIVED, "GE-SARPI", 1)
+    plus_four = timezone(timedelta(hours=4))
+    shifted = original.model_copy(update={}).model_dump()
+    shifted["occurred_at"] = original.occurred_at.astimezone(plus_four)
+    again = TransitEvent.model_validate(shifted)
+    assert again == original
+    assert again.fingerprint() == original.fingerprint()
+
+
+def test_fingerprint_tells_content_apart() -> None:
+    one = event(EventType.GATE_ARRIVED, "GE-SARPI", 1, event_id=uuid.UUID(int=1))
+    other = event(EventType.GATE_ARRIVED, "GE-SARPI", 2, event_id=uuid.UUID(int=1))
+    assert one.fingerprint() != other.fingerprint()
+
+
+def test_json_round_trip() -> None:
+    original = event(EventType.SEALS_CHECKED, "AZ-ALAT", 3, seals=("A1", "B2"))
+    assert TransitEvent.model_validate_json(original.model_dump_json()) == original
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("location", "aktau"),
+        ("occurred_at", datetime(2026, 3, 1, 8, 0)),  # naive: no UTC offset
+        ("event_type", "truck.teleported"),
+        ("unexpected", 1),
+    ],
+)
+def test_contract_violations_are_refused(field: str, value: object) -> None:
+    data = event(EventType.GATE_ARRIVED, "GE-SARPI").model_dump()
+    data[field] = value
+    with pytest.raises(ValidationError):
+        TransitEvent.model_validate(data)
+
+
+def test_events_are_immutable() -> None:
+    arrived = event(EventType.GATE_ARRIVED, "GE-SARPI")
+    with pytest.raises(ValidationError):
+        arrived.location = "TR-SARP"  # type: ignore[misc]
