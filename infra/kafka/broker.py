@@ -1,0 +1,475 @@
+"""A real single-node Apache Kafka broker (KRaft) for local development and tests.
+
+The broker runs from jars that Maven resolves from Maven Central (see ``pom.xml`` next to
+this file) into ``.cache/kafka/<version>/lib``; no Docker and no Kafka tarball are needed,
+only ``java`` and ``mvn`` on the PATH. The process is started detached, so it outlives the
+Python process that launched it (``python -m infra.kafka up`` returns, the broker stays);
+its pid file lets any later process find and stop it.
+
+Typical use::
+
+    broker = KafkaBroker()                      # dev defaults: 127.0.0.1:19092
+    await broker.start()                        # resolves jars, formats, launches
+    await broker.wait_healthy(timeout=60)       # a real metadata round trip
+    ...
+    broker.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import enum
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+HARNESS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = HARNESS_DIR.parents[1]
+POM_FILE = HARNESS_DIR / "pom.xml"
+SERVER_PROPERTIES_TEMPLATE = HARNESS_DIR / "server.properties.template"
+LOG4J2_CONFIG = HARNESS_DIR / "log4j2.properties"
+DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "kafka"
+DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "kafka"
+
+KAFKA_MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_MAIN_CLASS = "kafka.tools.StorageTool"
+# Lists the resolved jars; its presence means a previous Maven run completed, so later starts
+# skip Maven entirely (a warm start must not pay Maven's ~5-10 s JVM and resolution cost).
+CLASSPATH_MARKER_NAME = "classpath.txt"
+
+
+class BrokerError(RuntimeError):
+    """The harness could not resolve, start, stop or reach the broker."""
+
+
+class BrokerUnhealthyError(BrokerError):
+    """No broker answered a metadata request at the given bootstrap address in time."""
+
+
+def pinned_kafka_version(pom_file: Path = POM_FILE) -> str:
+    """The Kafka version pinned in ``pom.xml``: the single place the version is chosen."""
+    match = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", pom_file.read_text())
+    if match is None:
+        raise BrokerError(f"no <kafka.version> property in {pom_file}")
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where the broker listens and keeps its files.
+
+    ``data_dir`` and ``log_dir`` default to ``<run_dir>/data`` and ``<run_dir>/logs``.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 19092
+    controller_port: int = 19093
+    node_id: int = 1
+    run_dir: Path = DEFAULT_RUN_DIR
+    data_dir: Path | None = None
+    log_dir: Path | None = None
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    kafka_version: str = field(default_factory=pinned_kafka_version)
+    # The machine has two cores and also runs PostgreSQL and the services; the broker of a
+    # dev/test stack needs far less than Kafka's default 1 GiB heap.
+    max_heap: str = "512m"
+
+    def __post_init__(self) -> None:
+        # Absolute paths: the process check matches the broker's command line, which holds
+        # absolute paths, and the broker runs with the run dir as its working directory.
+        for name in ("run_dir", "data_dir", "log_dir", "cache_dir"):
+            path = getattr(self, name)
+            if path is not None:
+                object.__setattr__(self, name, Path(path).resolve())
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.run_dir / "data"
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        return self.log_dir if self.log_dir is not None else self.run_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "kafka.pid"
+
+    @property
+    def server_properties_file(self) -> Path:
+        return self.run_dir / "server.properties"
+
+    @property
+    def jar_dir(self) -> Path:
+        return self.cache_dir / self.kafka_version / "lib"
+
+    @property
+    def classpath_marker(self) -> Path:
+        return self.cache_dir / self.kafka_version / CLASSPATH_MARKER_NAME
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """What a successful metadata request returned."""
+
+    bootstrap_servers: str
+    cluster_id: str | None
+    controller_id: int | None
+    broker_ids: tuple[int, ...]
+
+
+class StartOutcome(enum.Enum):
+    LAUNCHED = "launched"
+    """This call started a new broker process."""
+    ALREADY_RUNNING = "already-running"
+    """The broker recorded in this run dir's pid file was already running."""
+    REUSED_EXISTING = "reused-existing"
+    """Some other healthy Kafka already answers on the configured port; it is used as is."""
+
+
+# The `timeout` parameters (ASYNC109) are deliberate: besides bounding the call they size the
+# client's request timeout and name the limit in the error, which asyncio.timeout cannot.
+async def check_health(bootstrap_servers: str, timeout: float = 5.0) -> ClusterHealth:  # noqa: ASYNC109
+    """One metadata round trip against ``bootstrap_servers``, bounded by ``timeout`` seconds.
+
+    An open port is not enough: a broker that is still starting (or anything else listening
+    there) accepts TCP connections long before it can serve clients.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="corridor-kafka-healthcheck",
+        request_timeout_ms=max(1, int(timeout * 1000)),
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            await admin.start()
+            cluster = await admin.describe_cluster()
+    except Exception as error:  # any failure to get metadata means "not healthy"
+        raise BrokerUnhealthyError(
+            f"no Kafka metadata from {bootstrap_servers} within {timeout:g}s: {error!r}"
+        ) from error
+    finally:
+        await admin.close()
+    return ClusterHealth(
+        bootstrap_servers=bootstrap_servers,
+        cluster_id=cluster.get("cluster_id"),
+        controller_id=cluster.get("controller_id"),
+        broker_ids=tuple(sorted(broker["node_id"] for broker in cluster.get("brokers", []))),
+    )
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like Uuid).
+
+    Like Kafka's own ``Uuid.randomUuid()``, ids starting with "-" are rejected: the storage
+    tool would parse such an id as an option (about 1 start in 64 failed before this).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+class KafkaBroker:
+    """Controls one single-node KRaft broker whose files live under ``config.run_dir``."""
+
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        self.config = config if config is not None else BrokerConfig()
+        # Only set when this object launched the process; used to reap it (no zombies) and to
+        # notice early that it died during startup.
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.config.bootstrap_servers
+
+    # ----------------------------------------------------------------------------- jars
+
+    def ensure_jars(self) -> list[Path]:
+        """Return the broker's classpath, running Maven only if it is not cached yet."""
+        cached = self._cached_classpath()
+        if cached is not None:
+            return cached
+        self.config.classpath_marker.parent.mkdir(parents=True, exist_ok=True)
+        # Two processes (a dev `up` and a test session) may both find the cache cold.
+        with _exclusive_lock(self.config.classpath_marker.with_suffix(".lock")):
+            cached = self._cached_classpath()
+            if cached is not None:
+                return cached
+            self._resolve_jars_with_maven()
+            jars = sorted(self.config.jar_dir.glob("*.jar"))
+            if not any(jar.name.startswith("kafka_2.13-") for jar in jars):
+                raise BrokerError(f"Maven ran but no kafka_2.13 jar is in {self.config.jar_dir}")
+            marker_tmp = self.config.classpath_marker.with_suffix(".tmp")
+            marker_tmp.write_text(os.pathsep.join(str(jar) for jar in jars) + "\n")
+            marker_tmp.replace(self.config.classpath_marker)  # atomic: never half-written
+            return jars
+
+    def _cached_classpath(self) -> list[Path] | None:
+        marker = self.config.classpath_marker
+        if not marker.is_file():
+            return None
+        jars = [Path(entry) for entry in marker.read_text().strip().split(os.pathsep) if entry]
+        if not jars or not all(jar.is_file() for jar in jars):
+            return None  # cache was partially deleted: resolve again
+        return jars
+
+    def _resolve_jars_with_maven(self) -> None:
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise BrokerError("`mvn` is not on PATH; it is needed once to fetch the Kafka jars")
+        # A stale, partial lib dir from an interrupted run could mix versions of a jar.
+        shutil.rmtree(self.config.jar_dir, ignore_errors=True)
+        command = [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-f",
+            str(POM_FILE),
+            f"-Dkafka.version={self.config.kafka_version}",
+            f"-Dkafka.lib.dir={self.config.jar_dir}",
+            "dependency:copy-dependencies",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise BrokerError(
+                f"Maven could not resolve Kafka {self.config.kafka_version} "
+                f"(exit {result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            )
+
+    # -------------------------------------------------------------------------- process
+
+    async def start(self, *, fresh_data: bool = False) -> StartOutcome:
+        """Start the broker unless one is already usable; does not wait for it to be healthy.
+
+        Idempotent: the broker of this run dir that is already running, or any healthy Kafka
+        already answering on the configured port, is reused instead of launching another.
+        ``fresh_data`` wipes the data dir first, only if this call launches the broker: a
+        freshly formatted node starts ~3 s faster than a restarted one, whose previous broker
+        registration the controller holds until the session times out.
+        """
+        if self.is_running():
+            return StartOutcome.ALREADY_RUNNING
+        with contextlib.suppress(BrokerUnhealthyError):
+            await check_health(self.bootstrap_servers, timeout=3.0)
+            return StartOutcome.REUSED_EXISTING
+        for port in (self.config.port, self.config.controller_port):
+            if _port_accepts_connections(self.config.host, port):
+                raise BrokerError(
+                    f"{self.config.host}:{port} is taken by something that is not a healthy "
+                    f"Kafka broker (or by a broker of another run dir); stop it or pick "
+                    f"other ports"
+                )
+        # Maven (cold cache only) and the storage formatter are blocking JVM runs of seconds;
+        # off the event loop they do not stall whatever else the caller's loop is doing.
+        classpath = await asyncio.to_thread(self.ensure_jars)
+        if fresh_data:
+            shutil.rmtree(self.config.resolved_data_dir, ignore_errors=True)
+        self._write_server_properties()
+        await asyncio.to_thread(self._format_storage_if_needed, classpath)
+        self._launch(classpath)
+        return StartOutcome.LAUNCHED
+
+    async def wait_healthy(self, timeout: float = 60.0) -> ClusterHealth:  # noqa: ASYNC109
+        """Poll with real metadata requests until the broker answers or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        last_error: BrokerUnhealthyError | None = None
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise BrokerError(
+                    f"the broker exited with code {self._process.returncode} during startup; "
+                    f"last lines of its log:\n{self._log_tail()}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BrokerUnhealthyError(
+                    f"broker at {self.bootstrap_servers} not healthy after {timeout:g}s "
+                    f"({last_error}); last lines of its log:\n{self._log_tail()}"
+                )
+            try:
+                return await check_health(self.bootstrap_servers, timeout=min(5.0, remaining))
+            except BrokerUnhealthyError as error:
+                last_error = error
+            await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def is_running(self) -> bool:
+        """Whether the broker process recorded in this run dir's pid file is alive."""
+        if self._process is not None and self._process.poll() is not None:
+            return False  # our own child exited (poll() also reaped it)
+        pid = self._read_pid()
+        return pid is not None and self._is_our_broker(pid)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM the broker (a clean shutdown), SIGKILL it after ``timeout`` seconds.
+
+        Returns whether a running broker was stopped; safe to call when none is running.
+        """
+        pid = self._read_pid()
+        if pid is None or not self._is_our_broker(pid):
+            self.config.pid_file.unlink(missing_ok=True)
+            self._reap()
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not self._wait_for_exit(pid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if not self._wait_for_exit(pid, 10.0):
+                raise BrokerError(f"broker pid {pid} survived SIGKILL")
+        self.config.pid_file.unlink(missing_ok=True)
+        self._reap()
+        return True
+
+    # ------------------------------------------------------------------------- internals
+
+    def _write_server_properties(self) -> None:
+        config = self.config
+        rendered = string.Template(SERVER_PROPERTIES_TEMPLATE.read_text()).substitute(
+            node_id=config.node_id,
+            host=config.host,
+            port=config.port,
+            controller_port=config.controller_port,
+            data_dir=config.resolved_data_dir,
+        )
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        config.server_properties_file.write_text(rendered)
+
+    def _format_storage_if_needed(self, classpath: list[Path]) -> None:
+        """``kafka-storage.sh format`` equivalent; KRaft refuses to start on unformatted dirs."""
+        data_dir = self.config.resolved_data_dir
+        if (data_dir / "meta.properties").is_file():
+            return
+        data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            *self._java_command(classpath, max_heap="256m"),
+            STORAGE_TOOL_MAIN_CLASS,
+            "format",
+            "--cluster-id",
+            new_cluster_id(),
+            "--config",
+            str(self.config.server_properties_file),
+            "--ignore-formatted",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise BrokerError(
+                f"formatting {data_dir} failed (exit {result.returncode}):\n"
+                f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            )
+
+    def _java_command(self, classpath: list[Path], max_heap: str) -> list[str]:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+        if java is None:
+            raise BrokerError("`java` is not on PATH (and JAVA_HOME is not set)")
+        log_dir = self.config.resolved_log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            java,
+            f"-Xmx{max_heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={log_dir}",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            "-cp",
+            os.pathsep.join(str(jar) for jar in classpath),
+        ]
+
+    def _launch(self, classpath: list[Path]) -> None:
+        command = [
+            *self._java_command(classpath, max_heap=self.config.max_heap),
+            KAFKA_MAIN_CLASS,
+            str(self.config.server_properties_file),
+        ]
+        jvm_output = self.config.resolved_log_dir / "kafka.out"
+        with jvm_output.open("ab") as output:
+            # A new session detaches the broker from our terminal and process group, so
+            # Ctrl-C in a test run or the CLI exiting does not take the broker down with it.
+            self._process = subprocess.Popen(  # noqa: S603
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=self.config.run_dir,
+                start_new_session=True,
+            )
+        self.config.pid_file.write_text(f"{self._process.pid}\n")
+
+    def _read_pid(self) -> int | None:
+        try:
+            return int(self.config.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _is_our_broker(self, pid: int) -> bool:
+        """Alive, not a zombie, and really the broker of this run dir (pids get reused)."""
+        proc = Path("/proc") / str(pid)
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return False
+        expected_properties = str(self.config.server_properties_file).encode()
+        return state != "Z" and KAFKA_MAIN_CLASS.encode() in argv and expected_properties in argv
+
+    def _wait_for_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.pid == pid:
+                if self._process.poll() is not None:
+                    return True
+            elif not self._is_our_broker(pid):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _reap(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=1)
+            self._process = None
+
+    def _log_tail(self, lines: int = 30) -> str:
+        tails = []
+        for name in ("server.log", "kafka.out"):
+            path = self.config.resolved_log_dir / name
+            if path.is_file():
+                content = path.read_text(errors="replace").splitlines()[-lines:]
+                tails.append(f"--- {path}\n" + "\n".join(content))
+        return "\n".join(tails) or "(no log written)"
+
+
+def _port_accepts_connections(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def _exclusive_lock(lock_file: Path) -> Iterator[None]:
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
