@@ -1,0 +1,364 @@
+"""Read queries returning typed views (``storage.views``); plain SQL, no ORM.
+
+Carrier scoping: pass ``carrier_id`` and a consignment of another carrier is answered
+exactly like an unknown one (None), so an id cannot be probed across carriers.
+KPI reads compute exact percentiles from the base tables over the asked range; the
+pre-aggregated ``*_hourly``/``*_daily`` relations serve dashboards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from corridor.events import TransitEvent
+from corridor.journey import ConsignmentState, StayStatus
+from storage.db import Pool
+from storage.rows import normalize_reference
+from storage.views import (
+    AlertView,
+    ApiKeyRole,
+    ApiKeyView,
+    ConsignmentView,
+    CrossingPerformance,
+    CrossingView,
+    Granularity,
+    InProgressStayView,
+    LegPerformance,
+    LegView,
+    LocationPerformance,
+    Page,
+    ReferencesView,
+    StayView,
+    TimelineView,
+)
+
+Row = tuple[Any, ...]
+
+# The f-strings below only splice in this module's own constant SQL fragments (S608).
+
+_CONSIGNMENT_COLUMNS = """
+    consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
+    event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
+    container_numbers, anomaly_count, updated_at
+"""
+_CONSIGNMENT = f"""
+SELECT {_CONSIGNMENT_COLUMNS} FROM consignments
+WHERE consignment_id = %(id)s AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
+"""  # noqa: S608
+_SEARCH = f"""
+SELECT {_CONSIGNMENT_COLUMNS} FROM consignments
+WHERE (consignment_id = %(raw)s OR tir_carnet = %(q)s OR mrn = %(q)s OR permit_id = %(q)s
+       OR vehicle_plates @> ARRAY[%(q)s]::text[] OR container_numbers @> ARRAY[%(q)s]::text[])
+  AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
+  AND (%(after_time)s::timestamptz IS NULL
+       OR (last_event_at, consignment_id) < (%(after_time)s, %(after_id)s::text))
+ORDER BY last_event_at DESC, consignment_id DESC
+LIMIT %(limit)s
+"""  # noqa: S608
+_EVENTS = "SELECT payload FROM transit_events WHERE consignment_id = %s ORDER BY occurred_at"
+_STAYS = """
+SELECT consignment_id, location, visit, country, mode, direction, status, arrived_at,
+       released_at, departed_at, inspection_started_at, inspection_completed_at, dwell_seconds,
+       arrival_to_release_seconds, release_to_departure_seconds, inspection_seconds
+FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
+"""
+_CROSSINGS = """
+SELECT consignment_id, border_id, from_location, to_location, direction, mode, arrived_at,
+       departed_at, tfi1_seconds
+FROM crossings WHERE consignment_id = %s ORDER BY arrived_at, border_id
+"""
+_LEGS = """
+SELECT consignment_id, from_location, to_location, mode, departed_at, arrived_at, distance_km,
+       travel_seconds, origin_dwell_seconds, swod_kmh, swd_kmh
+FROM legs WHERE consignment_id = %s ORDER BY departed_at, from_location
+"""
+_IN_PROGRESS = """
+SELECT consignment_id, carrier_id, location, visit, arrived_at, released_at,
+       extract(epoch FROM coalesce(%(as_of)s::timestamptz, now()) - arrived_at)::bigint
+FROM stays
+WHERE status = 'in_progress' AND location = %(location)s
+  AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
+ORDER BY arrived_at, consignment_id
+LIMIT %(limit)s
+"""
+_COMPLETED_DWELL = "status = 'completed' AND dwell_seconds IS NOT NULL"
+_LOCATION_PERFORMANCE = f"""
+SELECT date_trunc(%(unit)s, arrived_at, 'UTC') AS bucket, location, count(*),
+       count(*) FILTER (WHERE {_COMPLETED_DWELL}),
+       count(*) FILTER (WHERE status = 'in_progress'),
+       avg(dwell_seconds::double precision) FILTER (WHERE {_COMPLETED_DWELL}),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_seconds) FILTER (WHERE {_COMPLETED_DWELL}),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY dwell_seconds) FILTER (WHERE {_COMPLETED_DWELL})
+FROM stays
+WHERE location = %(location)s AND arrived_at >= %(start)s AND arrived_at < %(end)s
+GROUP BY 1, 2 ORDER BY 1
+"""  # noqa: S608
+_COMPLETED_TFI1 = "status = 'completed' AND tfi1_seconds IS NOT NULL"
+_CROSSING_PERFORMANCE = f"""
+SELECT border_id, direction,
+       count(*) FILTER (WHERE {_COMPLETED_TFI1}),
+       count(*) FILTER (WHERE status = 'in_progress'),
+       avg(tfi1_seconds::double precision) FILTER (WHERE {_COMPLETED_TFI1}),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY tfi1_seconds) FILTER (WHERE {_COMPLETED_TFI1}),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY tfi1_seconds) FILTER (WHERE {_COMPLETED_TFI1})
+FROM crossings
+WHERE arrived_at >= %(start)s AND arrived_at < %(end)s
+  AND (%(border)s::text IS NULL OR border_id = %(border)s)
+GROUP BY border_id, direction ORDER BY border_id, direction
+"""  # noqa: S608
+_LEG_PERFORMANCE = """
+SELECT from_location, to_location, mode, count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY travel_seconds),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY swod_kmh),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY swd_kmh)
+FROM legs
+WHERE departed_at >= %(start)s AND departed_at < %(end)s
+  AND (%(from)s::text IS NULL OR from_location = %(from)s)
+  AND (%(to)s::text IS NULL OR to_location = %(to)s)
+GROUP BY from_location, to_location, mode ORDER BY from_location, to_location, mode
+"""
+_ALERTS = """
+SELECT id, kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail
+FROM alerts
+WHERE raised_at >= %(since)s
+  AND (%(location)s::text IS NULL OR location = %(location)s)
+  AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+  AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
+  AND (%(after_id)s::bigint IS NULL OR id > %(after_id)s)
+ORDER BY id
+LIMIT %(limit)s
+"""
+_API_KEY = """
+SELECT id, name, role, key_prefix, allowed_locations, carrier_id, created_at, revoked_at
+FROM api_keys WHERE key_hash = %(hash)s AND (%(revoked)s OR revoked_at IS NULL)
+"""
+
+
+def encode_cursor(last_event_at: datetime, consignment_id: str) -> str:
+    raw = json.dumps([last_event_at.isoformat(), consignment_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raise ValueError for a cursor this module did not produce."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, key = json.loads(raw)
+        return datetime.fromisoformat(when), str(key)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"invalid cursor {cursor!r}") from error
+
+
+class ReadRepository:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def consignment(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> ConsignmentView | None:
+        async with self._pool.connection() as conn:
+            return await _consignment(conn, consignment_id, carrier_id)
+
+    async def timeline(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> TimelineView | None:
+        """The consignment with its events (timeline order), stays, crossings and legs."""
+        async with self._pool.connection() as conn:
+            consignment = await _consignment(conn, consignment_id, carrier_id)
+            if consignment is None:
+                return None
+            events = await _all(conn, _EVENTS, (consignment_id,))
+            stays = await _all(conn, _STAYS, (consignment_id,))
+            crossings = await _all(conn, _CROSSINGS, (consignment_id,))
+            legs = await _all(conn, _LEGS, (consignment_id,))
+        parsed = sorted(
+            (TransitEvent.model_validate(row[0]) for row in events), key=lambda e: e.sort_key
+        )
+        return TimelineView(
+            consignment=consignment,
+            events=tuple(parsed),
+            stays=tuple(_stay(row) for row in stays),
+            crossings=tuple(CrossingView(*row) for row in crossings),
+            legs=tuple(LegView(*row) for row in legs),
+        )
+
+    async def search_by_reference(
+        self,
+        value: str,
+        carrier_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ConsignmentView]:
+        """Consignments known by ``value`` as id, carnet, MRN, permit, plate or container,
+        newest first; keyset pagination on (last_event_at, consignment_id)."""
+        after_time, after_id = decode_cursor(cursor) if cursor else (None, None)
+        params = {
+            "raw": value.strip(),
+            "q": normalize_reference(value),
+            "carrier": carrier_id,
+            "after_time": after_time,
+            "after_id": after_id,
+            "limit": limit + 1,
+        }
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _SEARCH, params)
+        items = tuple(_consignment_view(row) for row in rows[:limit])
+        has_more = len(rows) > limit
+        last = items[-1] if items else None
+        next_cursor = (
+            encode_cursor(last.last_event_at, last.consignment_id) if has_more and last else None
+        )
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def in_progress_at(
+        self,
+        location: str,
+        carrier_id: str | None = None,
+        as_of: datetime | None = None,
+        limit: int = 500,
+    ) -> tuple[InProgressStayView, ...]:
+        """Open stays at ``location``, longest waiting first."""
+        params = {"location": location, "carrier": carrier_id, "as_of": as_of, "limit": limit}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _IN_PROGRESS, params)
+        return tuple(InProgressStayView(*row) for row in rows)
+
+    async def location_performance(
+        self, location: str, start: datetime, end: datetime, granularity: Granularity
+    ) -> tuple[LocationPerformance, ...]:
+        """Per bucket of arrival time in [start, end): stays, completed, in progress, and
+        exact mean, median and p90 dwell of the completed ones."""
+        params = {"unit": granularity.value, "location": location, "start": start, "end": end}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _LOCATION_PERFORMANCE, params)
+        return tuple(LocationPerformance(*row) for row in rows)
+
+    async def crossing_performance(
+        self, start: datetime, end: datetime, border_id: str | None = None
+    ) -> tuple[CrossingPerformance, ...]:
+        """TFI1 per border and direction for crossings that started in [start, end)."""
+        params = {"start": start, "end": end, "border": border_id}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _CROSSING_PERFORMANCE, params)
+        return tuple(CrossingPerformance(*row) for row in rows)
+
+    async def leg_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        from_location: str | None = None,
+        to_location: str | None = None,
+    ) -> tuple[LegPerformance, ...]:
+        params = {"start": start, "end": end, "from": from_location, "to": to_location}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _LEG_PERFORMANCE, params)
+        return tuple(LegPerformance(*row) for row in rows)
+
+    async def alerts(
+        self,
+        since: datetime,
+        location: str | None = None,
+        kind: str | None = None,
+        carrier_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> tuple[AlertView, ...]:
+        """Alerts raised at or after ``since``, oldest first; page on with ``after_id``."""
+        params = {
+            "since": since,
+            "location": location,
+            "kind": kind,
+            "carrier": carrier_id,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _ALERTS, params)
+        return tuple(AlertView(*row) for row in rows)
+
+    async def api_key_by_hash(
+        self, key_hash: str, include_revoked: bool = False
+    ) -> ApiKeyView | None:
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _API_KEY, {"hash": key_hash, "revoked": include_revoked})
+        if not rows:
+            return None
+        (key_id, name, role, prefix, locations, carrier_id, created_at, revoked_at) = rows[0]
+        return ApiKeyView(
+            id=key_id,
+            name=name,
+            role=ApiKeyRole(role),
+            key_prefix=prefix,
+            allowed_locations=tuple(locations) if locations is not None else None,
+            carrier_id=carrier_id,
+            created_at=created_at,
+            revoked_at=revoked_at,
+        )
+
+
+async def _all(
+    conn: AsyncConnection[TupleRow], query: str, params: Sequence[Any] | dict[str, Any]
+) -> list[Row]:
+    cursor = await conn.execute(query, params)
+    return await cursor.fetchall()
+
+
+async def _consignment(
+    conn: AsyncConnection[TupleRow], consignment_id: str, carrier_id: str | None
+) -> ConsignmentView | None:
+    rows = await _all(conn, _CONSIGNMENT, {"id": consignment_id, "carrier": carrier_id})
+    return _consignment_view(rows[0]) if rows else None
+
+
+def _consignment_view(row: Row) -> ConsignmentView:
+    (
+        consignment_id,
+        carrier_id,
+        state,
+        current_location,
+        first_event_at,
+        last_event_at,
+        event_count,
+        route_id,
+        declared_route,
+        tir_carnet,
+        mrn,
+        permit_id,
+        plates,
+        containers,
+        anomaly_count,
+        updated_at,
+    ) = row
+    return ConsignmentView(
+        consignment_id=consignment_id,
+        carrier_id=carrier_id,
+        state=ConsignmentState(state),
+        current_location=current_location,
+        first_event_at=first_event_at,
+        last_event_at=last_event_at,
+        event_count=event_count,
+        route_id=route_id,
+        declared_route=tuple(declared_route),
+        references=ReferencesView(
+            tir_carnet=tir_carnet,
+            mrn=mrn,
+            permit_id=permit_id,
+            vehicle_plates=tuple(plates),
+            container_numbers=tuple(containers),
+        ),
+        anomaly_count=anomaly_count,
+        updated_at=updated_at,
+    )
+
+
+def _stay(row: Row) -> StayView:
+    values = list(row)
+    values[6] = StayStatus(values[6])
+    return StayView(*values)

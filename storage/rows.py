@@ -1,0 +1,261 @@
+"""Timeline and event values flattened into the columns the write repository stores.
+
+Pure functions, no SQL: the writer takes these rows; tests check them in milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from corridor.events import TransitEvent
+from corridor.journey import Stay, Timeline
+from corridor.reference import CorridorReference
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def normalize_reference(value: str) -> str:
+    """One spelling per identifier: upper case, no spaces or dashes ("01 abc-123" → "01ABC123")."""
+    return _SEPARATORS.sub("", value).upper()
+
+
+class EventRow(NamedTuple):
+    event_id: UUID
+    occurred_at: datetime
+    event_type: str
+    location: str
+    consignment_id: str
+    carrier_id: str
+    source_system: str
+    fingerprint: str
+    payload: str  # canonical JSON of the whole event
+
+
+class ConsignmentRow(NamedTuple):
+    consignment_id: str
+    carrier_id: str
+    state: str
+    current_location: str | None
+    first_event_at: datetime
+    last_event_at: datetime
+    event_count: int
+    route_id: str | None
+    declared_route: list[str]
+    tir_carnet: str | None
+    mrn: str | None
+    permit_id: str | None
+    vehicle_plates: list[str]
+    container_numbers: list[str]
+    anomaly_count: int
+
+    @property
+    def version(self) -> tuple[int, datetime]:
+        """A timeline built from more events is newer (the event set only grows)."""
+        return (self.event_count, self.last_event_at)
+
+
+class StayRow(NamedTuple):
+    consignment_id: str
+    location: str
+    visit: int
+    carrier_id: str
+    country: str
+    mode: str | None
+    direction: str | None
+    status: str
+    arrived_at: datetime
+    released_at: datetime | None
+    departed_at: datetime | None
+    inspection_started_at: datetime | None
+    inspection_completed_at: datetime | None
+    dwell_seconds: int | None
+    arrival_to_release_seconds: int | None
+    release_to_departure_seconds: int | None
+    inspection_seconds: int | None
+
+
+class CrossingRow(NamedTuple):
+    consignment_id: str
+    carrier_id: str
+    border_id: str
+    from_location: str
+    to_location: str
+    direction: str
+    mode: str | None
+    status: str
+    arrived_at: datetime
+    departed_at: datetime | None
+    tfi1_seconds: int | None
+
+
+class LegRow(NamedTuple):
+    consignment_id: str
+    carrier_id: str
+    from_location: str
+    to_location: str
+    mode: str
+    departed_at: datetime
+    arrived_at: datetime
+    distance_km: float | None
+    travel_seconds: int
+    origin_dwell_seconds: int | None
+    swod_kmh: float | None
+    swd_kmh: float | None
+
+
+class TimelineRows(NamedTuple):
+    consignment: ConsignmentRow
+    stays: list[StayRow]
+    crossings: list[CrossingRow]
+    legs: list[LegRow]
+
+
+def event_row(event: TransitEvent) -> EventRow:
+    return EventRow(
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        event_type=event.event_type.value,
+        location=event.location,
+        consignment_id=event.consignment_id,
+        carrier_id=event.carrier_id,
+        source_system=event.source.system.value,
+        fingerprint=event.fingerprint(),
+        payload=event.model_dump_json(),
+    )
+
+
+def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None) -> TimelineRows:
+    return TimelineRows(
+        consignment=_consignment_row(timeline, reference),
+        stays=[_stay_row(timeline, stay, reference) for stay in timeline.stays],
+        crossings=[
+            CrossingRow(
+                consignment_id=c.consignment_id,
+                carrier_id=timeline.carrier_id,
+                border_id=c.border_id,
+                from_location=c.from_location,
+                to_location=c.to_location,
+                direction=c.direction,
+                mode=_border_mode(c.border_id, reference),
+                status="in_progress" if c.departed_at is None else "completed",
+                arrived_at=c.arrived_at,
+                departed_at=c.departed_at,
+                tfi1_seconds=c.tfi1_seconds,
+            )
+            for c in timeline.crossings
+        ],
+        legs=[
+            LegRow(
+                consignment_id=leg.consignment_id,
+                carrier_id=timeline.carrier_id,
+                from_location=leg.from_location,
+                to_location=leg.to_location,
+                mode=leg.mode.value,
+                departed_at=leg.departed_at,
+                arrived_at=leg.arrived_at,
+                distance_km=leg.distance_km,
+                travel_seconds=leg.travel_seconds,
+                origin_dwell_seconds=leg.origin_dwell_seconds,
+                swod_kmh=leg.speed_without_delay_kmh,
+                swd_kmh=leg.speed_with_delay_kmh,
+            )
+            for leg in timeline.legs
+        ],
+    )
+
+
+def _consignment_row(timeline: Timeline, reference: CorridorReference | None) -> ConsignmentRow:
+    events = sorted(timeline.events, key=lambda event: event.sort_key)
+    route = None
+    if timeline.route_id is not None and reference is not None:
+        route = reference.routes_by_id.get(timeline.route_id)
+    return ConsignmentRow(
+        consignment_id=timeline.consignment_id,
+        carrier_id=timeline.carrier_id,
+        state=timeline.state.value,
+        current_location=timeline.current_location,
+        first_event_at=events[0].occurred_at if events else timeline.last_event_at,
+        last_event_at=timeline.last_event_at,
+        event_count=len(timeline.events),
+        route_id=timeline.route_id,
+        declared_route=list(route.locations) if route is not None else [],
+        tir_carnet=_latest(e.references.tir_carnet for e in events),
+        mrn=_latest(e.references.mrn for e in events),
+        permit_id=_latest(e.references.permit_id for e in events),
+        vehicle_plates=_union(e.references.vehicle_plates for e in events),
+        container_numbers=_union(e.references.container_numbers for e in events),
+        anomaly_count=len(timeline.anomalies),
+    )
+
+
+def _latest(values: Iterable[str | None]) -> str | None:
+    known = [normalize_reference(value) for value in values if value]
+    return known[-1] if known else None
+
+
+def _union(groups: Iterable[tuple[str, ...]]) -> list[str]:
+    return sorted({normalize_reference(value) for group in groups for value in group})
+
+
+def _stay_row(timeline: Timeline, stay: Stay, reference: CorridorReference | None) -> StayRow:
+    during = [
+        event
+        for event in timeline.events
+        if event.location == stay.location
+        and stay.arrived_at <= event.occurred_at
+        and (stay.departed_at is None or event.occurred_at <= stay.departed_at)
+    ]
+    mode = next((e.attributes.mode.value for e in during if e.attributes.mode), None)
+    if mode is None:
+        mode = _mode_from_legs(timeline, stay) or _only_mode(stay.location, reference)
+    direction = next((e.attributes.direction.value for e in during if e.attributes.direction), None)
+    return StayRow(
+        consignment_id=stay.consignment_id,
+        location=stay.location,
+        visit=stay.visit,
+        carrier_id=timeline.carrier_id,
+        country=_country(stay.location, reference),
+        mode=mode,
+        direction=direction,
+        status=stay.status.value,
+        arrived_at=stay.arrived_at,
+        released_at=stay.released_at,
+        departed_at=stay.departed_at,
+        inspection_started_at=stay.inspection_started_at,
+        inspection_completed_at=stay.inspection_completed_at,
+        dwell_seconds=stay.dwell_seconds,
+        arrival_to_release_seconds=stay.arrival_to_release_seconds,
+        release_to_departure_seconds=stay.release_to_departure_seconds,
+        inspection_seconds=stay.inspection_seconds,
+    )
+
+
+def _mode_from_legs(timeline: Timeline, stay: Stay) -> str | None:
+    for leg in timeline.legs:
+        arriving = leg.to_location == stay.location and leg.arrived_at == stay.arrived_at
+        leaving = leg.from_location == stay.location and leg.departed_at == stay.departed_at
+        if arriving or leaving:
+            return leg.mode.value
+    return None
+
+
+def _only_mode(location: str, reference: CorridorReference | None) -> str | None:
+    known = reference.locations_by_code.get(location) if reference is not None else None
+    return known.modes[0].value if known is not None and len(known.modes) == 1 else None
+
+
+def _country(location: str, reference: CorridorReference | None) -> str:
+    # Location codes start with the ISO country code; the reference data is authoritative.
+    known = reference.locations_by_code.get(location) if reference is not None else None
+    return known.country if known is not None else location[:2]
+
+
+def _border_mode(border_id: str, reference: CorridorReference | None) -> str | None:
+    if reference is None:
+        return None
+    border = next((b for b in reference.borders if b.id == border_id), None)
+    return border.mode.value if border is not None else None

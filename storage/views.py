@@ -1,0 +1,190 @@
+"""Typed read views: what read queries return (never raw table rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from corridor.events import TransitEvent
+from corridor.journey import ConsignmentState, StayStatus
+
+T = TypeVar("T")
+
+
+class Granularity(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+
+
+class ApiKeyRole(StrEnum):
+    PUBLISHER = "publisher"
+    CARRIER = "carrier"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated listing; pass ``next_cursor`` back for the next."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencesView:
+    tir_carnet: str | None
+    mrn: str | None
+    permit_id: str | None
+    vehicle_plates: tuple[str, ...]
+    container_numbers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsignmentView:
+    consignment_id: str
+    carrier_id: str
+    state: ConsignmentState
+    current_location: str | None
+    first_event_at: datetime
+    last_event_at: datetime
+    event_count: int
+    route_id: str | None
+    declared_route: tuple[str, ...]
+    references: ReferencesView
+    anomaly_count: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StayView:
+    consignment_id: str
+    location: str
+    visit: int
+    country: str
+    mode: str | None
+    direction: str | None
+    status: StayStatus
+    arrived_at: datetime
+    released_at: datetime | None
+    departed_at: datetime | None
+    inspection_started_at: datetime | None
+    inspection_completed_at: datetime | None
+    dwell_seconds: int | None
+    arrival_to_release_seconds: int | None
+    release_to_departure_seconds: int | None
+    inspection_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingView:
+    consignment_id: str
+    border_id: str
+    from_location: str
+    to_location: str
+    direction: str
+    mode: str | None
+    arrived_at: datetime
+    departed_at: datetime | None
+    tfi1_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LegView:
+    consignment_id: str
+    from_location: str
+    to_location: str
+    mode: str
+    departed_at: datetime
+    arrived_at: datetime
+    distance_km: float | None
+    travel_seconds: int
+    origin_dwell_seconds: int | None
+    swod_kmh: float | None
+    swd_kmh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineView:
+    consignment: ConsignmentView
+    events: tuple[TransitEvent, ...]
+    stays: tuple[StayView, ...]
+    crossings: tuple[CrossingView, ...]
+    legs: tuple[LegView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InProgressStayView:
+    consignment_id: str
+    carrier_id: str
+    location: str
+    visit: int
+    arrived_at: datetime
+    released_at: datetime | None
+    waiting_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LocationPerformance:
+    bucket: datetime
+    location: str
+    stays_count: int
+    completed_count: int
+    in_progress_count: int
+    dwell_mean_seconds: float | None
+    dwell_median_seconds: float | None
+    dwell_p90_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingPerformance:
+    border_id: str
+    direction: str
+    completed_count: int
+    in_progress_count: int
+    tfi1_mean_seconds: float | None
+    tfi1_median_seconds: float | None
+    tfi1_p90_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LegPerformance:
+    from_location: str
+    to_location: str
+    mode: str
+    legs_count: int
+    travel_median_seconds: float | None
+    swod_median_kmh: float | None
+    swd_median_kmh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: int
+    kind: str
+    consignment_id: str | None
+    carrier_id: str | None
+    location: str | None
+    occurred_at: datetime
+    raised_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyView:
+    id: UUID
+    name: str
+    role: ApiKeyRole
+    key_prefix: str
+    allowed_locations: tuple[str, ...] | None
+    carrier_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

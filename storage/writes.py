@@ -1,0 +1,386 @@
+"""Write repository: raw events, timelines (consignment, stays, crossings, legs), alerts, keys.
+
+Every public method runs its batch in one transaction. Writes are idempotent: a replayed
+event is a no-op (unique (event_id, occurred_at)); a timeline is applied only when it is
+newer than the stored one (more events, then later last event), and then the
+consignment's stays, crossings and legs are replaced by the new set in the same
+transaction under the consignment row's lock; an alert is raised once per dedup key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from psycopg import AsyncCursor, sql
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+
+from corridor.events import TransitEvent
+from corridor.journey import Timeline
+from corridor.reference import CorridorReference
+from storage.db import Pool
+from storage.records import NewAlert, NewApiKey
+from storage.rows import (
+    ConsignmentRow,
+    CrossingRow,
+    EventRow,
+    LegRow,
+    StayRow,
+    TimelineRows,
+    event_row,
+    timeline_rows,
+)
+
+Cursor = AsyncCursor[TupleRow]
+
+# Below this many events, one executemany (pipelined) beats creating and filling staging.
+DEFAULT_COPY_THRESHOLD = 500
+
+_EVENT_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, EventRow._fields))
+_INSERT_EVENT = sql.SQL(
+    "INSERT INTO transit_events ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+).format(
+    columns=_EVENT_COLUMNS, values=sql.SQL(", ").join(sql.Placeholder() * len(EventRow._fields))
+)
+_CREATE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS transit_events_staging"
+    " (LIKE transit_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_COPY_STAGING = sql.SQL("COPY transit_events_staging ({columns}) FROM STDIN").format(
+    columns=_EVENT_COLUMNS
+)
+_MERGE_STAGING = sql.SQL(
+    "INSERT INTO transit_events ({columns}) SELECT {columns} FROM transit_events_staging"
+    " ON CONFLICT DO NOTHING"
+).format(columns=_EVENT_COLUMNS)
+
+_UPSERT_CONSIGNMENTS = """
+INSERT INTO consignments AS c (
+    consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
+    event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
+    container_numbers, anomaly_count)
+SELECT r.consignment_id, r.carrier_id, r.state, r.current_location, r.first_event_at,
+       r.last_event_at, r.event_count, r.route_id,
+       ARRAY(SELECT jsonb_array_elements_text(r.declared_route)),
+       r.tir_carnet, r.mrn, r.permit_id,
+       ARRAY(SELECT jsonb_array_elements_text(r.vehicle_plates)),
+       ARRAY(SELECT jsonb_array_elements_text(r.container_numbers)),
+       r.anomaly_count
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
+            %s::timestamptz[], %s::integer[], %s::text[], %s::jsonb[], %s::text[], %s::text[],
+            %s::text[], %s::jsonb[], %s::jsonb[], %s::integer[])
+     AS r(consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
+          event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
+          container_numbers, anomaly_count)
+ORDER BY r.consignment_id
+ON CONFLICT (consignment_id) DO UPDATE SET
+    carrier_id = EXCLUDED.carrier_id,
+    state = EXCLUDED.state,
+    current_location = EXCLUDED.current_location,
+    first_event_at = EXCLUDED.first_event_at,
+    last_event_at = EXCLUDED.last_event_at,
+    event_count = EXCLUDED.event_count,
+    route_id = EXCLUDED.route_id,
+    declared_route = EXCLUDED.declared_route,
+    tir_carnet = EXCLUDED.tir_carnet,
+    mrn = EXCLUDED.mrn,
+    permit_id = EXCLUDED.permit_id,
+    vehicle_plates = EXCLUDED.vehicle_plates,
+    container_numbers = EXCLUDED.container_numbers,
+    anomaly_count = EXCLUDED.anomaly_count,
+    updated_at = now()
+-- Stale or equal versions change nothing: replays and out-of-order upserts converge.
+WHERE (c.event_count, c.last_event_at) < (EXCLUDED.event_count, EXCLUDED.last_event_at)
+RETURNING c.consignment_id
+"""
+
+_INSERT_ALERTS = """
+INSERT INTO alerts (kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail,
+                    dedup_key)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
+                     %s::timestamptz[], %s::text[], %s::text[])
+ORDER BY 8
+ON CONFLICT (dedup_key) DO NOTHING
+"""
+
+_INSERT_API_KEY = """
+INSERT INTO api_keys (name, role, key_prefix, key_hash, allowed_locations, carrier_id)
+VALUES (%s, %s, %s, %s, %s, %s)
+RETURNING id
+"""
+
+_REVOKE_API_KEY = """
+UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL
+"""
+
+
+class _Child(NamedTuple):
+    """A table holding rows that belong to a consignment, and its unique key."""
+
+    table: str
+    types: dict[str, str]
+    key: tuple[str, ...]
+
+
+_STAYS = _Child(
+    "stays",
+    {
+        "consignment_id": "text",
+        "location": "text",
+        "visit": "integer",
+        "carrier_id": "text",
+        "country": "text",
+        "mode": "text",
+        "direction": "text",
+        "status": "text",
+        "arrived_at": "timestamptz",
+        "released_at": "timestamptz",
+        "departed_at": "timestamptz",
+        "inspection_started_at": "timestamptz",
+        "inspection_completed_at": "timestamptz",
+        "dwell_seconds": "integer",
+        "arrival_to_release_seconds": "integer",
+        "release_to_departure_seconds": "integer",
+        "inspection_seconds": "integer",
+    },
+    ("consignment_id", "location", "visit", "arrived_at"),
+)
+_CROSSINGS = _Child(
+    "crossings",
+    {
+        "consignment_id": "text",
+        "carrier_id": "text",
+        "border_id": "text",
+        "from_location": "text",
+        "to_location": "text",
+        "direction": "text",
+        "mode": "text",
+        "status": "text",
+        "arrived_at": "timestamptz",
+        "departed_at": "timestamptz",
+        "tfi1_seconds": "integer",
+    },
+    ("consignment_id", "border_id", "arrived_at"),
+)
+_LEGS = _Child(
+    "legs",
+    {
+        "consignment_id": "text",
+        "carrier_id": "text",
+        "from_location": "text",
+        "to_location": "text",
+        "mode": "text",
+        "departed_at": "timestamptz",
+        "arrived_at": "timestamptz",
+        "distance_km": "double precision",
+        "travel_seconds": "integer",
+        "origin_dwell_seconds": "integer",
+        "swod_kmh": "double precision",
+        "swd_kmh": "double precision",
+    },
+    ("consignment_id", "departed_at", "from_location", "to_location"),
+)
+assert tuple(_STAYS.types) == StayRow._fields
+assert tuple(_CROSSINGS.types) == CrossingRow._fields
+assert tuple(_LEGS.types) == LegRow._fields
+
+
+def _unnest(child: _Child, columns: Sequence[str]) -> sql.Composed:
+    arrays = sql.SQL(", ").join(
+        sql.SQL("%s::{}[]").format(sql.SQL(child.types[c])) for c in columns
+    )
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return sql.SQL("unnest({arrays}) AS k({names})").format(arrays=arrays, names=names)
+
+
+def _delete_missing_sql(child: _Child) -> sql.Composed:
+    """Rows of the updated consignments whose key is not in the new set (e.g. a stay that
+    became visit 2 after a late arrival re-ordered visits)."""
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(c)) for c in child.key
+    )
+    return sql.SQL(
+        "DELETE FROM {table} AS t WHERE t.consignment_id = ANY(%s::text[])"
+        " AND NOT EXISTS (SELECT 1 FROM {unnest} WHERE {matches})"
+    ).format(table=sql.Identifier(child.table), unnest=_unnest(child, child.key), matches=matches)
+
+
+def _upsert_sql(child: _Child) -> sql.Composed:
+    columns = list(child.types)
+    updated = [c for c in columns if c not in child.key]
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({names}) SELECT * FROM {unnest} ORDER BY {key}"
+        " ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now()"
+        " WHERE ({old}) IS DISTINCT FROM ({new})"
+    ).format(
+        table=sql.Identifier(child.table),
+        names=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        unnest=_unnest(child, columns),
+        key=sql.SQL(", ").join(map(sql.Identifier, child.key)),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updated
+        ),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updated),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updated),
+    )
+
+
+_CHILD_SQL = {
+    child.table: (_delete_missing_sql(child), _upsert_sql(child))
+    for child in (_STAYS, _CROSSINGS, _LEGS)
+}
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    events_inserted: int
+    timelines_applied: int
+    alerts_raised: int
+
+
+class WriteRepository:
+    """SQL of the write side; mapping of domain values to rows lives in ``storage.rows``."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        reference: CorridorReference | None = None,
+        copy_threshold: int = DEFAULT_COPY_THRESHOLD,
+    ) -> None:
+        self._pool = pool
+        self._reference = reference
+        self._copy_threshold = copy_threshold
+
+    async def insert_events(self, events: Sequence[TransitEvent]) -> int:
+        """Store raw events; returns how many were new (replays are no-ops)."""
+        return (await self.write_batch(events=events)).events_inserted
+
+    async def upsert_timeline(self, timeline: Timeline) -> bool:
+        """Store one timeline; False when the stored one is as new or newer."""
+        return (await self.write_batch(timelines=[timeline])).timelines_applied == 1
+
+    async def upsert_timelines(self, timelines: Sequence[Timeline]) -> int:
+        return (await self.write_batch(timelines=timelines)).timelines_applied
+
+    async def insert_alerts(self, alerts: Sequence[NewAlert]) -> int:
+        """Raise alerts; returns how many were new (one per dedup key, ever)."""
+        return (await self.write_batch(alerts=alerts)).alerts_raised
+
+    async def write_batch(
+        self,
+        events: Sequence[TransitEvent] = (),
+        timelines: Sequence[Timeline] = (),
+        alerts: Sequence[NewAlert] = (),
+    ) -> BatchResult:
+        """Events, timelines and alerts of one batch, all in one transaction."""
+        rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
+        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            inserted = await self._insert_events(cur, [event_row(e) for e in events])
+            applied = await self._upsert_timelines(cur, rows)
+            raised = await self._insert_alerts(cur, alerts)
+        return BatchResult(inserted, applied, raised)
+
+    async def insert_api_key(self, key: NewApiKey) -> UUID:
+        locations = list(key.allowed_locations) if key.allowed_locations is not None else None
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                _INSERT_API_KEY,
+                (key.name, key.role.value, key.prefix, key.key_hash, locations, key.carrier_id),
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        key_id: UUID = row[0]
+        return key_id
+
+    async def revoke_api_key(self, key_id: UUID, revoked_at: datetime) -> bool:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_REVOKE_API_KEY, (revoked_at, key_id))
+            return cursor.rowcount == 1
+
+    # ------------------------------------------------------------------------- batches
+
+    async def _insert_events(self, cur: Cursor, rows: list[EventRow]) -> int:
+        if not rows:
+            return 0
+        if len(rows) < self._copy_threshold:
+            await cur.executemany(_INSERT_EVENT, rows)
+            return max(cur.rowcount, 0)
+        await cur.execute(_CREATE_STAGING)
+        async with cur.copy(_COPY_STAGING) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cur.execute(_MERGE_STAGING)
+        inserted = cur.rowcount
+        await cur.execute("TRUNCATE transit_events_staging")
+        return inserted
+
+    async def _upsert_timelines(self, cur: Cursor, batch: list[TimelineRows]) -> int:
+        newest: dict[str, TimelineRows] = {}
+        for rows in batch:
+            known = newest.get(rows.consignment.consignment_id)
+            if known is None or rows.consignment.version > known.consignment.version:
+                newest[rows.consignment.consignment_id] = rows
+        if not newest:
+            return 0
+        ordered = [newest[key] for key in sorted(newest)]
+        applied = await self._upsert_consignments(cur, [rows.consignment for rows in ordered])
+        chosen = [rows for rows in ordered if rows.consignment.consignment_id in applied]
+        if chosen:
+            ids = sorted(applied)
+            await self._replace(cur, _STAYS, ids, [s for rows in chosen for s in rows.stays])
+            await self._replace(
+                cur, _CROSSINGS, ids, [c for rows in chosen for c in rows.crossings]
+            )
+            await self._replace(cur, _LEGS, ids, [leg for rows in chosen for leg in rows.legs])
+        return len(applied)
+
+    async def _upsert_consignments(self, cur: Cursor, rows: list[ConsignmentRow]) -> set[str]:
+        json_columns = {"declared_route", "vehicle_plates", "container_numbers"}
+        params = [
+            [Jsonb(value) for value in column] if name in json_columns else column
+            for name, column in zip(
+                ConsignmentRow._fields, _columns(rows, len(ConsignmentRow._fields)), strict=True
+            )
+        ]
+        await cur.execute(_UPSERT_CONSIGNMENTS, params)
+        return {str(row[0]) for row in await cur.fetchall()}
+
+    async def _replace(
+        self, cur: Cursor, child: _Child, ids: list[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        delete_missing, upsert = _CHILD_SQL[child.table]
+        positions = [list(child.types).index(column) for column in child.key]
+        keys = [tuple(row[p] for p in positions) for row in rows]
+        await cur.execute(delete_missing, [ids, *_columns(keys, len(child.key))])
+        if rows:
+            await cur.execute(upsert, _columns(rows, len(child.types)))
+
+    async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> int:
+        if not alerts:
+            return 0
+        rows = [
+            (
+                a.kind,
+                a.consignment_id,
+                a.carrier_id,
+                a.location,
+                a.occurred_at,
+                a.raised_at,
+                a.detail,
+                a.key,
+            )
+            for a in alerts
+        ]
+        await cur.execute(_INSERT_ALERTS, _columns(rows, 8))
+        return max(cur.rowcount, 0)
+
+
+__all__ = ["DEFAULT_COPY_THRESHOLD", "BatchResult", "WriteRepository"]

@@ -1,0 +1,132 @@
+"""Migrations on a real PostgreSQL: from empty, re-run, concurrent, tampered, backend."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from storage.backend import Backend, detect_backend
+from storage.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
+
+pytest_plugins = ["tests.fixtures.postgres"]
+pytestmark = pytest.mark.integration
+
+SHARED_RELATIONS = {
+    "transit_events",
+    "consignments",
+    "stays",
+    "crossings",
+    "legs",
+    "alerts",
+    "api_keys",
+    "corridor_meta",
+    "schema_migrations",
+    "location_dwell_hourly",
+    "location_dwell_daily",
+    "crossing_time_hourly",
+    "crossing_time_daily",
+    "stays_in_progress",
+    "location_queue_now",
+    "crossings_in_progress",
+}
+
+
+def _relations(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def _applied(dsn: str) -> list[tuple[int, str]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT version, checksum FROM schema_migrations ORDER BY version"
+        ).fetchall()
+    return [(int(v), str(c)) for v, c in rows]
+
+
+def test_from_empty_then_rerun_is_a_no_op(empty_database_url: str) -> None:
+    first = migrate(empty_database_url)
+    assert first.backend is Backend.POSTGRESQL
+    assert len(first.applied) == len(discover(Backend.POSTGRESQL))
+    assert _relations(empty_database_url) >= SHARED_RELATIONS
+    before = _applied(empty_database_url)
+
+    second = migrate(empty_database_url)
+
+    assert second.applied == ()
+    assert second.already_applied == len(first.applied)
+    assert _applied(empty_database_url) == before
+
+
+def test_two_concurrent_migrators_apply_each_migration_once(empty_database_url: str) -> None:
+    reports = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(migrate(empty_database_url))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    applied = sorted(len(report.applied) for report in reports)
+    assert applied == [0, len(discover(Backend.POSTGRESQL))]
+    assert len(_applied(empty_database_url)) == applied[1]
+
+
+def test_changed_applied_migration_is_an_error(empty_database_url: str, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, copy)
+    migrate(empty_database_url, copy)
+    core = copy / "0001_core.sql"
+    core.write_text(core.read_text() + "\n-- an edit after the fact\n")
+
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(empty_database_url, copy)
+
+
+def test_backend_is_postgresql_here_and_recorded(empty_database_url: str) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert detect_backend(conn) is Backend.POSTGRESQL
+    migrate(empty_database_url)
+    with psycopg.connect(empty_database_url) as conn:
+        row = conn.execute("SELECT value FROM corridor_meta WHERE key = 'backend'").fetchone()
+    assert row == ("postgresql",)
+
+
+def test_both_backends_define_the_same_columns() -> None:
+    """Cheap guard without TimescaleDB: each backend file names the same tables/columns."""
+    for pg, ts in zip(discover(Backend.POSTGRESQL), discover(Backend.TIMESCALEDB), strict=True):
+        assert pg.version == ts.version
+        for table in ("transit_events", "stays", "crossings"):
+            if f"CREATE TABLE {table}" in pg.sql:
+                assert _columns_of(pg.sql, table) == _columns_of(ts.sql, table)
+        for view in ("location_dwell_hourly", "crossing_time_daily"):
+            if f"MATERIALIZED VIEW {view}" in pg.sql:
+                assert f"MATERIALIZED VIEW {view}" in ts.sql
+
+
+def _columns_of(script: str, table: str) -> list[str]:
+    body = script.split(f"CREATE TABLE {table} (", 1)[1].split("\n);", 1)[0]
+    return [
+        line.split()[0]
+        for line in body.splitlines()
+        if line.strip()
+        and not line.strip().startswith(("--", "PRIMARY", "UNIQUE", "CHECK"))
+        and line.startswith("    ")
+        and not line.startswith("     ")
+    ]

@@ -1,0 +1,153 @@
+"""Timeline → rows mapping, API keys, alert keys and cursors: pure, no database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from corridor.events import (
+    BorderDirection,
+    EventAttributes,
+    EventType,
+    References,
+    Source,
+    SourceSystem,
+    TransitEvent,
+    TransportMode,
+)
+from corridor.journey import (
+    Anomaly,
+    AnomalyKind,
+    ConsignmentState,
+    Crossing,
+    Stay,
+    StayStatus,
+    Timeline,
+)
+from corridor.reference import load_reference
+from storage.reads import decode_cursor, encode_cursor
+from storage.records import alert_from_anomaly, generate_api_key, hash_api_key
+from storage.rows import event_row, normalize_reference, timeline_rows
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _event(kind: EventType, hours: float, refs: References, **attributes: object) -> TransitEvent:
+    return TransitEvent(
+        event_id=uuid.uuid4(),
+        event_type=kind,
+        occurred_at=T0 + timedelta(hours=hours),
+        location="KZ-DOSTYK",
+        consignment_id="C-1",
+        carrier_id="CARRIER-A",
+        references=refs,
+        source=Source(system=SourceSystem.GATE),
+        attributes=EventAttributes.model_validate(attributes),
+    )
+
+
+def _timeline() -> Timeline:
+    events = (
+        _event(
+            EventType.GATE_ARRIVED,
+            0,
+            References(tir_carnet="xh 111", vehicle_plates=("b 2",)),
+            mode=TransportMode.RAIL,
+            direction=BorderDirection.INBOUND,
+        ),
+        _event(EventType.GATE_DEPARTED, 5, References(tir_carnet="XH222", vehicle_plates=("a-1",))),
+    )
+    stay = Stay(
+        "C-1",
+        "KZ-DOSTYK",
+        1,
+        events[0].occurred_at,
+        StayStatus.COMPLETED,
+        departed_at=events[1].occurred_at,
+    )
+    crossing = Crossing(
+        "C-1",
+        "alashankou-dostyk",
+        "CN-ALASHANKOU",
+        "KZ-DOSTYK",
+        "CN->KZ",
+        T0 - timedelta(hours=3),
+        None,
+    )
+    return Timeline(
+        "C-1",
+        "CARRIER-A",
+        ConsignmentState.IN_TRANSIT,
+        None,
+        events[1].occurred_at,
+        "road-nur-zholy-aktau-kapikule",
+        events,
+        (stay,),
+        (crossing,),
+        (),
+    )
+
+
+def test_consignment_row_collects_references_and_version() -> None:
+    rows = timeline_rows(_timeline(), load_reference())
+    row = rows.consignment
+    assert row.tir_carnet == "XH222"  # the latest one
+    assert row.vehicle_plates == ["A1", "B2"]  # union, normalised, sorted
+    assert row.version == (2, T0 + timedelta(hours=5))
+    assert row.first_event_at == T0
+    assert row.declared_route[0] == "CN-KHORGOS"
+
+
+def test_stay_row_takes_mode_direction_and_country() -> None:
+    (stay,) = timeline_rows(_timeline(), load_reference()).stays
+    assert (stay.mode, stay.direction, stay.country) == ("rail", "inbound", "KZ")
+    assert stay.dwell_seconds == 5 * 3600
+
+
+def test_open_crossing_is_in_progress_with_border_mode() -> None:
+    (crossing,) = timeline_rows(_timeline(), load_reference()).crossings
+    assert (crossing.status, crossing.tfi1_seconds) == ("in_progress", None)
+    assert crossing.mode == "rail"
+
+
+def test_without_reference_data_country_comes_from_the_code() -> None:
+    (stay,) = timeline_rows(_timeline()).stays
+    assert stay.country == "KZ"
+
+
+def test_event_row_keeps_the_whole_event() -> None:
+    event = _timeline().events[0]
+    row = event_row(event)
+    assert TransitEvent.model_validate_json(row.payload) == event
+    assert row.fingerprint == event.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("01 abc-123", "01ABC123"), ("CSQU3054383", "CSQU3054383")]
+)
+def test_normalize_reference(raw: str, expected: str) -> None:
+    assert normalize_reference(raw) == expected
+
+
+def test_api_key_is_random_and_only_its_hash_is_kept() -> None:
+    first, second = generate_api_key(), generate_api_key()
+    assert first.plain != second.plain
+    assert first.key_hash == hash_api_key(first.plain) != second.key_hash
+    assert first.plain.startswith(first.prefix)
+    assert first.plain not in repr(first)
+    assert len(first.plain) > 40
+
+
+def test_anomaly_alert_key_is_stable() -> None:
+    anomaly = Anomaly("C-1", AnomalyKind.OFF_ROUTE, "e-1", "TR-SARP", T0, "not on route")
+    one = alert_from_anomaly(anomaly, "CARRIER-A", T0)
+    two = alert_from_anomaly(anomaly, "CARRIER-A", T0 + timedelta(hours=1))
+    assert one.key == two.key
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    assert decode_cursor(encode_cursor(T0, "C-1")) == (T0, "C-1")
+    with pytest.raises(ValueError, match="invalid cursor"):
+        decode_cursor("not-a-cursor")
