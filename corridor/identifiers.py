@@ -13,7 +13,12 @@ from typing import Protocol
 from corridor.errors import InvalidIdentifier
 from corridor.events import References
 
-MRN_PATTERN = re.compile(r"^([0-1][0-9]|2[0-4])[A-Z]{2}[A-Z0-9]{13}[0-9]$")
+# The phase 6 XSD's two layouts: up to 2024, and from 2024 on with a procedure letter J-M
+# in the 17th place.
+MRN_PATTERN = re.compile(
+    r"^(?:([0-1][0-9]|2[0-4])[A-Z]{2}[A-Z0-9]{13}[0-9]"
+    r"|(2[4-9]|[3-9][0-9])[A-Z]{2}[A-Z0-9]{12}[J-M][0-9])$"
+)
 # Year, country, 12 characters, check digit over the first 16, optional 6-character suffix.
 GRN_PATTERN = re.compile(r"^[0-9]{2}[A-Z]{2}[A-Z0-9]{12}[0-9](?:[A-Z0-9]{6})?$")
 CONTAINER_PATTERN = re.compile(r"^[A-Z]{3}[UJZ][0-9]{6}[0-9]$")

@@ -53,7 +53,7 @@ def test_a_wrong_mrn_check_digit_can_be_accepted_and_is_reported() -> None:
     ("mrn", "rule"),
     [
         ("24GB000246J8NY33L", "18 characters"),
-        ("38VYQTYFU3T0KUTUM3", "pattern"),  # HMRC phase 5 sample: year 38 is out of range
+        ("38VYQTYFU3T0KUTU93", "pattern"),  # 2024+ layout needs a procedure letter J-M
         ("2412000246J8NY33L7", "pattern"),  # country must be letters
         ("24GB000246J8NY33LX", "pattern"),  # the check character is a digit
     ],
@@ -161,3 +161,14 @@ def test_validate_references_may_accept_a_wrong_mrn_check_digit() -> None:
         validate_references(refs)
     assert raised.value.field == "references.mrn"
     assert validate_references(refs, accept_wrong_mrn_check_digit=True).mrn == HMRC_MRN_BAD_DIGIT
+
+
+def test_mrns_from_2024_on_use_the_procedure_letter_layout() -> None:
+    from corridor.identifiers import iso6346_check_digit
+
+    body = "26KZ000123ABCDEFJ"  # year 26, KZ, 12 characters, procedure letter J
+    mrn = body + iso6346_check_digit(body)
+    assert validate_mrn(mrn) == mrn
+    wrong_letter = "26KZ000123ABCDEFX"  # only J-M may stand in the 17th place
+    with pytest.raises(InvalidIdentifier, match="pattern"):
+        validate_mrn(wrong_letter + iso6346_check_digit(wrong_letter))
