@@ -1,0 +1,240 @@
+"""`python -m simulator generate|replay`: the simulator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TextIO, TypeVar
+
+import httpx
+import typer
+from tqdm import tqdm
+
+from simulator.config import (
+    DEFAULT_CARRIERS,
+    DEFAULT_START,
+    FaultProfile,
+    FaultRates,
+    SimulationConfig,
+)
+from simulator.simulation import SimulationResult, simulate
+from simulator.sinks import (
+    HttpSink,
+    KafkaSink,
+    NdjsonSink,
+    Pacer,
+    Record,
+    Sink,
+    SinkError,
+    kafka_producer,
+    record_json,
+    replay,
+    with_invalid,
+)
+from simulator.truth import write_truth
+
+app = typer.Typer(help="Seeded Middle Corridor traffic: events, faults and ground truth.")
+T = TypeVar("T")
+
+Seed = Annotated[
+    int, typer.Option(help="RNG seed; the same seed and options give identical output.")
+]
+Consignments = Annotated[
+    int, typer.Option(min=1, help="Number of consignments declared in the window.")
+]
+Days = Annotated[float, typer.Option(min=0.01, help="Length of the simulated window, in days.")]
+Start = Annotated[
+    datetime,
+    typer.Option(
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        help="Window start (UTC), e.g. 2026-03-02.",
+    ),
+]
+RoadShare = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Share of road consignments; the rest go by rail.")
+]
+Faults = Annotated[
+    FaultProfile, typer.Option(help="Fault preset: clean (none) or faulty (every fault kind).")
+]
+Carriers = Annotated[
+    str,
+    typer.Option(help="Comma-separated carrier ids (carrier-kz-01 form gives the permit country)."),
+]
+Capacity = Annotated[
+    float | None,
+    typer.Option(help="Scale on real daily capacities; default sizes them to the run's volume."),
+]
+TruthPath = Annotated[
+    Path | None, typer.Option("--truth", help="Write the ground truth JSON here.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+IncludeInvalid = Annotated[
+    bool,
+    typer.Option(help="Interleave contract-breaking payloads into the stream (negative tests)."),
+]
+SummaryPath = Annotated[
+    Path | None, typer.Option("--summary-json", help="Write the run summary as JSON here.")
+]
+
+
+def _config(
+    seed: int,
+    consignments: int,
+    days: float,
+    start: datetime,
+    road_share: float,
+    faults: FaultProfile,
+    carriers: str,
+    capacity_scale: float | None,
+) -> SimulationConfig:
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=DEFAULT_START.tzinfo)
+    return SimulationConfig(
+        seed=seed,
+        consignments=consignments,
+        days=days,
+        start=start,
+        road_share=road_share,
+        faults=FaultRates.preset(faults),
+        carriers=tuple(c.strip() for c in carriers.split(",") if c.strip()),
+        capacity_scale=capacity_scale,
+    )
+
+
+def _progress(items: Iterable[T], quiet: bool, unit: str = "ev") -> Iterator[T]:
+    enabled = not quiet and sys.stderr.isatty()
+    return iter(tqdm(items, unit=unit, disable=not enabled, file=sys.stderr, mininterval=0.5))
+
+
+def _finish(
+    result: SimulationResult, truth: Path | None, summary: Path | None, quiet: bool
+) -> None:
+    if truth is not None:
+        write_truth(result.truth, truth, result.config.model_dump(mode="json"))
+    if summary is not None:
+        summary.write_text(json.dumps(result.summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if not quiet:
+        typer.echo(result.summary.render(), err=True)
+
+
+_DEFAULT_CARRIERS = ",".join(DEFAULT_CARRIERS)
+
+
+@app.command()
+def generate(
+    seed: Seed = 7,
+    consignments: Consignments = 300,
+    days: Days = 30.0,
+    start: Start = DEFAULT_START,
+    road_share: RoadShare = 0.7,
+    faults: Faults = FaultProfile.CLEAN,
+    carriers: Carriers = _DEFAULT_CARRIERS,
+    capacity_scale: Capacity = None,
+    out: Annotated[str, typer.Option(help="NDJSON output file, or - for stdout.")] = "-",
+    truth: TruthPath = None,
+    invalid: Annotated[
+        Path | None, typer.Option(help="Write the invalid payloads, one per line, to this file.")
+    ] = None,
+    include_invalid: IncludeInvalid = False,
+    summary_json: SummaryPath = None,
+    quiet: Quiet = False,
+) -> None:
+    """Generate events to NDJSON (one TransitEvent JSON per line, in delivery order)."""
+    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    result = simulate(config)
+    records: Iterable[Record] = result.deliveries
+    if include_invalid:
+        records = with_invalid(result.deliveries, result.invalid_payloads)
+    with ExitStack() as stack:
+        stream: TextIO = sys.stdout
+        if out != "-":
+            stream = stack.enter_context(open(out, "w", encoding="utf-8", buffering=1 << 20))
+        write = stream.write
+        for record in _progress(records, quiet):
+            write(record_json(record))
+            write("\n")
+        stream.flush()
+    if invalid is not None:
+        with invalid.open("w", encoding="utf-8") as bad:
+            bad.writelines(record_json(p) + "\n" for p in result.invalid_payloads)
+    _finish(result, truth, summary_json, quiet)
+
+
+def _sink(to: str, api_key: str | None, topic: str, timeout: float) -> Sink:
+    if to.startswith(("http://", "https://")):
+        if not api_key:
+            raise typer.BadParameter("an HTTP target needs --api-key (or CORRIDOR_API_KEY)")
+        client = httpx.AsyncClient(base_url=to.rstrip("/"), timeout=timeout)
+        return HttpSink(client, api_key)
+    if to.startswith("kafka://"):
+        return KafkaSink(kafka_producer(to.removeprefix("kafka://")), topic)
+    if to == "-":
+        return NdjsonSink(sys.stdout)
+    return NdjsonSink(open(to, "w", encoding="utf-8"), owned=True)
+
+
+@app.command("replay")
+def replay_command(
+    to: Annotated[
+        str,
+        typer.Option(help="http(s)://ingest-host:port, kafka://host:port, a file path, or -."),
+    ],
+    seed: Seed = 7,
+    consignments: Consignments = 300,
+    days: Days = 30.0,
+    start: Start = DEFAULT_START,
+    road_share: RoadShare = 0.7,
+    faults: Faults = FaultProfile.CLEAN,
+    carriers: Carriers = _DEFAULT_CARRIERS,
+    capacity_scale: Capacity = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="CORRIDOR_API_KEY", help="Bearer key for the ingest API."),
+    ] = None,
+    topic: Annotated[
+        str, typer.Option(help="Kafka topic for kafka:// targets.")
+    ] = "corridor.transit-events",
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Records per HTTP request or Kafka flush.")
+    ] = 500,
+    compress: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Simulated seconds per real second; 0 sends as fast as possible."
+        ),
+    ] = 0.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="HTTP timeout per request, seconds.")
+    ] = 30.0,
+    include_invalid: IncludeInvalid = False,
+    truth: TruthPath = None,
+    summary_json: SummaryPath = None,
+    quiet: Quiet = False,
+) -> None:
+    """Generate and send events to the ingest API, Kafka or a file, paced by delivery time."""
+    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    result = simulate(config)
+    records: Iterable[Record] = result.deliveries
+    if include_invalid:
+        records = with_invalid(result.deliveries, result.invalid_payloads)
+    sink = _sink(to, api_key or os.environ.get("CORRIDOR_API_KEY"), topic, timeout)
+    try:
+        stats = asyncio.run(
+            replay(_progress(records, quiet), sink, batch_size=batch_size, pacer=Pacer(compress))
+        )
+    except SinkError as exc:
+        typer.echo(f"replay to {to} failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _finish(result, truth, summary_json, quiet)
+    if not quiet:
+        typer.echo(stats.render(), err=True)
+
+
+def main() -> None:
+    app()

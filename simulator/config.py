@@ -1,0 +1,104 @@
+"""What a simulation run is asked to do: seed, size, window, mix, carriers, faults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat
+
+from corridor.events import CarrierId
+from simulator.calibration import DEFAULT_CALIBRATION, Calibration, Share
+
+DEFAULT_START = datetime(2026, 3, 2, tzinfo=UTC)
+DEFAULT_CARRIERS: tuple[str, ...] = (
+    "carrier-kz-01",
+    "carrier-kz-02",
+    "carrier-kz-03",
+    "carrier-kz-04",
+    "carrier-tr-01",
+    "carrier-tr-02",
+    "carrier-ge-01",
+    "carrier-az-01",
+    "carrier-kg-01",
+    "carrier-cn-01",
+)
+
+
+class FaultProfile(StrEnum):
+    CLEAN = "clean"
+    FAULTY = "faulty"
+
+
+class FaultRates(BaseModel):
+    """Probabilities of each delivery fault; all zero is a clean run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duplicate: Share = Field(default=0.0, description="Per event: an identical re-send.")
+    out_of_order: Share = Field(
+        default=0.0, description="Per event: delivered after the consignment's next events."
+    )
+    late: Share = Field(default=0.0, description="Per event: delivered 2-12 h after the fact.")
+    missing_departure: Share = Field(
+        default=0.0, description="Per departure (gate.departed, vessel.departed): dropped."
+    )
+    conflicting_duplicate: Share = Field(
+        default=0.0,
+        description="Per declaration.submitted / seals.checked: a re-send with the same "
+        "event_id and occurred_at moved by minutes.",
+    )
+    invalid: Share = Field(
+        default=0.0,
+        description="Per stay and per declaration: an extra payload that breaks the contract.",
+    )
+    out_of_order_window: int = Field(
+        default=3, ge=1, description="Up to this many of the consignment's next events overtake."
+    )
+
+    @classmethod
+    def preset(cls, profile: FaultProfile | str) -> FaultRates:
+        return FAULT_PRESETS[FaultProfile(profile)]
+
+
+FAULT_PRESETS: dict[FaultProfile, FaultRates] = {
+    FaultProfile.CLEAN: FaultRates(),
+    FaultProfile.FAULTY: FaultRates(
+        duplicate=0.03,
+        out_of_order=0.03,
+        late=0.02,
+        missing_departure=0.02,
+        conflicting_duplicate=0.02,
+        invalid=0.01,
+    ),
+}
+
+
+class SimulationConfig(BaseModel):
+    """One run. Same config, same output, byte for byte."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 7
+    consignments: int = Field(default=300, ge=1)
+    start: AwareDatetime = DEFAULT_START
+    days: PositiveFloat = 30.0
+    road_share: Share = 0.7
+    carriers: tuple[CarrierId, ...] = Field(default=DEFAULT_CARRIERS, min_length=1)
+    faults: FaultRates = FaultRates()
+    calibration: Calibration = DEFAULT_CALIBRATION
+    capacity_scale: PositiveFloat | None = Field(
+        default=None,
+        description="Multiplier on real capacities; None: (consignments/day) / "
+        "calibration.reference_daily_consignments.",
+    )
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+    def effective_capacity_scale(self) -> float:
+        if self.capacity_scale is not None:
+            return self.capacity_scale
+        per_day = self.consignments / self.days
+        return per_day / self.calibration.reference_daily_consignments

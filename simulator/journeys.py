@@ -1,0 +1,428 @@
+"""Phase one: a discrete-event simulation of every consignment's journey.
+
+Consignments are declared at random moments of the window and travel their route.
+At each location they may queue for a capacity slot (a server that accepts `per_day`
+consignments a day, FIFO), are processed for a lognormal service time, released,
+and leave; at a Caspian port they wait for the next sailing with room. The result is
+a schedule per consignment in whole seconds since the epoch; nothing here reads a
+clock, and the same seed gives the same schedule.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from corridor.events import BorderDirection, InspectionChannel, TransportMode
+from corridor.reference import CorridorReference, LocationKind, Route
+from simulator import ids
+from simulator.calibration import Calibration, Lognormal
+from simulator.config import SimulationConfig
+
+HOUR = 3600
+DAY = 86400
+_VESSELS = ("Caspian Pioneer", "Mangystau Star", "Kuryk Express", "Alat Trader", "Shirvan")
+
+
+@dataclass(slots=True)
+class Sailing:
+    origin: str
+    destination: str
+    vessel: str
+    voyage: str
+    departs: int
+    arrives: int
+    booked: int = 0
+
+
+@dataclass(slots=True)
+class StayPlan:
+    """One scheduled visit: arrival, start of processing, release, departure."""
+
+    location: str
+    direction: BorderDirection
+    arrived: int
+    start: int  # processing starts here, after any capacity queue
+    released: int
+    departed: int
+    service: int  # the drawn service time, start -> release
+    channel: InspectionChannel
+    inspection: tuple[int, int] | None = None
+    boarded: Sailing | None = None  # left this port on that sailing
+    landed: Sailing | None = None  # came to this port on that sailing
+
+
+@dataclass(slots=True)
+class Permit:
+    permit_id: str
+    issuer: str
+    issued: int
+    expires: int
+    entry_stay: int  # index into the route of the ENTRANCE
+    exit_stay: int | None  # None when the country is the destination
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    mrn: str
+    tir_carnet: str | None
+    plates: tuple[str, ...]
+    containers: tuple[str, ...]
+    seals: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictPlan:
+    """A conflicting re-send: same event_id, occurred_at moved by `shift` seconds."""
+
+    stay: int | None  # None: the declaration.submitted; else seals.checked at that stay
+    shift: int
+
+
+@dataclass(slots=True)
+class Journey:
+    index: int
+    consignment_id: str
+    carrier_id: str
+    mode: TransportMode
+    route: Route
+    identity: Identity
+    submitted: int
+    accepted: int
+    permits: list[Permit]
+    event_seed: int
+    delivery_seed: int
+    stays: list[StayPlan] = field(default_factory=list)  # only those arrived by window end
+    goods_released: int | None = None
+    discharged: int | None = None
+    dropped_departures: frozenset[int] = frozenset()
+    conflicts: tuple[ConflictPlan, ...] = ()
+    invalid_seeds: tuple[tuple[int | None, int], ...] = ()  # (stay or None, seed)
+
+    @property
+    def first_moment(self) -> int:
+        """No event of this consignment happens, or is delivered, before this."""
+        return min([self.submitted, *(p.issued for p in self.permits)])
+
+
+def seal_check_at(stay: StayPlan) -> int:
+    """Seals are checked early in processing, at every country entry and at destination."""
+    return stay.start + (stay.released - stay.start) * 15 // 100
+
+
+def has_seal_check(journey: Journey, index: int) -> bool:
+    last = len(journey.route.locations) - 1
+    return journey.stays[index].direction is BorderDirection.INBOUND or index == last
+
+
+def _lognormal(rng: random.Random, law: Lognormal) -> int:
+    return max(60, int(rng.lognormvariate(law.mu, law.sigma)))
+
+
+class _Schedules:
+    """Sailings per (port, destination), drawn on demand, booked first come first served."""
+
+    def __init__(self, rng: random.Random, plan_start: int, calibration: Calibration) -> None:
+        self._rng = rng
+        self._start = plan_start
+        self._plan = calibration.sailings
+        self._by_route: dict[tuple[str, str], list[Sailing]] = {}
+        self._first_open: dict[tuple[str, str], int] = {}
+
+    def _extend(self, route: tuple[str, str], sailings: list[Sailing]) -> None:
+        plan, rng = self._plan, self._rng
+        if sailings:
+            last = sailings[-1].departs
+            gap = rng.uniform(plan.interval_days_min, plan.interval_days_max) * DAY
+            departs = int(last + gap)
+        else:
+            departs = self._start + int(rng.uniform(0, plan.interval_days_max) * DAY)
+        sea = max(12.0, rng.gauss(plan.sea_hours_mean, plan.sea_hours_sd)) * HOUR
+        arrives = departs + int(sea) + _lognormal(rng, plan.anchorage)
+        number = len(sailings) + 1
+        voyage = f"{route[0][3:6]}-{route[1][3:6]}-{number:04d}"
+        vessel = _VESSELS[(number + len(route[0])) % len(_VESSELS)]
+        sailings.append(Sailing(route[0], route[1], vessel, voyage, departs, arrives))
+
+    def board(self, origin: str, destination: str, ready: int) -> Sailing:
+        key = (origin, destination)
+        sailings = self._by_route.setdefault(key, [])
+        capacity = self._plan.vessel_capacity
+        # READY events come in time order, so sailings before `ready` are gone for good.
+        index = self._first_open.get(key, 0)
+        while True:
+            while index >= len(sailings):
+                self._extend(key, sailings)
+            sailing = sailings[index]
+            if sailing.departs >= ready and (capacity is None or sailing.booked < capacity):
+                break
+            if sailing.departs < ready:
+                self._first_open[key] = index + 1
+            index += 1
+        sailing.booked += 1
+        return sailing
+
+
+class _Kind(IntEnum):
+    ARRIVE = 0
+    READY_TO_SAIL = 1
+
+
+class JourneySimulator:
+    def __init__(self, config: SimulationConfig, reference: CorridorReference) -> None:
+        self.config = config
+        self.reference = reference
+        self.calibration = config.calibration
+        self.rng = random.Random(config.seed)
+        self.start = int(config.start.timestamp())
+        self.end = int(config.end.timestamp())
+        self.dwell = self.calibration.dwell_table()
+        scale = config.effective_capacity_scale()
+        self.interval = {
+            key: DAY / (per_day * scale)
+            for key, per_day in self.calibration.capacity_table().items()
+        }
+        self.next_free: dict[tuple[str, TransportMode], float] = {}
+        self.schedules = _Schedules(
+            random.Random(self.rng.getrandbits(64)), self.start, self.calibration
+        )
+        self.heap: list[tuple[int, int, _Kind, int, int]] = []
+        self.seq = 0
+        self.journeys: list[Journey] = []
+        self._directions: dict[tuple[str, int], BorderDirection] = {}
+        self._sea_legs: dict[tuple[str, str], bool] = {}
+
+    # -- setting out ------------------------------------------------------------------
+
+    def _routes(self, mode: TransportMode) -> tuple[list[Route], list[float]]:
+        routes = [r for r in self.reference.routes if r.mode is mode]
+        weights = [self.calibration.route_weights.get(r.id, 1.0) for r in routes]
+        return routes, weights
+
+    def _declare(self) -> None:
+        cfg, rng = self.config, self.rng
+        year = cfg.start.year
+        span = self.end - self.start
+        moments = sorted(self.start + int(rng.random() * span) for _ in range(cfg.consignments))
+        road = self._routes(TransportMode.ROAD)
+        rail = self._routes(TransportMode.RAIL)
+        lead_lo, lead_hi = self.calibration.declaration_lead_hours
+        serial = rng.randrange(1, 5000)
+        for index, submitted in enumerate(moments):
+            draw = rng.random()
+            is_road = draw < cfg.road_share if road[0] and rail[0] else bool(road[0])
+            routes, weights = road if is_road else rail
+            route = rng.choices(routes, weights)[0]
+            carrier = rng.choice(cfg.carriers)
+            origin_country = self.reference.location(route.locations[0]).country
+            identity = Identity(
+                mrn=ids.mrn(rng, year, origin_country),
+                tir_carnet=ids.tir_carnet(rng) if is_road else None,
+                plates=ids.vehicle_plates(rng, ids.carrier_country(carrier)) if is_road else (),
+                containers=()
+                if is_road
+                else tuple(ids.container_number(rng) for _ in range(rng.choice((1, 2)))),
+                seals=ids.seal_numbers(rng, origin_country, rng.choice((1, 2))),
+            )
+            accepted = submitted + int(rng.uniform(600, 2 * HOUR))
+            arrival = submitted + int(rng.uniform(lead_lo, lead_hi) * HOUR)
+            journey = Journey(
+                index=index,
+                consignment_id=f"MC-{year}-{index + 1:06d}",
+                carrier_id=carrier,
+                mode=route.mode,
+                route=route,
+                identity=identity,
+                submitted=submitted,
+                accepted=accepted,
+                permits=[],
+                event_seed=rng.getrandbits(64),
+                delivery_seed=rng.getrandbits(64),
+            )
+            if is_road:
+                serial = self._permits(journey, rng, serial)
+            self.journeys.append(journey)
+            self._push(arrival, _Kind.ARRIVE, index, 0)
+
+    def _permits(self, journey: Journey, rng: random.Random, serial: int) -> int:
+        carrier_country = ids.carrier_country(journey.carrier_id)
+        if carrier_country is None:
+            return serial
+        countries = [self.reference.location(code).country for code in journey.route.locations]
+        last = len(countries) - 1
+        for issuer in dict.fromkeys(countries):
+            if issuer == carrier_country or issuer not in self.calibration.permit_countries:
+                continue
+            entry = countries.index(issuer)
+            exit_ = last - countries[::-1].index(issuer)
+            issued = journey.submitted - int(rng.uniform(1, 72) * HOUR)
+            serial += rng.randrange(1, 40)
+            journey.permits.append(
+                Permit(
+                    permit_id=ids.permit_id(
+                        issuer, carrier_country, self.config.start.year, serial
+                    ),
+                    issuer=issuer,
+                    issued=issued,
+                    expires=issued + 180 * DAY,
+                    entry_stay=entry,
+                    exit_stay=None if exit_ == last else exit_,
+                )
+            )
+        return serial
+
+    # -- the event loop ---------------------------------------------------------------
+
+    def _push(self, at: int, kind: _Kind, journey: int, step: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (at, self.seq, kind, journey, step))
+
+    def run(self) -> list[Journey]:
+        self._declare()
+        while self.heap:
+            at, _, kind, index, step = heapq.heappop(self.heap)
+            journey = self.journeys[index]
+            if kind is _Kind.ARRIVE:
+                self._arrive(journey, step, at)
+            else:
+                self._sail(journey, step, at)
+        return self.journeys
+
+    def _direction(self, route: Route, step: int) -> BorderDirection:
+        key = (route.id, step)
+        if key not in self._directions:
+            self._directions[key] = self._derive_direction(route, step)
+        return self._directions[key]
+
+    def _derive_direction(self, route: Route, step: int) -> BorderDirection:
+        if step == 0:
+            return BorderDirection.OUTBOUND
+        here, before = (
+            self.reference.location(route.locations[i]).country for i in (step, step - 1)
+        )
+        return BorderDirection.INBOUND if here != before else BorderDirection.OUTBOUND
+
+    def _service(self, location: str, mode: TransportMode, direction: BorderDirection) -> int:
+        law = self.dwell.get((location, mode, direction), self.calibration.fallback_dwell)
+        return _lognormal(self.rng, law)
+
+    def _channel(self, mode: TransportMode) -> InspectionChannel:
+        u = self.rng.random()
+        physical = self.calibration.physical_inspection_share[mode]
+        if u < physical:
+            return InspectionChannel.RED
+        if u < physical + self.calibration.documentary_check_share:
+            return InspectionChannel.YELLOW
+        return InspectionChannel.GREEN
+
+    def _arrive(self, journey: Journey, step: int, at: int) -> None:
+        if at > self.end:
+            return  # arrives after the window: nothing of it is ever seen
+        route, mode, rng = journey.route, journey.mode, self.rng
+        location = route.locations[step]
+        direction = self._direction(route, step)
+        start = at
+        key = (location, mode)
+        if key in self.interval:
+            slot = max(float(at), self.next_free.get(key, float(at)))
+            self.next_free[key] = slot + self.interval[key]
+            start = math.ceil(slot)
+        service = self._service(location, mode, direction)
+        released = start + service
+        channel = self._channel(mode)
+        inspection = None
+        if channel is InspectionChannel.RED:
+            begin = start + int(service * rng.uniform(0.25, 0.45))
+            inspection = (begin, begin + int(service * rng.uniform(0.2, 0.4)))
+        landed = journey.stays[-1].boarded if journey.stays else None
+        stay = StayPlan(
+            location, direction, at, start, released, released, service, channel, inspection
+        )
+        stay.landed = landed
+        journey.stays.append(stay)
+        last = len(route.locations) - 1
+        if step < last and self._by_sea(location, route.locations[step + 1]):
+            self._push(released, _Kind.READY_TO_SAIL, journey.index, step)
+            return
+        stay.departed = released + _lognormal(rng, self.calibration.exit[mode])
+        if step == last:
+            journey.goods_released = released + 60
+            journey.discharged = stay.departed + int(rng.uniform(2, 24) * HOUR)
+            return
+        self._push(
+            stay.departed + self._travel(location, route.locations[step + 1], mode),
+            _Kind.ARRIVE,
+            journey.index,
+            step + 1,
+        )
+
+    def _by_sea(self, here: str, there: str) -> bool:
+        if (here, there) not in self._sea_legs:
+            self._sea_legs[(here, there)] = self._is_sea_leg(here, there)
+        return self._sea_legs[(here, there)]
+
+    def _is_sea_leg(self, here: str, there: str) -> bool:
+        segment = self.reference.segment(here, there)
+        kind = self.reference.location(here).kind
+        return (
+            kind is LocationKind.SEA_PORT
+            and segment is not None
+            and segment.mode is TransportMode.SEA
+        )
+
+    def _sail(self, journey: Journey, step: int, ready: int) -> None:
+        stay = journey.stays[step]
+        destination = journey.route.locations[step + 1]
+        lead = int(self.calibration.sailings.min_lead_hours * HOUR)
+        sailing = self.schedules.board(stay.location, destination, ready + lead)
+        stay.boarded = sailing
+        stay.departed = sailing.departs
+        self._push(sailing.arrives, _Kind.ARRIVE, journey.index, step + 1)
+
+    def _travel(self, here: str, there: str, mode: TransportMode) -> int:
+        segment = self.reference.segment(here, there)
+        km = segment.km if segment else 100.0
+        cal = self.calibration
+        speed = cal.rail_speed_kmh if mode is TransportMode.RAIL else cal.road_speed_kmh
+        speed *= self.rng.lognormvariate(0.0, cal.speed_sigma)
+        return max(int(cal.min_leg_minutes * 60), int(km / speed * HOUR))
+
+
+def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
+    """Decide, up front, the faults the ground truth has to know about."""
+    rates = config.faults
+    rng = random.Random(config.seed ^ 0x5EED_FA17)
+    end = int(config.end.timestamp())
+    for journey in journeys:
+        dropped = [
+            i
+            for i, stay in enumerate(journey.stays)
+            if stay.departed <= end and rng.random() < rates.missing_departure
+        ]
+        journey.dropped_departures = frozenset(dropped)
+        conflicts: list[ConflictPlan] = []
+        candidates: list[tuple[int | None, int]] = [(None, journey.submitted)]
+        candidates += [
+            (i, seal_check_at(stay))
+            for i, stay in enumerate(journey.stays)
+            if has_seal_check(journey, i)
+        ]
+        for stay_index, moment in candidates:
+            if moment <= end and rng.random() < rates.conflicting_duplicate:
+                shift = rng.choice((-1, 1)) * rng.randrange(120, 1200)
+                conflicts.append(ConflictPlan(stay_index, shift))
+        journey.conflicts = tuple(conflicts)
+        invalid: list[tuple[int | None, int]] = []
+        for stay_index in [None, *range(len(journey.stays))]:
+            if rng.random() < rates.invalid:
+                invalid.append((stay_index, rng.getrandbits(64)))
+        journey.invalid_seeds = tuple(invalid)
+
+
+def simulate_journeys(config: SimulationConfig, reference: CorridorReference) -> list[Journey]:
+    journeys = JourneySimulator(config, reference).run()
+    plan_faults(journeys, config)
+    return journeys

@@ -1,0 +1,377 @@
+"""Ground truth: what a correct tracker must conclude about every consignment.
+
+Derived from the simulation's own schedule (what it meant to happen, what the window
+let through and which departures it dropped), never from the emitted events, so it
+is an independent oracle for `corridor.timeline.build_timeline`. Values are the
+`corridor.journey` types themselves; `write_truth`/`read_truth` carry them as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from corridor.events import LIFECYCLE_RANK, EventType, TransportMode
+from corridor.journey import (
+    Anomaly,
+    AnomalyKind,
+    ConsignmentState,
+    Crossing,
+    Leg,
+    Stay,
+    StayStatus,
+)
+from corridor.reference import CorridorReference
+from simulator.emit import EventFactory, conflict_index, plan_events
+from simulator.journeys import Journey
+
+FORMAT = "corridor-simulator-truth/1"
+
+
+def _dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsignmentTruth:
+    consignment_id: str
+    carrier_id: str
+    route_id: str
+    mode: TransportMode
+    state: ConsignmentState
+    current_location: str | None
+    stays: tuple[Stay, ...]
+    crossings: tuple[Crossing, ...]
+    legs: tuple[Leg, ...]
+    anomalies: tuple[Anomaly, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    start: datetime
+    end: datetime
+    consignments: dict[str, ConsignmentTruth]
+
+
+class _Oracle:
+    def __init__(self, reference: CorridorReference, end: int, factory: EventFactory) -> None:
+        self.ref = reference
+        self.end = end
+        self.factory = factory
+
+    def seen(self, ts: int | None) -> datetime | None:
+        return _dt(ts) if ts is not None and ts <= self.end else None
+
+    def consignment(self, j: Journey) -> ConsignmentTruth:
+        stays = self.stays(j)
+        state, current = self.state(j, stays)
+        return ConsignmentTruth(
+            consignment_id=j.consignment_id,
+            carrier_id=j.carrier_id,
+            route_id=j.route.id,
+            mode=j.mode,
+            state=state,
+            current_location=current,
+            stays=stays,
+            crossings=self.crossings(stays),
+            legs=self.legs(stays),
+            anomalies=self.anomalies(j),
+        )
+
+    def stays(self, j: Journey) -> tuple[Stay, ...]:
+        out: list[Stay] = []
+        last = len(j.stays) - 1
+        for i, s in enumerate(j.stays):
+            departed = None if i in j.dropped_departures else self.seen(s.departed)
+            if departed is not None:
+                status = StayStatus.COMPLETED
+            else:
+                status = StayStatus.DEPARTURE_MISSING if i < last else StayStatus.IN_PROGRESS
+            begin, finish = s.inspection if s.inspection else (None, None)
+            out.append(
+                Stay(
+                    consignment_id=j.consignment_id,
+                    location=s.location,
+                    visit=1 + sum(1 for earlier in j.stays[:i] if earlier.location == s.location),
+                    arrived_at=_dt(s.arrived),
+                    status=status,
+                    released_at=self.seen(s.released),
+                    departed_at=departed,
+                    inspection_started_at=self.seen(begin),
+                    inspection_completed_at=self.seen(finish),
+                )
+            )
+        return tuple(out)
+
+    def state(self, j: Journey, stays: tuple[Stay, ...]) -> tuple[ConsignmentState, str | None]:
+        final = j.route.locations[-1]
+        finishing: list[tuple[datetime, int, str]] = []
+        if j.goods_released is not None and (at := self.seen(j.goods_released)):
+            finishing.append((at, LIFECYCLE_RANK[EventType.GOODS_RELEASED], final))
+        if len(stays) == len(j.route.locations) and (at := stays[-1].departed_at):
+            finishing.append((at, LIFECYCLE_RANK[EventType.GATE_DEPARTED], final))
+        if j.discharged is not None and (at := self.seen(j.discharged)):
+            finishing.append((at, LIFECYCLE_RANK[EventType.OPERATION_DISCHARGED], final))
+        if finishing:
+            return ConsignmentState.COMPLETED, min(finishing)[2]
+        if stays and stays[-1].status is StayStatus.IN_PROGRESS:
+            return ConsignmentState.AT_LOCATION, stays[-1].location
+        if stays:
+            departed = [(s.departed_at, s.location) for s in stays if s.departed_at is not None]
+            return ConsignmentState.IN_TRANSIT, max(departed)[1] if departed else None
+        if self.seen(j.accepted):
+            return ConsignmentState.DECLARED, None
+        return ConsignmentState.ANNOUNCED, None
+
+    def crossings(self, stays: tuple[Stay, ...]) -> tuple[Crossing, ...]:
+        out: list[Crossing] = []
+        for first, second in pairwise(stays):
+            border = self.ref.border_between(first.location, second.location)
+            if border is None:
+                continue
+            countries = (self.ref.location(s.location).country for s in (first, second))
+            out.append(
+                Crossing(
+                    consignment_id=first.consignment_id,
+                    border_id=border.id,
+                    from_location=first.location,
+                    to_location=second.location,
+                    direction="->".join(countries),
+                    arrived_at=first.arrived_at,
+                    departed_at=second.departed_at,
+                )
+            )
+        return tuple(out)
+
+    def legs(self, stays: tuple[Stay, ...]) -> tuple[Leg, ...]:
+        out: list[Leg] = []
+        for origin, destination in pairwise(stays):
+            if origin.departed_at is None:
+                continue
+            segment = self.ref.segment(origin.location, destination.location)
+            assert segment is not None, "routes only join locations with a segment"
+            out.append(
+                Leg(
+                    consignment_id=origin.consignment_id,
+                    from_location=origin.location,
+                    to_location=destination.location,
+                    mode=segment.mode,
+                    departed_at=origin.departed_at,
+                    arrived_at=destination.arrived_at,
+                    distance_km=segment.km,
+                    origin_dwell_seconds=origin.dwell_seconds,
+                )
+            )
+        return tuple(out)
+
+    def anomalies(self, j: Journey) -> tuple[Anomaly, ...]:
+        if not j.conflicts:
+            return ()
+        plan = plan_events(j, self.ref)
+        out: list[Anomaly] = []
+        for conflict in j.conflicts:
+            index = conflict_index(j, plan, conflict.stay)
+            versions = [
+                self.factory.build(j, index, plan[index], shift) for shift in (0, conflict.shift)
+            ]
+            kept = min(versions, key=lambda event: event.fingerprint())
+            out.append(
+                Anomaly(
+                    consignment_id=j.consignment_id,
+                    kind=AnomalyKind.CONFLICTING_DUPLICATE,
+                    event_id=str(kept.event_id),
+                    location=kept.location,
+                    occurred_at=kept.occurred_at,
+                    detail="2 different versions of this event; kept one",
+                )
+            )
+        return tuple(sorted(out, key=lambda a: (a.occurred_at, a.event_id)))
+
+
+def derive_truth(
+    journeys: Iterable[Journey],
+    reference: CorridorReference,
+    start: datetime,
+    end: datetime,
+    factory: EventFactory,
+) -> GroundTruth:
+    oracle = _Oracle(reference, int(end.timestamp()), factory)
+    by_id = {j.consignment_id: oracle.consignment(j) for j in journeys}
+    return GroundTruth(start=start, end=end, consignments=by_id)
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _stay_json(s: Stay) -> dict[str, Any]:
+    return {
+        "location": s.location,
+        "visit": s.visit,
+        "arrived_at": _iso(s.arrived_at),
+        "released_at": _iso(s.released_at),
+        "departed_at": _iso(s.departed_at),
+        "dwell_seconds": s.dwell_seconds,
+        "status": s.status.value,
+        "inspection_started_at": _iso(s.inspection_started_at),
+        "inspection_completed_at": _iso(s.inspection_completed_at),
+    }
+
+
+def _crossing_json(c: Crossing) -> dict[str, Any]:
+    return {
+        "border_id": c.border_id,
+        "from": c.from_location,
+        "to": c.to_location,
+        "direction": c.direction,
+        "arrived_at": _iso(c.arrived_at),
+        "departed_at": _iso(c.departed_at),
+        "tfi1_seconds": c.tfi1_seconds,
+    }
+
+
+def _leg_json(leg: Leg) -> dict[str, Any]:
+    return {
+        "from": leg.from_location,
+        "to": leg.to_location,
+        "mode": leg.mode.value,
+        "departed_at": _iso(leg.departed_at),
+        "arrived_at": _iso(leg.arrived_at),
+        "travel_seconds": leg.travel_seconds,
+        "distance_km": leg.distance_km,
+        "origin_dwell_seconds": leg.origin_dwell_seconds,
+    }
+
+
+def _anomaly_json(a: Anomaly) -> dict[str, Any]:
+    return {
+        "kind": a.kind.value,
+        "event_id": a.event_id,
+        "location": a.location,
+        "occurred_at": _iso(a.occurred_at),
+        "detail": a.detail,
+    }
+
+
+def consignment_json(c: ConsignmentTruth) -> dict[str, Any]:
+    return {
+        "consignment_id": c.consignment_id,
+        "carrier_id": c.carrier_id,
+        "route_id": c.route_id,
+        "mode": c.mode.value,
+        "state": c.state.value,
+        "current_location": c.current_location,
+        "stays": [_stay_json(s) for s in c.stays],
+        "crossings": [_crossing_json(x) for x in c.crossings],
+        "legs": [_leg_json(leg) for leg in c.legs],
+        "anomalies": [_anomaly_json(a) for a in c.anomalies],
+    }
+
+
+def write_truth(truth: GroundTruth, path: Path, config: dict[str, Any]) -> None:
+    """One JSON document; one consignment per line so diffs stay readable."""
+    head = {"format": FORMAT, "start": _iso(truth.start), "end": _iso(truth.end), "config": config}
+    lines = [
+        json.dumps(consignment_json(c), separators=(",", ":")) for c in truth.consignments.values()
+    ]
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(head, separators=(",", ":"))[:-1])
+        out.write(',"consignments":[\n')
+        out.write(",\n".join(lines))
+        out.write("\n]}\n")
+
+
+def read_truth(path: Path) -> GroundTruth:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if document.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a {FORMAT} document")
+    consignments = {
+        item["consignment_id"]: _consignment_from_json(item) for item in document["consignments"]
+    }
+    start, end = _required(document["start"]), _required(document["end"])
+    return GroundTruth(start=start, end=end, consignments=consignments)
+
+
+def _required(text: str | None) -> datetime:
+    moment = _parse(text)
+    if moment is None:
+        raise ValueError("a required timestamp is null")
+    return moment
+
+
+def _consignment_from_json(item: dict[str, Any]) -> ConsignmentTruth:
+    cid = item["consignment_id"]
+    stays = tuple(
+        Stay(
+            consignment_id=cid,
+            location=s["location"],
+            visit=s["visit"],
+            arrived_at=_required(s["arrived_at"]),
+            status=StayStatus(s["status"]),
+            released_at=_parse(s["released_at"]),
+            departed_at=_parse(s["departed_at"]),
+            inspection_started_at=_parse(s["inspection_started_at"]),
+            inspection_completed_at=_parse(s["inspection_completed_at"]),
+        )
+        for s in item["stays"]
+    )
+    crossings = tuple(
+        Crossing(
+            consignment_id=cid,
+            border_id=c["border_id"],
+            from_location=c["from"],
+            to_location=c["to"],
+            direction=c["direction"],
+            arrived_at=_required(c["arrived_at"]),
+            departed_at=_parse(c["departed_at"]),
+        )
+        for c in item["crossings"]
+    )
+    legs = tuple(
+        Leg(
+            consignment_id=cid,
+            from_location=leg["from"],
+            to_location=leg["to"],
+            mode=TransportMode(leg["mode"]),
+            departed_at=_required(leg["departed_at"]),
+            arrived_at=_required(leg["arrived_at"]),
+            distance_km=leg["distance_km"],
+            origin_dwell_seconds=leg["origin_dwell_seconds"],
+        )
+        for leg in item["legs"]
+    )
+    anomalies = tuple(
+        Anomaly(
+            consignment_id=cid,
+            kind=AnomalyKind(a["kind"]),
+            event_id=a["event_id"],
+            location=a["location"],
+            occurred_at=_required(a["occurred_at"]),
+            detail=a["detail"],
+        )
+        for a in item["anomalies"]
+    )
+    return ConsignmentTruth(
+        consignment_id=cid,
+        carrier_id=item["carrier_id"],
+        route_id=item["route_id"],
+        mode=TransportMode(item["mode"]),
+        state=ConsignmentState(item["state"]),
+        current_location=item["current_location"],
+        stays=stays,
+        crossings=crossings,
+        legs=legs,
+        anomalies=anomalies,
+    )
