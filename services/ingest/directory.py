@@ -1,0 +1,56 @@
+"""Finding the consignment (and its carrier) a message is about, by one of its references.
+
+`ConsignmentDirectory` is the port; `resolve` turns a `MappedMessage` into events with it.
+The PostgreSQL implementation lives in `services.ingest.pg_directory`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from corridor.errors import InvalidEvent
+from corridor.events import TransitEvent
+from services.common.problems import field_path
+from services.ingest.adapters.base import MappedMessage, ReferenceKind
+
+
+class ConsignmentDirectory(Protocol):
+    async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
+        """(consignment_id, carrier_id) of the consignment known by this reference."""
+        ...
+
+
+class EmptyDirectory:
+    """Knows no consignment: every message falls back to its own identifiers."""
+
+    async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
+        return None
+
+
+async def resolve(message: MappedMessage, directory: ConsignmentDirectory) -> list[TransitEvent]:
+    """Complete the drafts with the consignment the directory knows, else the fallbacks."""
+    subject = message.subject
+    found = None
+    for kind, value in subject.lookups:
+        if (found := await directory.find(kind, value)) is not None:
+            break
+    consignment_id, carrier_id = found or (subject.consignment_fallback, subject.carrier_fallback)
+    if consignment_id is None:
+        raise InvalidEvent(subject.consignment_field, "names no consignment the tracker knows")
+    if carrier_id is None:
+        raise InvalidEvent(
+            subject.carrier_field,
+            f"required: {consignment_id!r} is not a known consignment, so the message must "
+            "name the carrier",
+        )
+    try:
+        return [draft.complete(consignment_id, carrier_id) for draft in message.drafts]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = {
+            "consignment_id": subject.consignment_field,
+            "carrier_id": subject.carrier_field,
+        }.get(str(first["loc"][0]))
+        raise InvalidEvent(field or field_path(first["loc"]), first["msg"]) from None

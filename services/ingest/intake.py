@@ -1,0 +1,193 @@
+"""The ingest use case: validate candidate events, publish the good ones, report each.
+
+Adapters (canonical JSON, NCTS XML, e-Permit, eTIR) turn a request into candidates;
+this module decides per item accepted / duplicate / rejected and publishes the
+accepted ones in one durable batch. Nothing is reported accepted before Kafka acks.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from corridor.errors import CorridorError
+from corridor.events import TransitEvent
+from corridor.identifiers import check_mrn, validate_references
+from corridor.reference import CorridorReference
+from services.common.keys import Principal
+from services.common.problems import FieldError, validation_errors
+from services.ingest.publisher import EventPublisher
+
+
+class ItemStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class ItemResult:
+    index: int
+    status: ItemStatus
+    event_id: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[FieldError] = field(default_factory=list)
+    # Same id as an earlier event but different content: published so the tracker
+    # can raise its conflict alert, and flagged here so the sender learns of it.
+    conflicts_with_earlier: bool = False
+
+
+class ForeignLocation(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class RecentEvents:
+    """Ids and fingerprints of recently accepted events, to answer re-sends cheaply.
+
+    Bounded and per process: a re-send this misses is still harmless, because the
+    tracker and the database are idempotent on `event_id`.
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._capacity = capacity
+        self._fingerprints: OrderedDict[str, str] = OrderedDict()
+
+    def lookup(self, event_id: str) -> str | None:
+        return self._fingerprints.get(event_id)
+
+    def remember(self, event_id: str, fingerprint: str) -> None:
+        self._fingerprints[event_id] = fingerprint
+        self._fingerprints.move_to_end(event_id)
+        while len(self._fingerprints) > self._capacity:
+            self._fingerprints.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """An event that passed every check, with what was admitted but is worth saying."""
+
+    event: TransitEvent
+    warnings: tuple[FieldError, ...] = ()
+
+
+Candidate = Checked | list[FieldError]
+
+
+class EventIntake:
+    def __init__(
+        self,
+        reference: CorridorReference,
+        publisher: EventPublisher,
+        now: Callable[[], datetime],
+        max_future_skew: timedelta,
+        recent: RecentEvents | None = None,
+    ) -> None:
+        self._reference = reference
+        self._publisher = publisher
+        self._now = now
+        self._max_future_skew = max_future_skew
+        self._recent = recent or RecentEvents()
+
+    @property
+    def reference(self) -> CorridorReference:
+        return self._reference
+
+    def parse(self, raw: Any) -> Candidate:
+        """Validate one raw JSON item against the contract and the domain rules."""
+        if not isinstance(raw, dict):
+            return [
+                FieldError(
+                    field="body", rule=f"an event is a JSON object, not {type(raw).__name__}"
+                )
+            ]
+        try:
+            event = TransitEvent.model_validate(raw)
+        except ValidationError as exc:
+            return validation_errors(exc.errors())
+        return self.check(event)
+
+    def check(self, event: TransitEvent, *, lenient_mrn_check_digit: bool = False) -> Candidate:
+        """Domain rules beyond the schema; `lenient_mrn_check_digit` warns instead of rejecting."""
+        errors: list[FieldError] = []
+        warnings: list[FieldError] = []
+        if not self._reference.has_location(event.location):
+            errors.append(
+                FieldError(field="location", rule=f"unknown corridor location {event.location!r}")
+            )
+        limit = self._now() + self._max_future_skew
+        if event.occurred_at > limit:
+            errors.append(
+                FieldError(
+                    field="occurred_at",
+                    rule=f"{event.occurred_at.isoformat()} is more than "
+                    f"{int(self._max_future_skew.total_seconds())} s in the future",
+                )
+            )
+        if event.references.mrn is not None:
+            try:
+                checked = check_mrn(event.references.mrn, field="references.mrn")
+            except CorridorError as exc:
+                errors.append(FieldError(field=exc.field, rule=exc.rule))
+            else:
+                if not checked.check_digit_valid:
+                    finding = FieldError(
+                        field="references.mrn",
+                        rule=f"check digit is {checked.check_digit}, "
+                        f"expected {checked.expected_check_digit}",
+                    )
+                    (warnings if lenient_mrn_check_digit else errors).append(finding)
+        try:
+            validate_references(event.references, accept_wrong_mrn_check_digit=True)
+        except CorridorError as exc:
+            if exc.field != "references.mrn":
+                errors.append(FieldError(field=exc.field, rule=exc.rule))
+        return errors or Checked(event, tuple(warnings))
+
+    async def submit(
+        self, principal: Principal, candidates: Sequence[Candidate]
+    ) -> list[ItemResult]:
+        """Publish the valid candidates in one batch; raise before any 2xx if Kafka fails.
+
+        Raises `ForeignLocation` before publishing anything when any valid item is for a
+        location outside the key's scope, and `BrokerUnavailable` when Kafka did not ack.
+        """
+        for candidate in candidates:
+            if isinstance(candidate, Checked) and not principal.may_publish_for(
+                candidate.event.location
+            ):
+                raise ForeignLocation(candidate.event.location)
+        results: list[ItemResult] = []
+        to_publish: list[TransitEvent] = []
+        seen_in_request: dict[str, str] = {}
+        for index, candidate in enumerate(candidates):
+            if not isinstance(candidate, Checked):
+                results.append(ItemResult(index, ItemStatus.REJECTED, errors=candidate))
+                continue
+            result = self._classify(index, candidate.event, seen_in_request)
+            result.warnings = list(candidate.warnings)
+            results.append(result)
+            if result.status is ItemStatus.ACCEPTED:
+                to_publish.append(candidate.event)
+        if to_publish:
+            await self._publisher.publish(to_publish)
+            for event in to_publish:
+                self._recent.remember(str(event.event_id), event.fingerprint())
+        return results
+
+    def _classify(self, index: int, event: TransitEvent, seen: dict[str, str]) -> ItemResult:
+        event_id, fingerprint = str(event.event_id), event.fingerprint()
+        earlier = seen.get(event_id) or self._recent.lookup(event_id)
+        seen.setdefault(event_id, fingerprint)
+        if earlier == fingerprint:
+            return ItemResult(index, ItemStatus.DUPLICATE, event_id)
+        return ItemResult(
+            index, ItemStatus.ACCEPTED, event_id, conflicts_with_earlier=earlier is not None
+        )

@@ -1,0 +1,146 @@
+"""HTTP routes of the ingest service: parse, call the intake, map the result."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from corridor.events import TransitEvent
+from services.common.auth import forbidden, require_roles
+from services.common.keys import Principal, Role
+from services.common.problems import FieldError, ProblemError
+from services.ingest import openapi
+from services.ingest.adapters import epermit, etir, ncts
+from services.ingest.directory import ConsignmentDirectory, resolve
+from services.ingest.intake import Candidate, EventIntake, ForeignLocation
+from services.ingest.metrics import IngestMetrics
+from services.ingest.publisher import BrokerUnavailable
+from services.ingest.results import IngestResult, report
+
+Publisher = Annotated[Principal, Depends(require_roles(Role.PUBLISHER))]
+
+
+def build_router(
+    intake: EventIntake,
+    directory: ConsignmentDirectory,
+    metrics: IngestMetrics,
+    *,
+    max_batch: int,
+    max_xml_bytes: int,
+    retry_after_seconds: int,
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["ingest"])
+
+    async def publish(
+        endpoint: str, principal: Principal, candidates: Sequence[Candidate], response: Response
+    ) -> IngestResult:
+        started = time.perf_counter()
+        try:
+            results = await intake.submit(principal, candidates)
+        except ForeignLocation as exc:
+            metrics.rejected.labels(endpoint, "forbidden_location").inc(len(candidates))
+            raise forbidden(
+                f"this key may not publish for location {exc.location!r}; nothing was published"
+            ) from None
+        except BrokerUnavailable:
+            metrics.rejected.labels(endpoint, "broker_unavailable").inc(len(candidates))
+            raise ProblemError(
+                503,
+                "broker-unavailable",
+                "Service unavailable",
+                "the event log did not confirm the write; nothing was accepted, retry later",
+                headers={"Retry-After": str(retry_after_seconds)},
+            ) from None
+        metrics.publish_seconds.labels(endpoint).observe(time.perf_counter() - started)
+        return report(endpoint, results, metrics, response)
+
+    @router.post("/events", **openapi.route("events", max_batch))
+    async def post_events(
+        request: Request, principal: Publisher, response: Response
+    ) -> IngestResult:
+        document = parse_json(await request.body())
+        items = document if isinstance(document, list) else [document]
+        if not items:
+            raise invalid("body", "an empty array carries no events")
+        if len(items) > max_batch:
+            raise invalid("body", f"at most {max_batch} events per request, got {len(items)}")
+        return await publish("events", principal, [intake.parse(i) for i in items], response)
+
+    @router.post("/messages/ncts", **openapi.route("ncts", max_batch))
+    async def post_ncts(request: Request, principal: Publisher, response: Response) -> IngestResult:
+        message = ncts.to_message(await request.body(), intake.reference, max_bytes=max_xml_bytes)
+        events = await resolve(message, directory)
+        candidates = [intake.check(e, lenient_mrn_check_digit=True) for e in events]
+        return await publish("ncts", principal, candidates, response)
+
+    @router.post("/messages/epermit", **openapi.route("epermit", max_batch))
+    async def post_epermit(
+        request: Request,
+        principal: Publisher,
+        response: Response,
+        location: Annotated[
+            str | None,
+            Query(
+                description="Where the permit was used; defaults to the key's only location.",
+                examples=["AZ-ALAT"],
+            ),
+        ] = None,
+    ) -> IngestResult:
+        document = parse_json(await request.body())
+        where = location or _only_location(principal)
+        if not intake.reference.has_location(where):
+            raise invalid("location", f"unknown corridor location {where!r}")
+        events = await resolve(epermit.to_message(document, intake.reference, where), directory)
+        return await publish("epermit", principal, [intake.check(e) for e in events], response)
+
+    @router.post("/messages/etir", **openapi.route("etir", max_batch))
+    async def post_etir(request: Request, principal: Publisher, response: Response) -> IngestResult:
+        message = etir.to_message(parse_json(await request.body()), intake.reference)
+        events = await resolve(message, directory)
+        return await publish("etir", principal, [intake.check(e) for e in events], response)
+
+    return router
+
+
+def _only_location(principal: Principal) -> str:
+    if len(principal.locations) != 1:
+        raise invalid(
+            "location",
+            f"required: this key publishes for {len(principal.locations)} locations, "
+            "so the query must say which",
+        )
+    return next(iter(principal.locations))
+
+
+def invalid(field: str, rule: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "invalid-request",
+        "Invalid input",
+        f"{field}: {rule}",
+        errors=[FieldError(field=field, rule=rule)],
+    )
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise invalid("body", "a JSON body is required")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise malformed("body is not UTF-8 encoded") from None
+    except ValueError as exc:
+        raise malformed(f"malformed JSON: {exc}") from None
+
+
+def malformed(rule: str) -> ProblemError:
+    return ProblemError(
+        400, "malformed-body", "Bad request", rule, errors=[FieldError(field="body", rule=rule)]
+    )
+
+
+__all__ = ["IngestResult", "TransitEvent", "build_router"]

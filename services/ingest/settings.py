@@ -1,0 +1,23 @@
+"""Ingest service settings (environment variables, documented in .env.example)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import DatabaseSettings, KafkaSettings
+
+
+class IngestSettings(KafkaSettings, DatabaseSettings):
+    ingest_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    ingest_port: int = Field(default=8001, ge=1, le=65535)
+    ingest_max_batch: int = Field(default=500, ge=1, le=10_000)
+    ingest_max_body_bytes: int = Field(default=2_000_000, ge=1_024, le=50_000_000)
+    ingest_max_xml_bytes: int = Field(default=1_000_000, ge=1_024, le=50_000_000)
+    ingest_max_future_skew_seconds: int = Field(default=300, ge=0, le=86_400)
+    ingest_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    ingest_retry_after_seconds: int = Field(default=5, ge=1, le=3_600)
+    ingest_startup_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    @property
+    def events_topic(self) -> str:
+        return self.topic("transit-events")
