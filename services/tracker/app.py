@@ -1,0 +1,181 @@
+"""The Faust app: thin agents around `BatchTracker`, state in a changelogged table.
+
+Offsets are acked only after a batch's database transaction commits. A database
+outage makes the agent wait and retry (the partition simply stops advancing); any
+other failure ends the process at once, before Faust could ack the batch, so a
+restart replays it. Nothing is ever skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import faust
+import mode
+from faust.streams import _current_event
+
+from corridor.alerts import OverduePolicy
+from corridor.cloudevents import from_kafka_record
+from corridor.errors import CorridorError
+from corridor.events import TransitEvent
+from corridor.reference import CorridorReference
+from services.tracker.derived import FaustDerivedTopics
+from services.tracker.overdue import OverdueScanner
+from services.tracker.settings import TrackerSettings
+from services.tracker.store import PostgresTrackingStore
+from services.tracker.tracking import BatchTracker
+
+log = logging.getLogger(__name__)
+
+EXIT_UNEXPECTED = 70  # EX_SOFTWARE: crash without acking, so the batch is replayed
+
+
+class TableHistory:
+    """`EventHistory` over a Faust table whose values are JSON arrays of events.
+
+    Faust files a table write under the partition of the stream event being
+    processed. A batch holds many events, so each write is made on behalf of an
+    event of the same consignment (same key, same partition): `bind` says which.
+    """
+
+    def __init__(self, table: Any) -> None:  # a faust Table[bytes, bytes]
+        self._table = table
+        self._events_by_consignment: dict[str, Any] = {}
+
+    def bind(self, events_by_consignment: dict[str, Any]) -> None:
+        self._events_by_consignment = events_by_consignment
+
+    @contextmanager
+    def _on_behalf_of(self, consignment_id: str) -> Iterator[None]:
+        token = _current_event.set(weakref.ref(self._events_by_consignment[consignment_id]))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    def get(self, consignment_id: str) -> list[TransitEvent] | None:
+        raw = self._table.get(consignment_id.encode())
+        if raw is None:
+            return None
+        return [TransitEvent.model_validate(item) for item in json.loads(raw)]
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
+        value = json.dumps([e.model_dump(mode="json") for e in events], separators=(",", ":"))
+        with self._on_behalf_of(consignment_id):
+            self._table[consignment_id.encode()] = value.encode()
+
+    def forget(self, consignment_id: str) -> None:
+        with self._on_behalf_of(consignment_id):
+            self._table.pop(consignment_id.encode(), None)
+
+
+def decode(event: Any) -> TransitEvent | None:
+    """A Kafka record as a `TransitEvent`; None (logged) for a record that isn't one."""
+    message = event.message
+    headers = (
+        list(message.headers.items())
+        if isinstance(message.headers, dict)
+        else list(message.headers or [])
+    )
+    try:
+        return from_kafka_record(message.key, message.value, headers)
+    except (CorridorError, ValueError) as exc:
+        log.error(
+            "skipping undecodable record at %s[%s]@%s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            exc,
+        )
+        return None
+
+
+def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust.App:
+    """Build the Faust app; nothing connects until the worker starts."""
+    app = faust.App(
+        settings.tracker_app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        store=settings.tracker_store,
+        datadir=str(settings.tracker_data_dir),
+        web_port=settings.tracker_web_port,
+        web_host="127.0.0.1",
+        topic_partitions=settings.tracker_partitions,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        broker_session_timeout=settings.tracker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.tracker_session_timeout_seconds / 10,
+    )
+    events_topic = app.topic(
+        settings.topic("transit-events"), key_serializer="raw", value_serializer="raw"
+    )
+    history_table = app.Table(
+        "consignment-history",
+        default=None,
+        partitions=settings.tracker_partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    store = PostgresTrackingStore(
+        settings.dsn, reference, retry_max_seconds=settings.tracker_db_retry_max_seconds
+    )
+    derived = FaustDerivedTopics(
+        app.topic(
+            settings.topic("consignment-updates"), key_serializer="raw", value_serializer="raw"
+        ),
+        app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="raw"),
+    )
+    history = TableHistory(history_table)
+    tracker = BatchTracker(reference, history, store, derived)
+    scanner = OverdueScanner(
+        store, derived, OverduePolicy(threshold=timedelta(hours=settings.tracker_overdue_hours))
+    )
+
+    @app.agent(events_topic)
+    async def track(stream: Any) -> None:  # faust.Stream; its stubs lack take_events
+        async for batch in stream.take_events(
+            settings.tracker_batch_size, within=settings.tracker_batch_seconds
+        ):
+            decoded: list[TransitEvent] = []
+            stream_events: dict[str, Any] = {}
+            for stream_event in batch:
+                event = decode(stream_event)
+                if event is not None:
+                    decoded.append(event)
+                    stream_events[event.consignment_id] = stream_event
+            if not decoded:
+                continue
+            history.bind(stream_events)
+            try:
+                await tracker.track(decoded)
+            except Exception:
+                log.exception(
+                    "unexpected failure on a batch of %d events; exiting unacked", len(decoded)
+                )
+                logging.shutdown()
+                os._exit(EXIT_UNEXPECTED)
+
+    @app.timer(interval=settings.tracker_overdue_scan_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    async def scan_overdue() -> None:
+        raised = await scanner.scan()
+        if raised:
+            log.info("raised %d overdue-stay alerts", raised)
+
+    @app.service
+    class DatabaseLifecycle(mode.Service):  # opens the pool with the worker, closes it after
+        async def on_start(self) -> None:
+            await store.open()
+
+        async def on_stop(self) -> None:
+            await store.close()
+
+    return app

@@ -1,0 +1,26 @@
+"""Tracker settings (environment variables, documented in .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.common.settings import DatabaseSettings, KafkaSettings
+
+
+class TrackerSettings(KafkaSettings, DatabaseSettings):
+    tracker_app_id: str = Field(default="corridor-tracker", pattern=r"^[A-Za-z0-9._-]+$")
+    tracker_store: str = Field(
+        default="rocksdb://", description="Faust table store: rocksdb:// (rocksdict) or memory://"
+    )
+    tracker_data_dir: Path = Field(default=Path(".run/tracker"))
+    tracker_web_port: int = Field(default=6066, ge=1, le=65535)
+    tracker_batch_size: int = Field(default=500, ge=1, le=20_000)
+    tracker_batch_seconds: float = Field(default=0.5, gt=0, le=30)
+    tracker_partitions: int = Field(default=6, ge=1, le=256)
+    tracker_overdue_hours: float = Field(default=72.0, gt=0)
+    tracker_overdue_scan_seconds: float = Field(default=30.0, gt=0)
+    # How soon a crashed worker's partitions move to the others (Kafka's floor is 6 s).
+    tracker_session_timeout_seconds: float = Field(default=30.0, ge=6, le=300)
+    tracker_db_retry_max_seconds: float = Field(default=30.0, gt=0)

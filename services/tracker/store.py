@@ -1,0 +1,116 @@
+"""The tracker's database side: storage repositories behind retries that wait out outages.
+
+A database restart must not lose or skip a batch: every call retries with backoff
+until the database answers again, and the partition waits meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from corridor.alerts import Alert
+from corridor.events import TransitEvent
+from corridor.journey import Stay, Timeline
+from corridor.reference import CorridorReference
+from storage.db import create_pool
+from storage.records import NewAlert
+from storage.tracking import TrackerQueries
+from storage.writes import WriteRepository
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def new_alert(alert: Alert, raised_at: datetime) -> NewAlert:
+    return NewAlert(
+        kind=alert.kind.value,
+        occurred_at=alert.occurred_at,
+        raised_at=raised_at,
+        consignment_id=alert.consignment_id,
+        carrier_id=alert.carrier_id,
+        location=alert.location,
+        detail=alert.detail,
+        dedup_key=alert.dedup_key,
+    )
+
+
+class PostgresTrackingStore:
+    def __init__(
+        self,
+        dsn: str,
+        reference: CorridorReference,
+        retry_max_seconds: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._pool = create_pool(dsn, min_size=1, max_size=4, name="tracker")
+        self._writes = WriteRepository(self._pool, reference)
+        self._queries = TrackerQueries(self._pool)
+        self._retry_max_seconds = retry_max_seconds
+        self._clock = clock
+        self._opened = False
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self._pool.open(wait=False)
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False
+
+    async def _patiently(self, operation: Callable[[], Awaitable[T]]) -> T:
+        await self.open()
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.5, max=self._retry_max_seconds),
+            retry=retry_if_exception_type((psycopg.OperationalError, PoolTimeout)),
+            before_sleep=lambda state: log.warning(
+                "database unavailable (attempt %d), waiting: %s",
+                state.attempt_number,
+                state.outcome.exception() if state.outcome else None,
+            ),
+        ):
+            with attempt:
+                return await operation()
+        raise AssertionError("unreachable: the retry loop never stops by itself")
+
+    async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
+        return await self._patiently(lambda: self._queries.events_of(consignment_ids))
+
+    async def write_batch(
+        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
+    ) -> None:
+        raised_at = self._clock()
+        rows = [new_alert(alert, raised_at) for alert in alerts]
+        await self._patiently(lambda: self._writes.write_batch(events, timelines, rows))
+
+    async def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """Store alerts; return the ones that were new (the rest were raised before)."""
+        raised_at = self._clock()
+        fresh = []
+        for alert in alerts:
+            row = new_alert(alert, raised_at)
+
+            async def insert(row: NewAlert = row) -> int:
+                return await self._writes.insert_alerts([row])
+
+            if await self._patiently(insert):
+                fresh.append(alert)
+        return fresh
+
+    async def watermark(self) -> datetime | None:
+        return await self._patiently(self._queries.watermark)
+
+    async def open_stays(self) -> list[tuple[Stay, str]]:
+        return await self._patiently(self._queries.open_stays)
+
+    async def recent_p90_by_location(self, now: datetime) -> dict[str, tuple[float, int]]:
+        return await self._patiently(lambda: self._queries.recent_p90_by_location(now))

@@ -1,0 +1,98 @@
+"""The tracker's use case: fold a batch of events into timelines, store, announce.
+
+For every consignment a batch touches, the full set of its events (kept in the
+Faust table, or re-read from the database after eviction) is merged with the new
+ones and handed to the domain core. The resulting timelines, the raw events and
+the alerts are written in one transaction; only then may the batch be acked.
+Because every write is idempotent and every timeline is rebuilt from the whole
+set, a replay or a late event converges to the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from corridor.alerts import Alert, alerts_for_timeline
+from corridor.events import TransitEvent
+from corridor.journey import ConsignmentState, Timeline
+from corridor.reference import CorridorReference
+from corridor.timeline import build_timeline
+
+FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
+
+
+class EventHistory(Protocol):
+    """Per-consignment events seen so far (a Faust table in production)."""
+
+    def get(self, consignment_id: str) -> list[TransitEvent] | None: ...
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None: ...
+
+    def forget(self, consignment_id: str) -> None: ...
+
+
+class TrackingStore(Protocol):
+    async def load_events(
+        self, consignment_ids: Sequence[str]
+    ) -> dict[str, list[TransitEvent]]: ...
+
+    async def write_batch(
+        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
+    ) -> None: ...
+
+
+class DerivedTopics(Protocol):
+    async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None: ...
+
+
+def merge_events(known: Iterable[TransitEvent], new: Iterable[TransitEvent]) -> list[TransitEvent]:
+    """Union by content: a faithful re-send adds nothing, a conflicting one is kept for
+    the domain core to flag."""
+    merged: dict[tuple[str, str], TransitEvent] = {}
+    for event in (*known, *new):
+        merged.setdefault((str(event.event_id), event.fingerprint()), event)
+    return sorted(merged.values(), key=lambda e: e.sort_key)
+
+
+def group_by_consignment(events: Iterable[TransitEvent]) -> dict[str, list[TransitEvent]]:
+    groups: dict[str, list[TransitEvent]] = {}
+    for event in events:
+        groups.setdefault(event.consignment_id, []).append(event)
+    return groups
+
+
+class BatchTracker:
+    def __init__(
+        self,
+        reference: CorridorReference,
+        history: EventHistory,
+        store: TrackingStore,
+        derived: DerivedTopics,
+    ) -> None:
+        self._reference = reference
+        self._history = history
+        self._store = store
+        self._derived = derived
+
+    async def track(self, events: Sequence[TransitEvent]) -> list[Timeline]:
+        groups = group_by_consignment(events)
+        unknown = [cid for cid in groups if self._history.get(cid) is None]
+        # Evicted (completed) or never-seen consignments: the database has what we had.
+        reloaded = await self._store.load_events(unknown) if unknown else {}
+        histories: dict[str, list[TransitEvent]] = {}
+        timelines: list[Timeline] = []
+        for consignment_id, new_events in groups.items():
+            known = self._history.get(consignment_id) or reloaded.get(consignment_id, [])
+            histories[consignment_id] = merge_events(known, new_events)
+            timelines.append(build_timeline(histories[consignment_id], self._reference))
+        alerts = [alert for timeline in timelines for alert in alerts_for_timeline(timeline)]
+        await self._store.write_batch(events, timelines, alerts)
+        for timeline in timelines:
+            if timeline.state in FINAL_STATES:
+                # The database keeps every event: a late one reloads them from there.
+                self._history.forget(timeline.consignment_id)
+            else:
+                self._history.put(timeline.consignment_id, histories[timeline.consignment_id])
+        await self._derived.publish(timelines, alerts)
+        return timelines

@@ -1,0 +1,159 @@
+"""The tracker on the real broker and database, judged against the simulator's truth."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corridor.events import TransitEvent
+from simulator import FaultRates, SimulationConfig, SimulationResult, simulate
+from tests.integration.tracker_harness import (
+    TrackerWorkers,
+    database_snapshot,
+    first_difference,
+    produce,
+    stored_event_count,
+    truth_snapshot,
+    wait_until_converged,
+)
+
+# Faults a delivery pipeline really shows; invalid payloads never reach Kafka (ingest
+# refuses them), so they are the ingest suite's business.
+FAULTY = FaultRates(
+    duplicate=0.05, out_of_order=0.05, late=0.03, missing_departure=0.02, conflicting_duplicate=0.02
+)
+CONVERGE_TIMEOUT = 180.0
+
+
+def _run(
+    seed: int, consignments: int, faults: FaultRates = FAULTY
+) -> tuple[SimulationResult, list[TransitEvent]]:
+    config = SimulationConfig(seed=seed, consignments=consignments, days=20, faults=faults)
+    result = simulate(config)
+    events = [delivery.event for delivery in result.deliveries]
+    return result, events
+
+
+def _assert_matches_truth(
+    snapshot: dict[str, Any], expected: dict[str, Any], workers: TrackerWorkers
+) -> None:
+    for key in ("states", "stays", "crossings", "legs"):
+        assert snapshot[key] == expected[key], (
+            f"{key}: {first_difference(snapshot[key], expected[key])}\n{workers.logs()}"
+        )
+
+
+@pytest.fixture
+def workers(
+    kafka_bootstrap: str, topic_prefix: str, fresh_database_url: str, tmp_path: Path
+) -> Iterator[TrackerWorkers]:
+    tracker = TrackerWorkers(kafka_bootstrap, topic_prefix, fresh_database_url, tmp_path)
+    yield tracker
+    tracker.stop_all()
+
+
+async def _fresh_topic(kafka_bootstrap: str, workers: TrackerWorkers) -> None:
+    """Each test gets its own events topic: a prefix of its own under the run's prefix."""
+    from infra.kafka.topics import ensure_topics, topic_specs
+
+    workers.topic_prefix = f"{workers.topic_prefix}{workers.app_id}."
+    await ensure_topics(kafka_bootstrap, topic_specs(workers.topic_prefix))
+
+
+async def test_duplicates_reordering_and_late_events_converge_to_the_truth(
+    kafka_bootstrap: str, workers: TrackerWorkers
+) -> None:
+    await _fresh_topic(kafka_bootstrap, workers)
+    result, events = _run(seed=21, consignments=60)
+    assert result.summary.faults, "the run must actually contain faults"
+    await produce(kafka_bootstrap, f"{workers.topic_prefix}transit-events", events)
+    workers.start()
+    expected = truth_snapshot(result.truth)
+    distinct = len({e.event_id for e in events})
+    snapshot = await wait_until_converged(workers, expected, distinct, CONVERGE_TIMEOUT)
+    _assert_matches_truth(snapshot, expected, workers)
+    assert snapshot["raw_events"][1] == distinct
+
+
+async def test_sigkill_during_replay_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, workers: TrackerWorkers
+) -> None:
+    await _fresh_topic(kafka_bootstrap, workers)
+    result, events = _run(seed=22, consignments=200)
+    await produce(kafka_bootstrap, f"{workers.topic_prefix}transit-events", events)
+    expected = truth_snapshot(result.truth)
+    distinct = len({e.event_id for e in events})
+    rng = random.Random(5)
+    # Kill while the work is visibly under way: after a random share of it is stored.
+    for share in sorted(rng.uniform(0.1, 0.9) for _ in range(3)):
+        workers.start()
+        await _wait_for_stored_events(workers, int(share * distinct))
+        workers.kill()
+    workers.start()
+    snapshot = await wait_until_converged(workers, expected, distinct, CONVERGE_TIMEOUT)
+    _assert_matches_truth(snapshot, expected, workers)
+    # No duplicated rows: one row per (event_id, occurred_at) version actually sent.
+    versions = {(str(e.event_id), e.occurred_at) for e in events}
+    assert snapshot["raw_events"] == (len(versions), distinct)
+
+
+async def _wait_for_stored_events(workers: TrackerWorkers, at_least: int) -> None:
+    for _ in range(1200):
+        if stored_event_count(workers.database_url) >= at_least:
+            return
+        if not workers.alive():
+            raise AssertionError(f"a worker died on its own:\n{workers.logs()}")
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} events stored within a minute")
+
+
+async def test_two_workers_share_partitions_and_agree_with_one(
+    kafka_bootstrap: str, workers: TrackerWorkers
+) -> None:
+    await _fresh_topic(kafka_bootstrap, workers)
+    result, events = _run(seed=23, consignments=60)
+    workers.start(0)
+    workers.start(1)
+    shares = await _wait_for_split(workers, within_seconds=90)
+    assert shares[0].isdisjoint(shares[1])
+    assert shares[0] | shares[1] == set(range(6))
+    await produce(kafka_bootstrap, f"{workers.topic_prefix}transit-events", events)
+    expected = truth_snapshot(result.truth)
+    snapshot = await wait_until_converged(
+        workers, expected, len({e.event_id for e in events}), CONVERGE_TIMEOUT
+    )
+    _assert_matches_truth(snapshot, expected, workers)
+    assert database_snapshot(workers.database_url) == snapshot
+
+
+async def _wait_for_split(workers: TrackerWorkers, within_seconds: float) -> list[set[int]]:
+    """Both workers' latest assignments, once each owns some events partitions."""
+    shares: list[set[int]] = [set(), set()]
+    for _ in range(int(within_seconds)):
+        shares = [_assigned_events_partitions(workers.log_of(index)) for index in (0, 1)]
+        if all(shares) and len(shares[0] | shares[1]) == 6:
+            return shares
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"the two workers never split the partitions: {shares}\n{workers.logs()}")
+
+
+def _assigned_events_partitions(log: str) -> set[int]:
+    """Partitions of the events topic in the latest assignment table a worker logged."""
+    marker = "Setting newly assigned partitions"
+    if marker not in log:
+        return set()
+    table = log.rpartition(marker)[2].split("for group")[0]
+    match = re.search(r"transit-events\s*\|\s*\{([^}]*)\}", table)
+    if match is None:
+        return set()
+    numbers: set[int] = set()
+    for part in match.group(1).split(","):
+        low, _, high = part.strip().partition("-")
+        numbers.update(range(int(low), int(high or low) + 1))
+    return numbers

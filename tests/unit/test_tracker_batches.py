@@ -1,0 +1,149 @@
+"""The tracker's batch use case, with in-memory fakes for the table, database and topics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+
+from corridor.alerts import Alert
+from corridor.events import EventType, TransitEvent
+from corridor.journey import ConsignmentState, StayStatus, Timeline
+from services.tracker.tracking import BatchTracker, merge_events
+from tests.unit.factories import declared, event, khorgos_to_aktau, reference, visit
+
+
+class FakeHistory:
+    def __init__(self) -> None:
+        self.events: dict[str, list[TransitEvent]] = {}
+
+    def get(self, consignment_id: str) -> list[TransitEvent] | None:
+        return self.events.get(consignment_id)
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
+        self.events[consignment_id] = list(events)
+
+    def forget(self, consignment_id: str) -> None:
+        self.events.pop(consignment_id, None)
+
+
+class FakeStore:
+    """Keeps what a database would: every raw event, the latest timeline per consignment."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, list[TransitEvent]] = {}
+        self.timelines: dict[str, Timeline] = {}
+        self.alerts: dict[str, Alert] = {}
+        self.fail_next = False
+
+    async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
+        return {cid: list(self.raw[cid]) for cid in consignment_ids if cid in self.raw}
+
+    async def write_batch(
+        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
+    ) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("database went away")
+        for e in events:
+            self.raw[e.consignment_id] = merge_events(self.raw.get(e.consignment_id, []), [e])
+        self.timelines.update({t.consignment_id: t for t in timelines})
+        self.alerts.update({a.dedup_key: a for a in alerts})
+
+
+class FakeTopics:
+    def __init__(self) -> None:
+        self.updates: list[str] = []
+
+    async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None:
+        self.updates.extend(t.consignment_id for t in timelines)
+
+
+def _tracker() -> tuple[BatchTracker, FakeHistory, FakeStore, FakeTopics]:
+    history, store, topics = FakeHistory(), FakeStore(), FakeTopics()
+    return BatchTracker(reference(), history, store, topics), history, store, topics
+
+
+def _completed_journey(consignment_id: str = "CONS-0001") -> list[TransitEvent]:
+    route = "road-nur-zholy-aktau-poti"
+    stops = [
+        "CN-KHORGOS",
+        "KZ-NUR-ZHOLY",
+        "KZ-AKTAU",
+        "AZ-ALAT",
+        "AZ-RED-BRIDGE",
+        "GE-RED-BRIDGE",
+        "GE-POTI",
+    ]
+    events = [*declared(route)]
+    for i, location in enumerate(stops):
+        events += visit(location, i * 30, i * 30 + 10)
+    return [e.model_copy(update={"consignment_id": consignment_id}) for e in events]
+
+
+async def test_batches_build_one_timeline_per_consignment() -> None:
+    tracker, _history, store, topics = _tracker()
+    other = [e.model_copy(update={"consignment_id": "CONS-0002"}) for e in khorgos_to_aktau()]
+    await tracker.track([*khorgos_to_aktau()[:6], *other])
+    await tracker.track(khorgos_to_aktau()[6:])
+    mine = store.timelines["CONS-0001"]
+    assert mine.state is ConsignmentState.AT_LOCATION
+    assert mine.current_location == "KZ-AKTAU"
+    assert [s.location for s in mine.stays] == ["CN-KHORGOS", "KZ-NUR-ZHOLY", "KZ-AKTAU"]
+    assert store.timelines["CONS-0002"].stays == tuple(
+        replace(stay, consignment_id="CONS-0002") for stay in mine.stays
+    )
+    assert topics.updates.count("CONS-0001") == 2
+
+
+async def test_replaying_a_batch_changes_nothing() -> None:
+    tracker, _, store, _ = _tracker()
+    events = khorgos_to_aktau()
+    await tracker.track(events)
+    first = store.timelines["CONS-0001"]
+    await tracker.track(events)
+    assert store.timelines["CONS-0001"] == first
+
+
+async def test_completed_consignments_leave_the_table_and_late_events_reload_them() -> None:
+    tracker, history, store, _ = _tracker()
+    journey = _completed_journey()
+    late_arrival = next(
+        e for e in journey if e.event_type is EventType.GATE_ARRIVED and e.location == "KZ-AKTAU"
+    )
+    await tracker.track([e for e in journey if e is not late_arrival])
+    assert store.timelines["CONS-0001"].state is ConsignmentState.COMPLETED
+    assert "CONS-0001" not in history.events  # memory does not grow with finished journeys
+    before = {s.location: s for s in store.timelines["CONS-0001"].stays}
+    assert "KZ-AKTAU" not in before  # its departure alone opened no stay
+
+    await tracker.track([late_arrival])
+    after = {s.location: s for s in store.timelines["CONS-0001"].stays}
+    assert after["KZ-AKTAU"].status is StayStatus.COMPLETED
+    assert after["KZ-AKTAU"].dwell_seconds == 10 * 3600
+
+
+async def test_a_failed_write_leaves_no_trace_and_the_retry_converges() -> None:
+    tracker, history, store, _ = _tracker()
+    events = khorgos_to_aktau()
+    store.fail_next = True
+    with pytest.raises(ConnectionError):
+        await tracker.track(events)
+    assert history.events == {}
+    assert store.timelines == {}
+    await tracker.track(events)
+    assert store.timelines["CONS-0001"].current_location == "KZ-AKTAU"
+
+
+async def test_conflicting_duplicates_raise_one_alert() -> None:
+    tracker, _, store, _ = _tracker()
+    seal_check = event(EventType.SEALS_CHECKED, "KZ-NUR-ZHOLY", 22, seals=("S1",))
+    conflicting = seal_check.model_copy(
+        update={"attributes": seal_check.attributes.model_copy(update={"seals": ("S2",)})}
+    )
+    await tracker.track([*khorgos_to_aktau(), seal_check])
+    await tracker.track([conflicting])
+    await tracker.track([conflicting])
+    kinds = sorted(a.kind.value for a in store.alerts.values())
+    assert kinds.count("conflicting_duplicate") == 1
