@@ -69,6 +69,20 @@ def create(
         raise typer.BadParameter("a publisher key needs at least one", param_hint="--location")
     if role is Role.CARRIER and not carrier_id:
         raise typer.BadParameter("a carrier key needs one", param_hint="--carrier-id")
+    key_id, plain = _run(lambda pool: issue_key(pool, role, name, locations, carrier_id))
+    typer.echo(f"created key {key_id} ({role.value}, {name})")
+    typer.echo("API key, shown only this once:")
+    typer.echo(plain)
+
+
+async def issue_key(
+    pool: Pool,
+    role: Role,
+    name: str,
+    locations: tuple[str, ...] = (),
+    carrier_id: str | None = None,
+) -> tuple[uuid.UUID, str]:
+    """Store a new key's digest; return its id and the plain key (to show once)."""
     key = generate_key(role)
     record = NewApiKey(
         name=name,
@@ -78,10 +92,7 @@ def create(
         allowed_locations=locations if role is Role.PUBLISHER else None,
         carrier_id=carrier_id if role is Role.CARRIER else None,
     )
-    key_id = _run(lambda pool: WriteRepository(pool).insert_api_key(record))
-    typer.echo(f"created key {key_id} ({role.value}, {name})")
-    typer.echo("API key, shown only this once:")
-    typer.echo(key.plain)
+    return await WriteRepository(pool).insert_api_key(record), key.plain
 
 
 @app.command(name="list")
