@@ -7,10 +7,11 @@ import logging
 
 import psycopg
 import typer
+from pydantic import ValidationError
 
 from storage.kpi_refresh import refresh_forever, refresh_kpi_views
 from storage.migrate import MigrationError, migrate
-from storage.settings import StorageSettings
+from storage.settings import DatabaseSettings
 
 app = typer.Typer(help="Database schema and KPI view maintenance.")
 
@@ -18,7 +19,14 @@ DsnOption = typer.Option(None, "--dsn", help="Defaults to DATABASE_URL.")
 
 
 def _dsn(dsn: str | None) -> str:
-    return dsn if dsn else StorageSettings().database_url
+    if dsn:
+        return dsn
+    try:
+        return DatabaseSettings().database_url
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        typer.echo(f"error: DATABASE_URL: {problem['msg']} (or pass --dsn)", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("migrate")

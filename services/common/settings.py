@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corridor.errors import CorridorError
+from storage.settings import DatabaseSettings
 
 
 class SettingsError(CorridorError):
@@ -51,30 +50,7 @@ class KafkaSettings(BaseSettings):
         return f"{self.kafka_topic_prefix}{base}"
 
 
-class DatabaseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    database_url: str = Field(
-        description="postgresql://user:password@host:port/db, or a libpq key=value string"
-    )
-    database_pool_min: int = Field(default=1, ge=0, le=64)
-    database_pool_max: int = Field(default=8, ge=1, le=256)
-
-    @field_validator("database_url")
-    @classmethod
-    def _libpq_parses_it(cls, value: str) -> str:
-        if "://" in value and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("expected a postgresql:// URL or a libpq key=value string")
-        try:
-            conninfo_to_dict(value)
-        except psycopg.ProgrammingError as exc:
-            raise ValueError(f"not a valid connection string: {exc}") from None
-        return value
-
-    @property
-    def dsn(self) -> str:
-        return self.database_url
-
+__all__ = ["DatabaseSettings", "KafkaSettings", "SettingsError", "load_settings"]
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
