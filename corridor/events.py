@@ -8,12 +8,21 @@ documents the mapping from each source vocabulary to `EventType`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self, cast
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+)
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
@@ -195,12 +204,42 @@ class TransitEvent(_Strict):
         # One representation per instant, so equal events compare and hash equal.
         return value.astimezone(UTC)
 
+    # Both are asked for again and again while timelines are rebuilt; the model is frozen,
+    # so each is computed once per instance. Equality and copies ignore these caches.
+    _sort_key: tuple[datetime, int, str] | None = PrivateAttr(default=None)
+    _fingerprint: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransitEvent):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((self.event_id, self.occurred_at, self.event_type))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:  # new content: the cached digest and order key no longer apply
+            object.__setattr__(
+                copy, "__pydantic_private__", {"_sort_key": None, "_fingerprint": None}
+            )
+        return copy
+
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
         """Timeline order: time, then lifecycle rank, then id, so any order sorts alike."""
-        return (self.occurred_at, LIFECYCLE_RANK[self.event_type], str(self.event_id))
+        cache = cast(dict[str, Any], self.__pydantic_private__)  # cheaper than getattr
+        key: tuple[datetime, int, str] | None = cache["_sort_key"]
+        if key is None:
+            key = (self.occurred_at, LIFECYCLE_RANK[self.event_type], str(self.event_id))
+            cache["_sort_key"] = key
+        return key
 
     def fingerprint(self) -> str:
         """Digest of the content, to tell a faithful re-send from a conflicting one."""
-        canonical = self.model_dump_json(exclude_none=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        cache = cast(dict[str, Any], self.__pydantic_private__)
+        digest: str | None = cache["_fingerprint"]
+        if digest is None:
+            canonical = self.model_dump_json(exclude_none=False)
+            digest = cache["_fingerprint"] = hashlib.sha256(canonical.encode()).hexdigest()
+        return digest
