@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
+from psycopg_pool import PoolTimeout
 
 from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
@@ -25,6 +27,8 @@ from storage.views import (
     AlertView,
     ApiKeyRole,
     ApiKeyView,
+    ConsignmentFilter,
+    ConsignmentStatusView,
     ConsignmentView,
     CrossingPerformance,
     CrossingView,
@@ -33,6 +37,7 @@ from storage.views import (
     LegPerformance,
     LegView,
     LocationPerformance,
+    LocationQueueView,
     Page,
     ReferencesView,
     StayView,
@@ -140,20 +145,56 @@ SELECT id, name, role, key_prefix, allowed_locations, carrier_id, created_at, re
 FROM api_keys WHERE key_hash = %(hash)s AND (%(revoked)s OR revoked_at IS NULL)
 """
 
+_ALL_LOCATIONS_PERFORMANCE = f"""
+SELECT date_trunc(%(unit)s, arrived_at, 'UTC') AS bucket, location, count(*),
+       count(*) FILTER (WHERE {_COMPLETED_DWELL}),
+       count(*) FILTER (WHERE status = 'in_progress'),
+       avg(dwell_seconds::double precision) FILTER (WHERE {_COMPLETED_DWELL}),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_seconds) FILTER (WHERE {_COMPLETED_DWELL}),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY dwell_seconds) FILTER (WHERE {_COMPLETED_DWELL})
+FROM stays
+WHERE arrived_at >= %(start)s AND arrived_at < %(end)s
+GROUP BY 2, 1 ORDER BY 2, 1
+"""  # noqa: S608
+_QUEUES = """
+SELECT location, count(*), min(arrived_at) FROM stays
+WHERE status = 'in_progress' AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
+GROUP BY location ORDER BY location
+"""
+# `search_consignments`: the condition of each `ConsignmentFilter` field.
+_FILTERS: dict[str, str] = {
+    "tir_carnet": "tir_carnet = {}",
+    "mrn": "mrn = {}",
+    "permit_id": "permit_id = {}",
+    "vehicle_plate": "vehicle_plates @> ARRAY[{}]::text[]",
+    "container": "container_numbers @> ARRAY[{}]::text[]",
+    "state": "state = {}",
+    "location": "current_location = {}",
+    "last_event_before": "last_event_at < {}",
+}
+_NORMALISED = frozenset({"tir_carnet", "mrn", "permit_id", "vehicle_plate", "container"})
+
 
 def encode_cursor(last_event_at: datetime, consignment_id: str) -> str:
     raw = json.dumps([last_event_at.isoformat(), consignment_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+class InvalidCursor(ValueError):
+    """A page cursor this module did not produce."""
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raise ValueError for a cursor this module did not produce."""
+    """Raise InvalidCursor (a ValueError) for a cursor this module did not produce."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, key = json.loads(raw)
-        return datetime.fromisoformat(when), str(key)
+        moment = datetime.fromisoformat(when)
     except (ValueError, TypeError) as error:
-        raise ValueError(f"invalid cursor {cursor!r}") from error
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from error
+    if moment.tzinfo is None or not isinstance(key, str):
+        raise InvalidCursor(f"invalid cursor {cursor!r}")
+    return moment, key
 
 
 class ReadRepository:
@@ -301,6 +342,87 @@ class ReadRepository:
             created_at=created_at,
             revoked_at=revoked_at,
         )
+
+    # -- reads added for the API (services/api) -------------------------------------------
+
+    async def consignment_status(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> ConsignmentStatusView | None:
+        """The consignment and its stays, without the events (cheaper than `timeline`)."""
+        async with self._pool.connection() as conn:
+            consignment = await _consignment(conn, consignment_id, carrier_id)
+            if consignment is None:
+                return None
+            stays = await _all(conn, _STAYS, (consignment_id,))
+        return ConsignmentStatusView(consignment, tuple(_stay(row) for row in stays))
+
+    async def search_consignments(
+        self,
+        filters: ConsignmentFilter,
+        carrier_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ConsignmentView]:
+        """Consignments matching every given filter, newest last event first; keyset
+        pagination on (last_event_at, consignment_id). Raises InvalidCursor."""
+        conditions: list[sql.Composable] = []
+        params: dict[str, Any] = {"limit": limit + 1}
+        for name, template in _FILTERS.items():
+            value = getattr(filters, name)
+            if value is None:
+                continue
+            params[name] = normalize_reference(value) if name in _NORMALISED else value
+            conditions.append(sql.SQL(template).format(sql.Placeholder(name)))
+        if carrier_id is not None:
+            params["carrier"] = carrier_id
+            conditions.append(sql.SQL("carrier_id = %(carrier)s"))
+        if cursor:
+            params["after_time"], params["after_id"] = decode_cursor(cursor)
+            conditions.append(
+                sql.SQL("(last_event_at, consignment_id) < (%(after_time)s, %(after_id)s::text)")
+            )
+        where = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
+        query = sql.SQL(
+            "SELECT {columns} FROM consignments WHERE {where} "
+            "ORDER BY last_event_at DESC, consignment_id DESC LIMIT %(limit)s"
+        ).format(columns=sql.SQL(_CONSIGNMENT_COLUMNS), where=where)
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
+        items = tuple(_consignment_view(row) for row in rows[:limit])
+        last = items[-1] if items and len(rows) > limit else None
+        next_cursor = encode_cursor(last.last_event_at, last.consignment_id) if last else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def locations_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        location: str | None = None,
+    ) -> tuple[LocationPerformance, ...]:
+        """`location_performance` for one location or, without it, for every location,
+        ordered by location then bucket."""
+        if location is not None:
+            return await self.location_performance(location, start, end, granularity)
+        params = {"unit": granularity.value, "start": start, "end": end}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _ALL_LOCATIONS_PERFORMANCE, params)
+        return tuple(LocationPerformance(*row) for row in rows)
+
+    async def location_queues(self, carrier_id: str | None = None) -> tuple[LocationQueueView, ...]:
+        """Per location with open stays: how many, and the oldest arrival."""
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _QUEUES, {"carrier": carrier_id})
+        return tuple(LocationQueueView(*row) for row in rows)
+
+    async def ping(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+        """Whether a pooled connection answers ``SELECT 1`` within ``timeout`` seconds."""
+        try:
+            async with self._pool.connection(timeout=timeout) as conn:
+                await conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout):
+            return False
+        return True
 
 
 async def _all(

@@ -188,3 +188,32 @@ class ApiKeyView:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsignmentFilter:
+    """Search criteria, all optional and combined with AND; references are normalised."""
+
+    tir_carnet: str | None = None
+    mrn: str | None = None
+    permit_id: str | None = None
+    vehicle_plate: str | None = None
+    container: str | None = None
+    state: ConsignmentState | None = None
+    location: str | None = None  # current location
+    last_event_before: datetime | None = None  # "stuck": nothing heard since
+
+
+@dataclass(frozen=True, slots=True)
+class ConsignmentStatusView:
+    consignment: ConsignmentView
+    stays: tuple[StayView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationQueueView:
+    """Open stays at a location right now."""
+
+    location: str
+    in_progress_count: int
+    oldest_arrived_at: datetime

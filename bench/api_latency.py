@@ -1,0 +1,198 @@
+"""API latency with N events stored: p50/p99 of status, timeline and each performance
+endpoint over a one-year range, through a real uvicorn process and an httpx client.
+
+    python -m bench.api_latency [--events 1000000] [--requests 300] [--dsn URL]
+
+A simulated year (`--events` / ~40 events per consignment) is written through the domain
+core and the storage write path (as the tracker does) into a scratch database dropped at
+the end. Without ``--dsn``/``DATABASE_URL`` it starts (or reuses) the dev cluster.
+Targets at 1M events: status and timeline p99 < 20 ms, performance p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import psycopg
+import typer
+from psycopg import AsyncConnection, sql
+from psycopg.conninfo import make_conninfo
+
+from bench.storage_write import _server_dsn
+from corridor.alerts import alerts_for_timeline
+from corridor.events import TransitEvent
+from corridor.reference import load_reference
+from corridor.timeline import build_timeline
+from services.common.keys import Role, generate_key
+from services.tracker.store import new_alert
+from simulator import SimulationConfig, simulate
+from storage.db import create_pool
+from storage.kpi_refresh import refresh_kpi_views
+from storage.migrate import migrate
+from storage.records import NewApiKey
+from storage.views import ApiKeyRole
+from storage.writes import WriteRepository
+
+EVENTS_PER_CONSIGNMENT = 40  # what the default simulator mix produces
+TARGETS_MS = {"status": 20.0, "timeline": 20.0}
+PERFORMANCE_TARGET_MS = 50.0
+
+
+async def load(dsn: str, events_wanted: int, seed: int) -> tuple[list[str], str, str, int]:
+    """Simulate a year, store it; return consignment ids, the range and the event count."""
+    config = SimulationConfig(
+        seed=seed, consignments=max(1, events_wanted // EVENTS_PER_CONSIGNMENT), days=365
+    )
+    result = simulate(config)
+    groups: dict[str, list[TransitEvent]] = defaultdict(list)
+    for delivery in result.deliveries:
+        groups[delivery.event.consignment_id].append(delivery.event)
+    reference = load_reference()
+    ids = list(groups)
+    stored = 0
+    async with create_pool(dsn, min_size=1, max_size=1) as pool:
+        writer = WriteRepository(pool, reference)
+        for start in range(0, len(ids), 500):
+            chunk = [groups[cid] for cid in ids[start : start + 500]]
+            timelines = [build_timeline(events, reference) for events in chunk]
+            alerts = [
+                new_alert(a, a.occurred_at) for t in timelines for a in alerts_for_timeline(t)
+            ]
+            events = [e for group in chunk for e in group]
+            await writer.write_batch(events, timelines, alerts)
+            stored += len(events)
+            print(f"\rstored {stored:,} events", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await refresh_kpi_views(conn)
+        await conn.execute("VACUUM ANALYZE")
+    begin = config.start.isoformat().replace("+00:00", "Z")
+    end = (config.start + timedelta(days=365)).isoformat().replace("+00:00", "Z")
+    return ids, begin, end, stored
+
+
+async def operator_key(dsn: str) -> str:
+    key = generate_key(Role.OPERATOR)
+    async with create_pool(dsn, min_size=1, max_size=1) as pool:
+        await WriteRepository(pool).insert_api_key(
+            NewApiKey("bench", ApiKeyRole.OPERATOR, key.lookup_prefix, key.digest, None, None)
+        )
+    return key.plain
+
+
+async def measure(
+    base: str, key: str, ids: list[str], begin: str, end: str, requests: int
+) -> dict[str, list[float]]:
+    year = {"from": begin, "to": end}
+    rng = random.Random(1)
+    cases: dict[str, Callable[[], tuple[str, dict[str, str]]]] = {
+        "status": lambda: (f"/v1/consignments/{rng.choice(ids)}", {}),
+        "timeline": lambda: (f"/v1/consignments/{rng.choice(ids)}/timeline", {}),
+        "performance/locations (all, week)": lambda: (
+            "/v1/performance/locations",
+            {**year, "bucket": "week"},
+        ),
+        "performance/locations (one, day)": lambda: (
+            "/v1/performance/locations",
+            {**year, "bucket": "day", "location": "KZ-NUR-ZHOLY"},
+        ),
+        "performance/crossings": lambda: ("/v1/performance/crossings", year),
+        "performance/legs": lambda: ("/v1/performance/legs", year),
+    }
+    timings: dict[str, list[float]] = {}
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        for name, case in cases.items():
+            for _ in range(10):  # warm-up: connections, plans, caches
+                path, params = case()
+                (await client.get(path, params=params)).raise_for_status()
+            samples = []
+            for _ in range(requests):
+                path, params = case()
+                started = time.perf_counter()
+                response = await client.get(path, params=params)
+                samples.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            timings[name] = samples
+    return timings
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def serve(dsn: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": dsn, "API_PORT": str(port), "DATABASE_POOL_MAX": "8"}
+    return subprocess.Popen(  # our own module and arguments
+        [sys.executable, "-m", "services.api"], env=env, stderr=subprocess.DEVNULL
+    )
+
+
+def wait_ready(base: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the API did not become ready at {base}")
+
+
+def main(
+    events: int = typer.Option(1_000_000, help="Events to store (a simulated year)."),
+    requests: int = typer.Option(300, help="Timed requests per endpoint."),
+    port: int = typer.Option(18002, help="Port of the API process."),
+    seed: int = typer.Option(1, help="Simulator seed."),
+    dsn: str | None = typer.Option(None, help="Server to use; defaults to DATABASE_URL."),
+) -> None:
+    server = dsn or _server_dsn()
+    scratch = f"corridor_bench_api_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    database = make_conninfo(server, dbname=scratch)
+    process = None
+    try:
+        migrate(database)
+        started = time.perf_counter()
+        ids, begin, end, stored = asyncio.run(load(database, events, seed))
+        typer.echo(
+            f"stored {stored:,} events, {len(ids):,} consignments in "
+            f"{time.perf_counter() - started:.0f} s; range {begin} .. {end}"
+        )
+        key = asyncio.run(operator_key(database))
+        process = serve(database, port)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        timings = asyncio.run(measure(base, key, ids, begin, end, requests))
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
+            )
+    typer.echo(f"{'endpoint':<36} {'p50 ms':>8} {'p99 ms':>8} {'target p99':>11}  met")
+    for name, samples in timings.items():
+        target = TARGETS_MS.get(name, PERFORMANCE_TARGET_MS)
+        p50, p99 = percentile(samples, 50), percentile(samples, 99)
+        met = "yes" if p99 < target else "no"
+        typer.echo(f"{name:<36} {p50:>8.1f} {p99:>8.1f} {target:>9.0f} ms  {met}")
+    typer.echo(f"({stored:,} events, {requests} requests each, sequential, one client)")
+
+
+if __name__ == "__main__":
+    typer.run(main)

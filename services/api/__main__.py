@@ -1,0 +1,61 @@
+"""`python -m services.api`: the one wiring place of the API service.
+
+Reads settings from the environment, waits (bounded) for PostgreSQL, then serves with
+uvicorn. Bad settings or a database that never answers end start-up with a message
+naming the cause, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+
+import uvicorn
+
+from corridor.reference import load_reference
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.common.keystore import PostgresKeyStore
+from services.common.settings import SettingsError, load_settings
+from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
+from storage.reads import ReadRepository
+
+
+async def serve(settings: ApiSettings) -> None:
+    reference = load_reference()
+    await wait_for_database(settings.dsn, timeout=settings.api_startup_timeout_seconds)
+    pool = create_pool(
+        settings.dsn,
+        min_size=settings.database_pool_min,
+        max_size=settings.database_pool_max,
+        name="api",
+    )
+    async with pool:
+        reads = ReadRepository(pool)
+        app = create_app(
+            settings,
+            reads=reads,
+            key_store=PostgresKeyStore(reads),
+            reference=reference,
+            now=lambda: datetime.now(UTC),
+        )
+        config = uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="info", access_log=False
+        )
+        await uvicorn.Server(config).serve()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(ApiSettings)
+        asyncio.run(serve(settings))
+    except (SettingsError, DatabaseUnavailableError) as exc:
+        print(f"api: cannot start: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The API application, wired explicitly: nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Security
+from fastapi.security import HTTPBearer
+
+from corridor.reference import CorridorReference
+from services.api.deps import ApiContext
+from services.api.metrics import ApiMetrics, RequestMetrics
+from services.api.ports import ApiReads
+from services.api.routes import alerts, consignments, health, locations, performance
+from services.api.settings import ApiSettings
+from services.common.keys import KeyStore
+from services.common.problems import install_problem_handlers
+
+DESCRIPTION = """\
+Where consignments on the Middle Corridor are, and how the corridor performs.
+
+Every `/v1` request needs an API key: `Authorization: Bearer mck_...`.
+Roles: **carrier** keys see their own consignments and alerts only (another carrier's
+consignment answers 404 exactly like an unknown one); **operator** keys see every
+consignment, alert and KPI; **admin** keys manage keys (CLI) and read nothing here.
+Errors are RFC 9457 problem documents (`application/problem+json`). Durations are in
+seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaque
+`cursor`; follow `links.next`.
+"""
+
+
+# Declares the scheme in the OpenAPI document; `require_roles` does the checking.
+_BEARER = Security(HTTPBearer(auto_error=False, description="`Authorization: Bearer mck_...`"))
+
+
+def create_app(
+    settings: ApiSettings,
+    *,
+    reads: ApiReads,
+    key_store: KeyStore,
+    reference: CorridorReference,
+    now: Callable[[], datetime],
+) -> FastAPI:
+    app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
+    app.state.key_store = key_store
+    app.state.context = ApiContext(settings=settings, reads=reads, reference=reference, now=now)
+    metrics = ApiMetrics()
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    for router in (
+        consignments.build_router(settings),
+        performance.build_router(settings),
+        alerts.build_router(settings),
+        locations.build_router(),
+    ):
+        app.include_router(router, dependencies=[_BEARER])
+    app.include_router(health.build_router(metrics))
+    return app

@@ -1,0 +1,124 @@
+"""Request dependencies: who is calling, and the validated query parameters shared by
+several routes. Routes read as `principal: Reader, period: Period`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import AwareDatetime
+
+from corridor.reference import CorridorReference
+from services.api.ports import ApiReads
+from services.api.settings import ApiSettings
+from services.common.auth import forbidden, require_roles
+from services.common.keys import Principal, Role
+from services.common.problems import FieldError, ProblemError
+
+# Outside these, bucket arithmetic would overflow Python's datetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What `create_app` was given, for the routes."""
+
+    settings: ApiSettings
+    reads: ApiReads
+    reference: CorridorReference
+    now: Callable[[], datetime]
+
+    @property
+    def base(self) -> str:
+        return self.settings.link_base
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(_context)]
+Reader = Annotated[Principal, Depends(require_roles(Role.CARRIER, Role.OPERATOR))]
+Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
+
+
+def invalid(field: str, rule: str) -> ProblemError:
+    """A 422 naming the query parameter and the rule it broke."""
+    return ProblemError(
+        422,
+        "invalid-request",
+        "Invalid input",
+        f"{field}: {rule}",
+        [FieldError(field=field, rule=rule)],
+    )
+
+
+def carrier_scope(principal: Principal) -> str | None:
+    """The carrier a caller is confined to; None means every carrier (operators)."""
+    if principal.role is not Role.CARRIER:
+        return None
+    if not principal.carrier_id:
+        raise forbidden("this carrier key is not bound to a carrier")
+    return principal.carrier_id
+
+
+def known_location(context: ApiContext, field: str, code: str | None) -> str | None:
+    if code is not None and not context.reference.has_location(code):
+        raise invalid(field, f"unknown corridor location {code!r}; see /v1/locations")
+    return code
+
+
+def within_bounds(field: str, moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise invalid(field, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    start: datetime
+    end: datetime
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+FromParam = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="from",
+        description="Start (inclusive), RFC 3339 with offset; default `to` minus 30 days.",
+        examples=["2026-03-01T00:00:00Z"],
+    ),
+]
+ToParam = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="to",
+        description="End (exclusive), RFC 3339 with offset; default now.",
+        examples=["2026-04-01T00:00:00Z"],
+    ),
+]
+
+
+def _time_window(context: Context, start: FromParam = None, end: ToParam = None) -> TimeWindow:
+    settings = context.settings
+    end = within_bounds("to", end) if end is not None else context.now()
+    if start is None:
+        start = max(end - timedelta(days=settings.api_default_range_days), EARLIEST)
+    start = within_bounds("from", start)
+    if start >= end:
+        raise invalid("from", "must be before 'to'")
+    if end - start > timedelta(days=settings.api_max_range_days):
+        raise invalid("to", f"the range may span at most {settings.api_max_range_days} days")
+    return TimeWindow(start, end)
+
+
+Period = Annotated[TimeWindow, Depends(_time_window)]

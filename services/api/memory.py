@@ -1,0 +1,237 @@
+"""An in-memory `ApiReads`, for tests and local experiments (like httpx's MockTransport).
+
+It answers from `TimelineView`s and `AlertView`s handed to it, with the same carrier
+scoping, ordering and paging rules as `storage.reads.ReadRepository`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from corridor.journey import StayStatus
+from corridor.kpi import mean, median, p90
+from storage.reads import decode_cursor, encode_cursor
+from storage.rows import normalize_reference
+from storage.views import (
+    AlertView,
+    ConsignmentFilter,
+    ConsignmentStatusView,
+    ConsignmentView,
+    CrossingPerformance,
+    Granularity,
+    LegPerformance,
+    LocationPerformance,
+    LocationQueueView,
+    Page,
+    TimelineView,
+)
+
+
+class InMemoryReads:
+    def __init__(
+        self, timelines: Iterable[TimelineView] = (), alerts: Iterable[AlertView] = ()
+    ) -> None:
+        self.timelines = {t.consignment.consignment_id: t for t in timelines}
+        self.alert_views = sorted(alerts, key=lambda a: a.id)
+        self.reachable = True
+        self.calls: list[str] = []
+
+    def _visible(self, consignment_id: str, carrier_id: str | None) -> TimelineView | None:
+        found = self.timelines.get(consignment_id)
+        if found is None or carrier_id not in (None, found.consignment.carrier_id):
+            return None
+        return found
+
+    async def consignment_status(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> ConsignmentStatusView | None:
+        self.calls.append("consignment_status")
+        found = self._visible(consignment_id, carrier_id)
+        return ConsignmentStatusView(found.consignment, found.stays) if found else None
+
+    async def timeline(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> TimelineView | None:
+        self.calls.append("timeline")
+        return self._visible(consignment_id, carrier_id)
+
+    async def search_consignments(
+        self,
+        filters: ConsignmentFilter,
+        carrier_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ConsignmentView]:
+        self.calls.append("search_consignments")
+        found = [
+            t.consignment
+            for t in self.timelines.values()
+            if carrier_id in (None, t.consignment.carrier_id) and _matches(t.consignment, filters)
+        ]
+        found.sort(key=lambda c: (c.last_event_at, c.consignment_id), reverse=True)
+        if cursor:
+            after = decode_cursor(cursor)
+            found = [c for c in found if (c.last_event_at, c.consignment_id) < after]
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        next_cursor = encode_cursor(items[-1].last_event_at, items[-1].consignment_id)
+        return Page(items=items, next_cursor=next_cursor if more else None)
+
+    async def locations_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        location: str | None = None,
+    ) -> tuple[LocationPerformance, ...]:
+        self.calls.append("locations_performance")
+        groups = defaultdict(list)
+        for t in self.timelines.values():
+            for stay in t.stays:
+                if start <= stay.arrived_at < end and location in (None, stay.location):
+                    groups[(stay.location, _truncate(stay.arrived_at, granularity))].append(stay)
+        out = []
+        for (code, bucket), stays in sorted(groups.items()):
+            dwell = [
+                float(s.dwell_seconds)
+                for s in stays
+                if s.status is StayStatus.COMPLETED and s.dwell_seconds is not None
+            ]
+            open_count = sum(1 for s in stays if s.status is StayStatus.IN_PROGRESS)
+            out.append(
+                LocationPerformance(
+                    bucket,
+                    code,
+                    len(stays),
+                    len(dwell),
+                    open_count,
+                    mean(dwell),
+                    median(dwell),
+                    p90(dwell),
+                )
+            )
+        return tuple(out)
+
+    async def location_queues(self, carrier_id: str | None = None) -> tuple[LocationQueueView, ...]:
+        self.calls.append("location_queues")
+        open_stays = defaultdict(list)
+        for t in self.timelines.values():
+            if carrier_id in (None, t.consignment.carrier_id):
+                for s in t.stays:
+                    if s.status is StayStatus.IN_PROGRESS:
+                        open_stays[s.location].append(s.arrived_at)
+        return tuple(
+            LocationQueueView(code, len(times), min(times))
+            for code, times in sorted(open_stays.items())
+        )
+
+    async def crossing_performance(
+        self, start: datetime, end: datetime, border_id: str | None = None
+    ) -> tuple[CrossingPerformance, ...]:
+        self.calls.append("crossing_performance")
+        groups = defaultdict(list)
+        for t in self.timelines.values():
+            for c in t.crossings:
+                if start <= c.arrived_at < end and border_id in (None, c.border_id):
+                    groups[(c.border_id, c.direction)].append(c.tfi1_seconds)
+        out = []
+        for (border, direction), times in sorted(groups.items()):
+            done = [float(x) for x in times if x is not None]
+            out.append(
+                CrossingPerformance(
+                    border,
+                    direction,
+                    len(done),
+                    len(times) - len(done),
+                    mean(done),
+                    median(done),
+                    p90(done),
+                )
+            )
+        return tuple(out)
+
+    async def leg_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        from_location: str | None = None,
+        to_location: str | None = None,
+    ) -> tuple[LegPerformance, ...]:
+        self.calls.append("leg_performance")
+        groups = defaultdict(list)
+        for t in self.timelines.values():
+            for leg in t.legs:
+                if (
+                    start <= leg.departed_at < end
+                    and from_location in (None, leg.from_location)
+                    and to_location in (None, leg.to_location)
+                ):
+                    groups[(leg.from_location, leg.to_location, leg.mode)].append(leg)
+        return tuple(
+            LegPerformance(
+                origin,
+                destination,
+                mode,
+                len(legs),
+                median([float(x.travel_seconds) for x in legs]),
+                median([x.swod_kmh for x in legs if x.swod_kmh is not None]),
+                median([x.swd_kmh for x in legs if x.swd_kmh is not None]),
+            )
+            for (origin, destination, mode), legs in sorted(groups.items())
+        )
+
+    async def alerts(
+        self,
+        since: datetime,
+        location: str | None = None,
+        kind: str | None = None,
+        carrier_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> tuple[AlertView, ...]:
+        self.calls.append("alerts")
+        return tuple(
+            a
+            for a in self.alert_views
+            if a.raised_at >= since
+            and location in (None, a.location)
+            and kind in (None, a.kind)
+            and carrier_id in (None, a.carrier_id)
+            and (after_id is None or a.id > after_id)
+        )[:limit]
+
+    async def ping(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+        return self.reachable
+
+
+def _matches(c: ConsignmentView, f: ConsignmentFilter) -> bool:
+    refs = c.references
+
+    def same(wanted: str | None, actual: str | None) -> bool:
+        return wanted is None or normalize_reference(wanted) == actual
+
+    def among(wanted: str | None, actual: tuple[str, ...]) -> bool:
+        return wanted is None or normalize_reference(wanted) in actual
+
+    return (
+        same(f.tir_carnet, refs.tir_carnet)
+        and same(f.mrn, refs.mrn)
+        and same(f.permit_id, refs.permit_id)
+        and among(f.vehicle_plate, refs.vehicle_plates)
+        and among(f.container, refs.container_numbers)
+        and (f.state is None or c.state is f.state)
+        and (f.location is None or c.current_location == f.location)
+        and (f.last_event_before is None or c.last_event_at < f.last_event_before)
+    )
+
+
+def _truncate(moment: datetime, granularity: Granularity) -> datetime:
+    day = moment.replace(minute=0, second=0, microsecond=0)
+    if granularity is Granularity.HOUR:
+        return day
+    day = day.replace(hour=0)
+    if granularity is Granularity.DAY:
+        return day
+    return day.fromordinal(day.toordinal() - day.weekday()).replace(tzinfo=moment.tzinfo)

@@ -1,0 +1,78 @@
+"""What the API needs from storage: a read-only interface.
+
+`storage.reads.ReadRepository` implements it against PostgreSQL and
+`services.api.memory.InMemoryReads` in memory, for tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from storage.views import (
+    AlertView,
+    ConsignmentFilter,
+    ConsignmentStatusView,
+    ConsignmentView,
+    CrossingPerformance,
+    Granularity,
+    LegPerformance,
+    LocationPerformance,
+    LocationQueueView,
+    Page,
+    TimelineView,
+)
+
+
+class ApiReads(Protocol):
+    async def consignment_status(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> ConsignmentStatusView | None: ...
+
+    async def timeline(
+        self, consignment_id: str, carrier_id: str | None = None
+    ) -> TimelineView | None: ...
+
+    async def search_consignments(
+        self,
+        filters: ConsignmentFilter,
+        carrier_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ConsignmentView]: ...
+
+    async def locations_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+        location: str | None = None,
+    ) -> tuple[LocationPerformance, ...]: ...
+
+    async def location_queues(
+        self, carrier_id: str | None = None
+    ) -> tuple[LocationQueueView, ...]: ...
+
+    async def crossing_performance(
+        self, start: datetime, end: datetime, border_id: str | None = None
+    ) -> tuple[CrossingPerformance, ...]: ...
+
+    async def leg_performance(
+        self,
+        start: datetime,
+        end: datetime,
+        from_location: str | None = None,
+        to_location: str | None = None,
+    ) -> tuple[LegPerformance, ...]: ...
+
+    async def alerts(
+        self,
+        since: datetime,
+        location: str | None = None,
+        kind: str | None = None,
+        carrier_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> tuple[AlertView, ...]: ...
+
+    async def ping(self, timeout: float = 2.0) -> bool: ...  # noqa: ASYNC109

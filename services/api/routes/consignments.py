@@ -1,0 +1,125 @@
+"""Carriers and operators: one consignment's status and timeline, and search."""
+
+# No `from __future__ import annotations`: the limits in the annotations come from settings.
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AwareDatetime
+
+from corridor.journey import ConsignmentState
+from services.api import examples, present, schemas
+from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
+from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
+from services.api.routes.paging import check_consignment_cursor, next_link
+from services.api.settings import ApiSettings
+from services.common.problems import ProblemError
+from storage.views import ConsignmentFilter
+
+ConsignmentIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="The consignment id; another carrier's answers like an unknown one.",
+        examples=[examples.CONSIGNMENT_ID],
+    ),
+]
+Reference = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="Matched after normalisation")
+]
+
+
+def not_found(consignment_id: str) -> ProblemError:
+    # The same document for unknown and foreign ids: existence must not leak.
+    return ProblemError(
+        404,
+        "consignment-not-found",
+        "Not found",
+        f"no consignment {consignment_id!r} is visible to this key",
+    )
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
+
+    @router.get(
+        "/{consignment_id}",
+        summary="Status: state, location, references, route and stays",
+        response_model=schemas.ConsignmentStatus,
+        responses=responses(examples.STATUS, FORBIDDEN, NOT_FOUND),
+    )
+    async def status(
+        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
+    ) -> schemas.ConsignmentStatus:
+        view = await context.reads.consignment_status(consignment_id, carrier_scope(principal))
+        if view is None:
+            raise not_found(consignment_id)
+        return present.status(view, context.base)
+
+    @router.get(
+        "/{consignment_id}/timeline",
+        summary="Timeline: ordered events, stays with stage durations, crossings, legs",
+        response_model=schemas.Timeline,
+        responses=responses(examples.TIMELINE, FORBIDDEN, NOT_FOUND),
+    )
+    async def timeline(
+        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
+    ) -> schemas.Timeline:
+        view = await context.reads.timeline(consignment_id, carrier_scope(principal))
+        if view is None:
+            raise not_found(consignment_id)
+        return present.timeline(view, context.base)
+
+    @router.get(
+        "",
+        summary="Search by any reference, state and current location, newest first",
+        description="Filters combine with AND. `state=in_transit&location=X` (or "
+        "`state=at_location`) with `last_event_before` lists stuck consignments. "
+        "Carriers see only their own.",
+        response_model=schemas.ConsignmentPage,
+        responses=responses(examples.CONSIGNMENT_PAGE, FORBIDDEN),
+    )
+    async def search(
+        request: Request,
+        principal: Reader,
+        context: Context,
+        tir_carnet: Reference = None,
+        mrn: Reference = None,
+        permit_id: Reference = None,
+        vehicle_plate: Reference = None,
+        container: Reference = None,
+        state: ConsignmentState | None = None,
+        location: Annotated[
+            str | None, Query(max_length=40, description="Current location (a corridor code).")
+        ] = None,
+        last_event_before: Annotated[
+            AwareDatetime | None,
+            Query(description="Only consignments with no event since this instant."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=settings.api_page_size_max)] = (
+            settings.api_page_size_default
+        ),
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> schemas.ConsignmentPage:
+        filters = ConsignmentFilter(
+            tir_carnet=tir_carnet,
+            mrn=mrn,
+            permit_id=permit_id,
+            vehicle_plate=vehicle_plate,
+            container=container,
+            state=state,
+            location=known_location(context, "location", location),
+            last_event_before=(
+                within_bounds("last_event_before", last_event_before) if last_event_before else None
+            ),
+        )
+        page = await context.reads.search_consignments(
+            filters, carrier_scope(principal), limit, check_consignment_cursor(cursor)
+        )
+        return schemas.ConsignmentPage(
+            items=[present.summary(item, context.base) for item in page.items],
+            next_cursor=page.next_cursor,
+            links=schemas.PageLinks(next=next_link(request, context.base, page.next_cursor)),
+        )
+
+    return router

@@ -1,0 +1,246 @@
+"""The API's response documents: pydantic schemas of their own, never table rows.
+
+Durations are whole seconds, with hours beside them where people read them; every
+timestamp is RFC 3339 in UTC (`2026-03-02T06:15:00Z`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from corridor.events import TransitEvent, TransportMode
+from corridor.journey import ConsignmentState, StayStatus
+from corridor.reference import LocationKind
+from storage.views import Granularity
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "example": "2026-03-02T06:15:00Z"}),
+]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Links(Schema):
+    self: str = Field(examples=["/v1/consignments/MC-2026-000123"])
+    timeline: str | None = Field(
+        default=None, examples=["/v1/consignments/MC-2026-000123/timeline"]
+    )
+
+
+class PageLinks(Schema):
+    next: str | None = Field(description="The next page, or null on the last one.")
+
+
+class References(Schema):
+    tir_carnet: str | None = Field(examples=["XH12345678"])
+    mrn: str | None = Field(examples=["24KZ0001000012345X"])
+    permit_id: str | None
+    vehicle_plates: list[str] = Field(examples=[["123ABC02"]])
+    container_numbers: list[str]
+
+
+class StageDurations(Schema):
+    """WCO Time Release Study stages of a stay, in seconds."""
+
+    arrival_to_release_seconds: int | None
+    release_to_departure_seconds: int | None
+    inspection_seconds: int | None
+
+
+class Stay(Schema):
+    location: str = Field(examples=["KZ-NUR-ZHOLY"])
+    visit: int = Field(ge=1, description="1 for the first visit to this location, 2 for a return")
+    country: str = Field(examples=["KZ"])
+    mode: TransportMode | None
+    direction: str | None
+    status: StayStatus
+    arrived_at: UtcDatetime
+    released_at: UtcDatetime | None
+    departed_at: UtcDatetime | None
+    inspection_started_at: UtcDatetime | None
+    inspection_completed_at: UtcDatetime | None
+    dwell_seconds: int | None = Field(description="Arrival to departure; null while open.")
+    dwell_hours: float | None
+    stages: StageDurations
+
+
+class ConsignmentSummary(Schema):
+    consignment_id: str = Field(examples=["MC-2026-000123"])
+    carrier_id: str = Field(examples=["carrier-kz-01"])
+    state: ConsignmentState
+    current_location: str | None = Field(examples=["KZ-NUR-ZHOLY"])
+    first_event_at: UtcDatetime
+    last_event_at: UtcDatetime
+    event_count: int
+    route_id: str | None
+    declared_route: list[str]
+    references: References
+    anomaly_count: int
+    links: Links
+
+
+class ConsignmentStatus(ConsignmentSummary):
+    completed_stays: list[Stay]
+    in_progress_stays: list[Stay]
+    departure_missing_stays: list[Stay] = Field(
+        description="Stays the consignment left without the location reporting a departure."
+    )
+
+
+class Crossing(Schema):
+    border_id: str
+    from_location: str
+    to_location: str
+    direction: str = Field(examples=["CN->KZ"])
+    mode: TransportMode | None
+    arrived_at: UtcDatetime = Field(description="Arrival at the first side's control point.")
+    departed_at: UtcDatetime | None = Field(description="Departure from the second side.")
+    tfi1_seconds: int | None = Field(description="CPMM TFI1: time to clear the border.")
+    tfi1_hours: float | None
+
+
+class Leg(Schema):
+    from_location: str
+    to_location: str
+    mode: TransportMode
+    departed_at: UtcDatetime
+    arrived_at: UtcDatetime
+    distance_km: float | None
+    travel_seconds: int
+    travel_hours: float
+    origin_dwell_seconds: int | None
+    swod_kmh: float | None = Field(description="CPMM speed without delay.")
+    swd_kmh: float | None = Field(description="CPMM speed with delay (the origin's dwell).")
+
+
+class Timeline(Schema):
+    consignment: ConsignmentSummary
+    events: list[TransitEvent] = Field(description="In timeline order.")
+    stays: list[Stay]
+    crossings: list[Crossing]
+    legs: list[Leg]
+
+
+class ConsignmentPage(Schema):
+    items: list[ConsignmentSummary]
+    next_cursor: str | None
+    links: PageLinks
+
+
+class Location(Schema):
+    code: str = Field(examples=["KZ-NUR-ZHOLY"])
+    name: str
+    country: str
+    kind: LocationKind
+    modes: list[TransportMode]
+    lat: float
+    lon: float
+    counterparts: list[str] = Field(description="The control points across the border.")
+    unlocode: str | None
+    timezone: str
+
+
+class LocationList(Schema):
+    reference_version: str
+    items: list[Location]
+
+
+class TimeRange(Schema):
+    start: UtcDatetime = Field(alias="from")
+    end: UtcDatetime = Field(alias="to", description="Exclusive.")
+
+
+class DurationStats(Schema):
+    """Exact statistics (PostgreSQL percentile_cont) of completed durations."""
+
+    count: int
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+    mean_hours: float | None
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class LocationBucket(Schema):
+    location: str
+    bucket_start: UtcDatetime
+    bucket_end: UtcDatetime
+    stays_count: int = Field(description="Stays that arrived in the bucket.")
+    completed_count: int
+    in_progress_count: int = Field(description="Of those, still at the location.")
+    dwell: DurationStats
+
+
+class LocationQueue(Schema):
+    location: str
+    in_progress_count: int
+    oldest_arrived_at: UtcDatetime
+
+
+class LocationPerformanceReport(Schema):
+    range: TimeRange
+    bucket: Granularity
+    items: list[LocationBucket]
+    in_progress_now: list[LocationQueue] = Field(description="Open stays per location, now.")
+
+
+class CrossingPerformanceItem(Schema):
+    border_id: str
+    direction: str = Field(examples=["KZ->CN"])
+    in_progress_count: int
+    tfi1: DurationStats
+
+
+class CrossingPerformanceReport(Schema):
+    range: TimeRange
+    items: list[CrossingPerformanceItem]
+
+
+class LegPerformanceItem(Schema):
+    from_location: str
+    to_location: str
+    mode: TransportMode
+    legs_count: int
+    travel_median_seconds: float | None
+    travel_median_hours: float | None
+    swod_median_kmh: float | None
+    swd_median_kmh: float | None
+
+
+class LegPerformanceReport(Schema):
+    range: TimeRange
+    items: list[LegPerformanceItem]
+
+
+class Alert(Schema):
+    id: int
+    kind: str = Field(examples=["overdue_stay"])
+    consignment_id: str | None
+    carrier_id: str | None
+    location: str | None
+    occurred_at: UtcDatetime
+    raised_at: UtcDatetime
+    detail: str
+
+
+class AlertPage(Schema):
+    items: list[Alert]
+    next_cursor: str | None
+    links: PageLinks
+
+
+class Status(Schema):
+    status: str = Field(examples=["ok"])

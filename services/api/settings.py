@@ -1,0 +1,37 @@
+"""API service settings (environment variables, documented in .env.example)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from services.common.settings import DatabaseSettings
+
+
+class ApiSettings(DatabaseSettings):
+    api_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    api_port: int = Field(default=8002, ge=1, le=65535)
+    api_page_size_default: int = Field(default=50, ge=1, le=1_000)
+    api_page_size_max: int = Field(default=500, ge=1, le=10_000)
+    api_default_range_days: int = Field(default=30, ge=1, le=3_660)
+    api_max_range_days: int = Field(default=400, ge=1, le=3_660)
+    api_max_hourly_range_days: int = Field(
+        default=31, ge=1, le=3_660, description="Longest range that may use bucket=hour."
+    )
+    api_public_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$",
+        description="Prefix of links in responses (`next`, timeline); empty for relative links.",
+    )
+    api_startup_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiSettings:
+        if self.api_page_size_default > self.api_page_size_max:
+            raise ValueError("API_PAGE_SIZE_DEFAULT must not exceed API_PAGE_SIZE_MAX")
+        if self.api_default_range_days > self.api_max_range_days:
+            raise ValueError("API_DEFAULT_RANGE_DAYS must not exceed API_MAX_RANGE_DAYS")
+        return self
+
+    @property
+    def link_base(self) -> str:
+        return self.api_public_base_url.rstrip("/")

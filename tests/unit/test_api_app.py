@@ -1,0 +1,289 @@
+"""The API with an in-memory read repository and key store: routing, auth, validation,
+paging and problem documents, in milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import ValidationError
+
+from corridor.reference import load_reference
+from services.api import examples
+from services.api.app import create_app
+from services.api.memory import InMemoryReads
+from services.api.settings import ApiSettings
+from services.common.keys import Role
+from services.ingest.memory import InMemoryKeyStore
+
+NOW = datetime(2026, 3, 20, tzinfo=UTC)
+OTHER = "carrier-tr-01"
+
+
+class Client:
+    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], reads: InMemoryReads):
+        self.http = http
+        self.keys = keys
+        self.reads = reads
+
+    async def get(
+        self, path: str, as_: str | None = "operator", **params: object
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.keys[as_]}"} if as_ else {}
+        return await self.http.get(path, params=params, headers=headers)  # type: ignore[arg-type]
+
+
+def timelines() -> list[object]:
+    own = [
+        replace(
+            examples.timeline_view(f"MC-A-{n:02d}"),
+            consignment=replace(
+                examples.consignment_view(f"MC-A-{n:02d}"),
+                last_event_at=examples.at(n),
+            ),
+        )
+        for n in range(7)
+    ]
+    return [*own, examples.timeline_view("MC-B-01", OTHER)]
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[Client]:
+    store = InMemoryKeyStore()
+    keys = {
+        "operator": store.add("ops", Role.OPERATOR),
+        "carrier": store.add("a", Role.CARRIER, carrier_id=examples.CARRIER_ID),
+        "other": store.add("b", Role.CARRIER, carrier_id=OTHER),
+        "admin": store.add("root", Role.ADMIN),
+        "publisher": store.add("gate", Role.PUBLISHER, locations=["KZ-NUR-ZHOLY"]),
+    }
+    reads = InMemoryReads(
+        timelines(),  # type: ignore[arg-type]
+        [examples.alert_view(), replace(examples.alert_view(OTHER, "MC-B-01"), id=43)],
+    )
+    settings = ApiSettings(database_url="postgresql://u@h/db", api_page_size_max=100)
+    app = create_app(
+        settings, reads=reads, key_store=store, reference=load_reference(), now=lambda: NOW
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        yield Client(http, keys, reads)
+
+
+async def test_status_lists_stays_by_status(client: Client) -> None:
+    body = (await client.get("/v1/consignments/MC-A-01", as_="carrier")).json()
+
+    assert body["state"] == "at_location"
+    assert [s["location"] for s in body["completed_stays"]] == ["CN-KHORGOS"]
+    assert [s["location"] for s in body["in_progress_stays"]] == ["KZ-NUR-ZHOLY"]
+    assert body["completed_stays"][0]["dwell_seconds"] == 20 * 3600
+    assert body["completed_stays"][0]["dwell_hours"] == 20.0
+    assert body["completed_stays"][0]["arrived_at"] == "2026-03-02T06:00:00Z"
+    assert body["links"]["timeline"] == "/v1/consignments/MC-A-01/timeline"
+
+
+async def test_timeline_has_events_stays_crossings_legs(client: Client) -> None:
+    body = (await client.get("/v1/consignments/MC-A-01/timeline")).json()
+
+    assert [e["event_type"] for e in body["events"]] == ["gate.arrived"]
+    assert body["stays"][0]["stages"]["arrival_to_release_seconds"] == 18 * 3600
+    assert body["crossings"][0]["direction"] == "CN->KZ"
+    assert body["legs"][0]["swod_kmh"] == 30.0
+
+
+async def test_foreign_and_unknown_answer_byte_for_byte_alike(client: Client) -> None:
+    for suffix in ("", "/timeline"):
+        foreign = await client.get(f"/v1/consignments/MC-B-01{suffix}", as_="carrier")
+        unknown = await client.get(f"/v1/consignments/MC-X-01{suffix}", as_="carrier")
+
+        assert foreign.status_code == unknown.status_code == 404
+        assert foreign.headers["content-type"] == "application/problem+json"
+        assert foreign.content.replace(b"MC-B-01", b"MC-X-01") == unknown.content
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "status"),
+    [
+        (None, "/v1/consignments/MC-A-01", 401),
+        ("admin", "/v1/consignments/MC-A-01", 403),
+        ("publisher", "/v1/alerts", 403),
+        ("carrier", "/v1/performance/locations", 403),
+        ("carrier", "/v1/performance/crossings", 403),
+        ("carrier", "/v1/performance/legs", 403),
+        ("carrier", "/v1/locations", 200),
+        ("operator", "/v1/performance/legs", 200),
+        (None, "/healthz", 200),
+    ],
+)
+async def test_roles(client: Client, role: str | None, path: str, status: int) -> None:
+    response = await client.get(path, as_=role)
+    assert response.status_code == status
+    if status >= 400:
+        assert response.json()["status"] == status
+
+
+async def test_bad_key_is_401_with_a_challenge(client: Client) -> None:
+    response = await client.http.get("/v1/alerts", headers={"Authorization": "Bearer mck_nope"})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="middle-corridor"'
+    assert response.json()["detail"] == "unknown or revoked API key"
+
+
+async def test_carrier_searches_and_alerts_only_its_own(client: Client) -> None:
+    page = (await client.get("/v1/consignments", as_="other")).json()
+    alerts = (await client.get("/v1/alerts", as_="other", since="2026-03-01T00:00:00Z")).json()
+
+    assert [i["consignment_id"] for i in page["items"]] == ["MC-B-01"]
+    assert [a["id"] for a in alerts["items"]] == [43]
+
+
+async def test_search_pages_with_opaque_cursor_and_next_link(client: Client) -> None:
+    seen: list[str] = []
+    params: dict[str, object] = {"limit": 3, "vehicle_plate": "123 abc-02"}
+    for _ in range(5):
+        body = (await client.get("/v1/consignments", as_="carrier", **params)).json()
+        seen += [i["consignment_id"] for i in body["items"]]
+        if body["next_cursor"] is None:
+            assert body["links"]["next"] is None
+            break
+        assert body["links"]["next"].startswith("/v1/consignments?limit=3&vehicle_plate=")
+        params["cursor"] = body["next_cursor"]
+
+    assert seen == [f"MC-A-{n:02d}" for n in reversed(range(7))]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        (
+            "/v1/performance/locations",
+            {"from": "2026-03-10T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
+            "from",
+        ),
+        (
+            "/v1/performance/crossings",
+            {"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+            "to",
+        ),
+        ("/v1/performance/legs", {"from": "2026-03-01T00:00:00"}, "from"),
+        ("/v1/performance/locations", {"bucket": "hour", "from": "2026-01-01T00:00:00Z"}, "bucket"),
+        ("/v1/performance/locations", {"bucket": "month"}, "bucket"),
+        ("/v1/performance/locations", {"location": "KZ-NOWHERE"}, "location"),
+        ("/v1/performance/legs", {"origin": "XX"}, "origin"),
+        ("/v1/performance/legs", {"to": "0001-01-01T00:00:00+01:00"}, "to"),
+        ("/v1/consignments", {"limit": 101}, "limit"),
+        ("/v1/consignments", {"limit": 0}, "limit"),
+        ("/v1/consignments", {"cursor": "bm90LWEtY3Vyc29y"}, "cursor"),
+        ("/v1/consignments", {"state": "lost"}, "state"),
+        ("/v1/alerts", {"cursor": "eyJhZnRlciI6ICJ4In0"}, "cursor"),
+        ("/v1/alerts", {"kind": "nope"}, "kind"),
+        ("/v1/alerts", {"since": "9999-12-31T23:00:00Z"}, "since"),
+    ],
+)
+async def test_invalid_parameters_are_422_naming_the_parameter(
+    client: Client, path: str, params: dict[str, Any], field: str
+) -> None:
+    response = await client.get(path, **params)
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "/problems/invalid-request"
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
+async def test_default_range_is_the_last_30_days(client: Client) -> None:
+    body = (await client.get("/v1/performance/crossings")).json()
+
+    assert body["range"] == {"from": "2026-02-18T00:00:00Z", "to": "2026-03-20T00:00:00Z"}
+
+
+async def test_location_performance_buckets(client: Client) -> None:
+    body = (
+        await client.get(
+            "/v1/performance/locations",
+            location="CN-KHORGOS",
+            bucket="week",
+            **{"from": "2026-02-01T00:00:00Z"},
+        )
+    ).json()
+
+    [item] = body["items"]
+    assert (item["bucket_start"], item["bucket_end"]) == (
+        "2026-03-02T00:00:00Z",
+        "2026-03-09T00:00:00Z",
+    )
+    assert item["dwell"]["count"] == 8  # every carrier's, for an operator
+    assert item["dwell"]["median_hours"] == 20.0
+    assert body["in_progress_now"] == []
+
+
+async def test_readyz_reflects_the_database(client: Client) -> None:
+    assert (await client.get("/readyz", as_=None)).status_code == 200
+    client.reads.reachable = False
+
+    response = await client.get("/readyz", as_=None)
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "/problems/database-unavailable"
+
+
+async def test_metrics_count_requests_by_route_template_and_status(client: Client) -> None:
+    await client.get("/v1/consignments/MC-A-01")
+    await client.get("/v1/consignments/MC-Z-99")
+
+    text = (await client.get("/metrics", as_=None)).text
+
+    route = 'route="/v1/consignments/{consignment_id}"'
+    assert f'api_requests_total{{method="GET",{route},status="200"}} 1.0' in text
+    assert f'api_requests_total{{method="GET",{route},status="404"}} 1.0' in text
+    assert "api_request_duration_seconds_bucket" in text
+    assert "MC-Z-99" not in text
+
+
+async def test_unknown_path_is_a_problem_document(client: Client) -> None:
+    response = await client.get("/v1/nothing")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_openapi_declares_examples_security_and_problems() -> None:
+    app = create_app(
+        ApiSettings(database_url="postgresql://u@h/db"),
+        reads=InMemoryReads(),
+        key_store=InMemoryKeyStore(),
+        reference=load_reference(),
+        now=lambda: NOW,
+    )
+    document = app.openapi()
+
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
+    for path, item in document["paths"].items():
+        operation = item["get"]
+        assert (
+            "example"
+            in operation["responses"]["200"]["content"][
+                next(iter(operation["responses"]["200"]["content"]))
+            ]
+        ), path
+        if path.startswith("/v1/"):
+            assert {"401", "403", "422"} <= set(operation["responses"]), path
+            assert operation["security"] == [{"HTTPBearer": []}], path
+
+
+def test_settings_refuse_inconsistent_limits() -> None:
+    with pytest.raises(ValidationError, match="API_PAGE_SIZE_DEFAULT"):
+        ApiSettings(database_url="postgresql://u@h/db", api_page_size_default=600)
+    assert ApiSettings(database_url="postgresql://u@h/db").api_port == 8002
+
+
+def test_examples_are_consistent() -> None:
+    assert examples.STATUS["consignment_id"] == examples.CONSIGNMENT_ID
+    assert examples.LOCATION_REPORT["range"]["to"].endswith("Z")
