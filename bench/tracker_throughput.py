@@ -1,0 +1,245 @@
+"""Tracker throughput, topic to database rows, against a bare-consumer baseline.
+
+    python -m bench.tracker_throughput --events 1000000
+
+Both runs read the same events from the same topic into fresh databases on this
+machine. The baseline is a bare aiokafka consumer that COPYs the raw events into
+`transit_events` with no domain logic; the tracker does everything it does in
+production (timelines, stays, crossings, legs, alerts, changelogged state). The
+ratio tracker / baseline is the figure to watch (goal: at least 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from corridor.cloudevents import to_kafka_record
+from infra.kafka.broker import BrokerConfig, KafkaBroker
+from infra.kafka.topics import ensure_topics, topic_specs
+from infra.postgres.cluster import ClusterConfig, PostgresCluster
+from simulator import SimulationConfig, simulate
+from storage.migrate import migrate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH_BROKER = BrokerConfig(
+    port=39092, controller_port=39093, run_dir=REPO_ROOT / ".run" / "kafka-bench"
+)
+BENCH_CLUSTER = ClusterConfig(name="bench", port=35432, synchronous_commit="off")
+EVENTS_PER_CONSIGNMENT = 40  # about what a simulated journey emits
+
+
+@dataclass(frozen=True)
+class Figures:
+    events: int
+    baseline_seconds: float
+    tracker_seconds: float
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.events / self.baseline_seconds
+
+    @property
+    def tracker_rate(self) -> float:
+        return self.events / self.tracker_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.tracker_rate / self.baseline_rate
+
+    def table(self) -> str:
+        return "\n".join(
+            [
+                f"{'path':<44} {'seconds':>9} {'events/s':>10}",
+                f"{'baseline: aiokafka consumer + COPY, raw rows':<44} "
+                f"{self.baseline_seconds:>9.1f} {self.baseline_rate:>10,.0f}",
+                f"{'tracker: Faust worker, full domain model':<44} "
+                f"{self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
+                f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
+            ]
+        )
+
+
+async def produce_events(bootstrap: str, topic: str, wanted: int, seed: int) -> int:
+    """Simulate until `wanted` events and put them on the topic; returns how many."""
+    consignments = max(1, wanted // EVENTS_PER_CONSIGNMENT)
+    days = max(10.0, consignments / 150)
+    result = simulate(SimulationConfig(seed=seed, consignments=consignments, days=days))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    sent = 0
+    try:
+        pending = []
+        for delivery in result.deliveries:
+            record = to_kafka_record(delivery.event)
+            pending.append(
+                await producer.send(
+                    topic, key=record.key, value=record.value, headers=record.headers
+                )
+            )
+            sent += 1
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending = []
+            if sent >= wanted:
+                break
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def _raw_row(value: bytes) -> tuple[str, ...]:
+    event = json.loads(value)
+    return (
+        event["event_id"],
+        event["occurred_at"],
+        event["event_type"],
+        event["location"],
+        event["consignment_id"],
+        event["carrier_id"],
+        event["source"]["system"],
+        hashlib.sha256(value).hexdigest(),
+        value.decode(),
+    )
+
+
+async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> float:
+    """A bare consumer: poll, COPY the raw events, commit; no domain logic at all."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"baseline-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    stored = 0
+    try:
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            while stored < total:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                rows = [_raw_row(m.value) for msgs in batches.values() for m in msgs]
+                if not rows:
+                    continue
+                async with (
+                    conn.cursor() as cur,
+                    cur.copy(
+                        "COPY transit_events (event_id, occurred_at, event_type, location,"
+                        " consignment_id, carrier_id, source_system, fingerprint, payload) FROM STDIN"
+                    ) as copy,
+                ):
+                    for row in rows:
+                        await copy.write_row(row)
+                await conn.commit()
+                await consumer.commit()
+                stored += len(rows)
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: float) -> float:
+    """A production-configured tracker worker (rocksdb store); time until every row is in."""
+    data_dir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "DATABASE_URL": dsn,
+        "TRACKER_APP_ID": f"tracker-bench-{uuid.uuid4().hex[:6]}",
+        "TRACKER_DATA_DIR": str(data_dir),
+        "TRACKER_WEB_PORT": "36066",
+    }
+    log = (data_dir / "worker.log").open("wb")
+    started = time.perf_counter()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "services.tracker", "worker", "-l", "warn"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while time.perf_counter() - started < timeout:
+                row = conn.execute("SELECT count(*) FROM transit_events").fetchone()
+                if row and row[0] >= total:
+                    return time.perf_counter() - started
+                if worker.poll() is not None:
+                    raise SystemExit(f"the tracker exited; see {data_dir / 'worker.log'}")
+                time.sleep(0.25)
+        raise SystemExit(f"the tracker did not finish within {timeout:g}s")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def _fresh_database(cluster: PostgresCluster, name: str) -> str:
+    cluster.drop_database(name)
+    cluster.create_database(name)
+    dsn = cluster.dsn(name)
+    migrate(dsn)
+    return dsn
+
+
+def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
+    broker = KafkaBroker(BENCH_BROKER)
+    broker.ensure_jars()
+    launched_broker = asyncio.run(broker.start())
+    cluster = PostgresCluster(BENCH_CLUSTER)
+    cluster.start()
+    try:
+        asyncio.run(broker.wait_healthy(timeout=120))
+        cluster.wait_ready()
+        prefix = f"bench.{uuid.uuid4().hex[:6]}."
+        asyncio.run(ensure_topics(broker.bootstrap_servers, topic_specs(prefix)))
+        topic = f"{prefix}transit-events"
+        total = asyncio.run(produce_events(broker.bootstrap_servers, topic, events, seed))
+        baseline = asyncio.run(
+            run_baseline(
+                broker.bootstrap_servers, topic, _fresh_database(cluster, "baseline"), total
+            )
+        )
+        tracker = run_tracker(
+            broker.bootstrap_servers, prefix, _fresh_database(cluster, "tracker"), total, timeout
+        )
+        return Figures(total, baseline, tracker)
+    finally:
+        cluster.stop()
+        if launched_broker.name == "LAUNCHED":
+            broker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    print(measure(args.events, args.seed, args.timeout).table())
+
+
+if __name__ == "__main__":
+    main()
