@@ -40,6 +40,10 @@ BENCH_BROKER = BrokerConfig(
 )
 BENCH_CLUSTER = ClusterConfig(name="bench", port=35432, synchronous_commit="off")
 EVENTS_PER_CONSIGNMENT = 40  # about what a simulated journey emits
+_COPY_RAW = (
+    "COPY transit_events (event_id, occurred_at, event_type, location, consignment_id,"
+    " carrier_id, source_system, fingerprint, payload) FROM STDIN"
+)
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,7 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
                     continue
                 async with (
                     conn.cursor() as cur,
-                    cur.copy(
-                        "COPY transit_events (event_id, occurred_at, event_type, location,"
-                        " consignment_id, carrier_id, source_system, fingerprint, payload) FROM STDIN"
-                    ) as copy,
+                    cur.copy(_COPY_RAW) as copy,
                 ):
                     for row in rows:
                         await copy.write_row(row)

@@ -184,6 +184,9 @@ class EventAttributes(_Strict):
     )
 
 
+_CACHES = ("_sort_key", "_fingerprint", "_json")
+
+
 class TransitEvent(_Strict):
     """One fact about one consignment at one place and time."""
 
@@ -208,6 +211,7 @@ class TransitEvent(_Strict):
     # so each is computed once per instance. Equality and copies ignore these caches.
     _sort_key: tuple[datetime, int, str] | None = PrivateAttr(default=None)
     _fingerprint: str | None = PrivateAttr(default=None)
+    _json: str | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TransitEvent):
@@ -220,9 +224,7 @@ class TransitEvent(_Strict):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copy = super().model_copy(update=update, deep=deep)
         if update:  # new content: the cached digest and order key no longer apply
-            object.__setattr__(
-                copy, "__pydantic_private__", {"_sort_key": None, "_fingerprint": None}
-            )
+            object.__setattr__(copy, "__pydantic_private__", dict.fromkeys(_CACHES))
         return copy
 
     @property
@@ -235,11 +237,19 @@ class TransitEvent(_Strict):
             cache["_sort_key"] = key
         return key
 
+    def canonical_json(self) -> str:
+        """The event as JSON, every field present: what is hashed, stored and sent."""
+        cache = cast(dict[str, Any], self.__pydantic_private__)
+        text: str | None = cache["_json"]
+        if text is None:
+            text = cache["_json"] = self.model_dump_json(exclude_none=False)
+        return text
+
     def fingerprint(self) -> str:
         """Digest of the content, to tell a faithful re-send from a conflicting one."""
         cache = cast(dict[str, Any], self.__pydantic_private__)
         digest: str | None = cache["_fingerprint"]
         if digest is None:
-            canonical = self.model_dump_json(exclude_none=False)
-            digest = cache["_fingerprint"] = hashlib.sha256(canonical.encode()).hexdigest()
+            canonical = self.canonical_json().encode()
+            digest = cache["_fingerprint"] = hashlib.sha256(canonical).hexdigest()
         return digest

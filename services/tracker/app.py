@@ -8,11 +8,11 @@ restart replays it. Nothing is ever skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -25,20 +25,21 @@ from corridor.alerts import OverduePolicy
 from corridor.cloudevents import from_kafka_record
 from corridor.errors import CorridorError
 from corridor.events import TransitEvent
+from corridor.journey import Timeline
 from corridor.reference import CorridorReference
-from services.tracker.derived import FaustDerivedTopics
+from services.tracker.derived import FaustDerivedTopics, consignment_update, encode
 from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
-from services.tracker.tracking import BatchTracker
+from services.tracker.tracking import BatchTracker, RecentHistories
 
 log = logging.getLogger(__name__)
 
 EXIT_UNEXPECTED = 70  # EX_SOFTWARE: crash without acking, so the batch is replayed
 
 
-class TableHistory:
-    """`EventHistory` over a Faust table whose values are JSON arrays of events.
+class TableStates:
+    """`ConsignmentStates` over a Faust table: a small JSON summary per consignment.
 
     Faust files a table write under the partition of the stream event being
     processed. A batch holds many events, so each write is made on behalf of an
@@ -60,18 +61,12 @@ class TableHistory:
         finally:
             _current_event.reset(token)
 
-    def get(self, consignment_id: str) -> list[TransitEvent] | None:
-        raw = self._table.get(consignment_id.encode())
-        if raw is None:
-            return None
-        return [TransitEvent.model_validate(item) for item in json.loads(raw)]
+    def record(self, timeline: Timeline) -> None:
+        summary = encode(consignment_update(timeline))
+        with self._on_behalf_of(timeline.consignment_id):
+            self._table[timeline.consignment_id.encode()] = summary
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
-        value = json.dumps([e.model_dump(mode="json") for e in events], separators=(",", ":"))
-        with self._on_behalf_of(consignment_id):
-            self._table[consignment_id.encode()] = value.encode()
-
-    def forget(self, consignment_id: str) -> None:
+    def remove(self, consignment_id: str) -> None:
         with self._on_behalf_of(consignment_id):
             self._table.pop(consignment_id.encode(), None)
 
@@ -99,11 +94,14 @@ def decode(event: Any) -> TransitEvent | None:
 
 def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust.App:
     """Build the Faust app; nothing connects until the worker starts."""
+    data_dir = settings.tracker_data_dir / settings.tracker_app_id
+    data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.tracker_app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store=settings.tracker_store,
-        datadir=str(settings.tracker_data_dir),
+        # Per app id: a table store must never meet the changelog of another app.
+        datadir=str(data_dir),
         web_port=settings.tracker_web_port,
         web_host="127.0.0.1",
         topic_partitions=settings.tracker_partitions,
@@ -118,8 +116,8 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
     events_topic = app.topic(
         settings.topic("transit-events"), key_serializer="raw", value_serializer="raw"
     )
-    history_table = app.Table(
-        "consignment-history",
+    states_table = app.Table(
+        "consignment-states",
         default=None,
         partitions=settings.tracker_partitions,
         key_type=bytes,
@@ -134,8 +132,15 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         ),
         app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="raw"),
     )
-    history = TableHistory(history_table)
-    tracker = BatchTracker(reference, history, store, derived)
+    history = RecentHistories(settings.tracker_cache_consignments)
+    states = TableStates(states_table)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_cached_histories(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # A partition that comes back may have moved on elsewhere meanwhile.
+        history.clear()
+
+    tracker = BatchTracker(reference, history, states, store, derived)
     scanner = OverdueScanner(
         store, derived, OverduePolicy(threshold=timedelta(hours=settings.tracker_overdue_hours))
     )
@@ -154,15 +159,22 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
                     stream_events[event.consignment_id] = stream_event
             if not decoded:
                 continue
-            history.bind(stream_events)
+            states.bind(stream_events)
+            started = time.perf_counter()
             try:
-                await tracker.track(decoded)
+                timelines = await tracker.track(decoded)
             except Exception:
                 log.exception(
                     "unexpected failure on a batch of %d events; exiting unacked", len(decoded)
                 )
                 logging.shutdown()
                 os._exit(EXIT_UNEXPECTED)
+            log.info(
+                "tracked %d events of %d consignments in %.3f s",
+                len(decoded),
+                len(timelines),
+                time.perf_counter() - started,
+            )
 
     @app.timer(interval=settings.tracker_overdue_scan_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def scan_overdue() -> None:

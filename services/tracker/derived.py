@@ -39,7 +39,7 @@ def alert_message(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _encode(document: dict[str, Any]) -> bytes:
+def encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -53,9 +53,9 @@ class FaustDerivedTopics:
     async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None:
         for timeline in timelines:
             await self._updates.send(
-                key=timeline.consignment_id.encode(), value=_encode(consignment_update(timeline))
+                key=timeline.consignment_id.encode(), value=encode(consignment_update(timeline))
             )
         for alert in alerts:
             await self._alerts.send(
-                key=alert.consignment_id.encode(), value=_encode(alert_message(alert))
+                key=alert.consignment_id.encode(), value=encode(alert_message(alert))
             )

@@ -1,15 +1,17 @@
 """The tracker's use case: fold a batch of events into timelines, store, announce.
 
-For every consignment a batch touches, the full set of its events (kept in the
-Faust table, or re-read from the database after eviction) is merged with the new
-ones and handed to the domain core. The resulting timelines, the raw events and
-the alerts are written in one transaction; only then may the batch be acked.
-Because every write is idempotent and every timeline is rebuilt from the whole
-set, a replay or a late event converges to the same rows.
+For every consignment a batch touches, the full set of its events (kept in a
+bounded in-memory cache, or re-read from the database, which stores every raw
+event in the same transaction as the timelines) is merged with the new ones and
+handed to the domain core. The resulting timelines, the raw events and the alerts
+are written in one transaction; only then may the batch be acked. Because every
+write is idempotent and every timeline is rebuilt from the whole set, a replay, a
+restart or a late event converges to the same rows.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -23,13 +25,47 @@ FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED
 
 
 class EventHistory(Protocol):
-    """Per-consignment events seen so far (a Faust table in production)."""
+    """Per-consignment events seen so far, as far as memory allows; None: ask the store."""
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None: ...
 
     def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None: ...
 
     def forget(self, consignment_id: str) -> None: ...
+
+
+class ConsignmentStates(Protocol):
+    """The current state of each consignment in flight (a changelogged Faust table)."""
+
+    def record(self, timeline: Timeline) -> None: ...
+
+    def remove(self, consignment_id: str) -> None: ...
+
+
+class RecentHistories:
+    """`EventHistory` as a bounded LRU of decoded histories, for one worker's partitions."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._histories: OrderedDict[str, list[TransitEvent]] = OrderedDict()
+
+    def get(self, consignment_id: str) -> list[TransitEvent] | None:
+        events = self._histories.get(consignment_id)
+        if events is not None:
+            self._histories.move_to_end(consignment_id)
+        return events
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
+        self._histories[consignment_id] = list(events)
+        self._histories.move_to_end(consignment_id)
+        while len(self._histories) > self._capacity:
+            self._histories.popitem(last=False)
+
+    def forget(self, consignment_id: str) -> None:
+        self._histories.pop(consignment_id, None)
+
+    def clear(self) -> None:
+        self._histories.clear()
 
 
 class TrackingStore(Protocol):
@@ -67,18 +103,20 @@ class BatchTracker:
         self,
         reference: CorridorReference,
         history: EventHistory,
+        states: ConsignmentStates,
         store: TrackingStore,
         derived: DerivedTopics,
     ) -> None:
         self._reference = reference
         self._history = history
+        self._states = states
         self._store = store
         self._derived = derived
 
     async def track(self, events: Sequence[TransitEvent]) -> list[Timeline]:
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
-        # Evicted (completed) or never-seen consignments: the database has what we had.
+        # Evicted, restarted or never-seen consignments: the database has what we had.
         reloaded = await self._store.load_events(unknown) if unknown else {}
         histories: dict[str, list[TransitEvent]] = {}
         timelines: list[Timeline] = []
@@ -89,10 +127,13 @@ class BatchTracker:
         alerts = [alert for timeline in timelines for alert in alerts_for_timeline(timeline)]
         await self._store.write_batch(events, timelines, alerts)
         for timeline in timelines:
+            consignment_id = timeline.consignment_id
             if timeline.state in FINAL_STATES:
-                # The database keeps every event: a late one reloads them from there.
-                self._history.forget(timeline.consignment_id)
+                # Finished journeys leave memory; a late event reloads them from the database.
+                self._history.forget(consignment_id)
+                self._states.remove(consignment_id)
             else:
-                self._history.put(timeline.consignment_id, histories[timeline.consignment_id])
+                self._history.put(consignment_id, histories[consignment_id])
+                self._states.record(timeline)
         await self._derived.publish(timelines, alerts)
         return timelines

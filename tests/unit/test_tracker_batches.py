@@ -10,7 +10,7 @@ import pytest
 from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus, Timeline
-from services.tracker.tracking import BatchTracker, merge_events
+from services.tracker.tracking import BatchTracker, RecentHistories, merge_events
 from tests.unit.factories import declared, event, khorgos_to_aktau, reference, visit
 
 
@@ -26,6 +26,17 @@ class FakeHistory:
 
     def forget(self, consignment_id: str) -> None:
         self.events.pop(consignment_id, None)
+
+
+class FakeStates:
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    def record(self, timeline: Timeline) -> None:
+        self.states[timeline.consignment_id] = timeline.state.value
+
+    def remove(self, consignment_id: str) -> None:
+        self.states.pop(consignment_id, None)
 
 
 class FakeStore:
@@ -62,7 +73,7 @@ class FakeTopics:
 
 def _tracker() -> tuple[BatchTracker, FakeHistory, FakeStore, FakeTopics]:
     history, store, topics = FakeHistory(), FakeStore(), FakeTopics()
-    return BatchTracker(reference(), history, store, topics), history, store, topics
+    return BatchTracker(reference(), history, FakeStates(), store, topics), history, store, topics
 
 
 def _completed_journey(consignment_id: str = "CONS-0001") -> list[TransitEvent]:
@@ -115,6 +126,7 @@ async def test_completed_consignments_leave_the_table_and_late_events_reload_the
     await tracker.track([e for e in journey if e is not late_arrival])
     assert store.timelines["CONS-0001"].state is ConsignmentState.COMPLETED
     assert "CONS-0001" not in history.events  # memory does not grow with finished journeys
+    assert "CONS-0001" not in tracker._states.states  # type: ignore[attr-defined]
     before = {s.location: s for s in store.timelines["CONS-0001"].stays}
     assert "KZ-AKTAU" not in before  # its departure alone opened no stay
 
@@ -147,3 +159,29 @@ async def test_conflicting_duplicates_raise_one_alert() -> None:
     await tracker.track([conflicting])
     kinds = sorted(a.kind.value for a in store.alerts.values())
     assert kinds.count("conflicting_duplicate") == 1
+
+
+async def test_a_restarted_worker_rebuilds_histories_from_the_database() -> None:
+    tracker, _, store, _ = _tracker()
+    events = khorgos_to_aktau()
+    await tracker.track(events[:8])
+    restarted = BatchTracker(reference(), FakeHistory(), FakeStates(), store, FakeTopics())
+    await restarted.track(events[8:])
+    assert store.timelines["CONS-0001"].current_location == "KZ-AKTAU"
+    assert [s.location for s in store.timelines["CONS-0001"].stays] == [
+        "CN-KHORGOS",
+        "KZ-NUR-ZHOLY",
+        "KZ-AKTAU",
+    ]
+
+
+def test_recent_histories_keep_only_the_most_recently_used() -> None:
+    histories = RecentHistories(capacity=2)
+    one, two, three = ([e] for e in khorgos_to_aktau()[:3])
+    histories.put("a", one)
+    histories.put("b", two)
+    assert histories.get("a") == one  # touching "a" makes "b" the oldest
+    histories.put("c", three)
+    assert histories.get("b") is None
+    assert histories.get("a") == one
+    assert histories.get("c") == three
