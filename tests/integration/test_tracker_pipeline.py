@@ -6,9 +6,11 @@ import asyncio
 import random
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from corridor.events import TransitEvent
@@ -79,6 +81,30 @@ async def test_duplicates_reordering_and_late_events_converge_to_the_truth(
     snapshot = await wait_until_converged(workers, expected, distinct, CONVERGE_TIMEOUT)
     _assert_matches_truth(snapshot, expected, workers)
     assert snapshot["raw_events"][1] == distinct
+    await _assert_overdue_stays_raise_alerts(workers, result, events)
+
+
+async def _assert_overdue_stays_raise_alerts(
+    workers: TrackerWorkers, result: SimulationResult, events: list[TransitEvent]
+) -> None:
+    """Stays still open 72 h before the last event time (the replay's clock) are alerted."""
+    watermark = max(event.occurred_at for event in events)
+    overdue = {
+        f"overdue_stay:{stay.consignment_id}:{stay.location}:{stay.visit}"
+        for consignment in result.truth.consignments.values()
+        for stay in consignment.stays
+        if stay.status.value == "in_progress" and watermark - stay.arrived_at > timedelta(hours=72)
+    }
+    assert overdue, "the run should leave some consignments waiting for days"
+    raised: set[str] = set()
+    for _ in range(30):  # the scan runs every 2 s in these tests
+        with psycopg.connect(workers.database_url) as conn:
+            rows = conn.execute("SELECT dedup_key FROM alerts WHERE kind = 'overdue_stay'")
+            raised = {row[0] for row in rows.fetchall()}
+        if overdue <= raised:
+            return
+        await asyncio.sleep(1.0)
+    assert overdue <= raised, f"not alerted: {sorted(overdue - raised)[:5]}"
 
 
 async def test_sigkill_during_replay_loses_and_duplicates_nothing(
