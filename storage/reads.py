@@ -22,7 +22,7 @@ from psycopg_pool import PoolTimeout
 from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
 from storage.db import Pool
-from storage.rows import normalize_reference
+from storage.rows import normalize_permit_id, normalize_reference
 from storage.views import (
     AlertView,
     ApiKeyRole,
@@ -59,7 +59,7 @@ WHERE consignment_id = %(id)s AND (%(carrier)s::text IS NULL OR carrier_id = %(c
 """  # noqa: S608
 _SEARCH = f"""
 SELECT {_CONSIGNMENT_COLUMNS} FROM consignments
-WHERE (consignment_id = %(raw)s OR tir_carnet = %(q)s OR mrn = %(q)s OR permit_id = %(q)s
+WHERE (consignment_id = %(raw)s OR tir_carnet = %(q)s OR mrn = %(q)s OR permit_id = %(permit)s
        OR vehicle_plates @> ARRAY[%(q)s]::text[] OR container_numbers @> ARRAY[%(q)s]::text[])
   AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
   AND (%(after_time)s::timestamptz IS NULL
@@ -243,6 +243,7 @@ class ReadRepository:
         params = {
             "raw": value.strip(),
             "q": normalize_reference(value),
+            "permit": normalize_permit_id(value),
             "carrier": carrier_id,
             "after_time": after_time,
             "after_id": after_id,
@@ -371,7 +372,10 @@ class ReadRepository:
             value = getattr(filters, name)
             if value is None:
                 continue
-            params[name] = normalize_reference(value) if name in _NORMALISED else value
+            if name == "permit_id":
+                params[name] = normalize_permit_id(value)
+            else:
+                params[name] = normalize_reference(value) if name in _NORMALISED else value
             conditions.append(sql.SQL(template).format(sql.Placeholder(name)))
         if carrier_id is not None:
             params["carrier"] = carrier_id

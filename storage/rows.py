@@ -6,7 +6,7 @@ Pure functions, no SQL: the writer takes these rows; tests check them in millise
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
@@ -21,6 +21,11 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 def normalize_reference(value: str) -> str:
     """One spelling per identifier: upper case, no spaces or dashes ("01 abc-123" → "01ABC123")."""
     return _SEPARATORS.sub("", value).upper()
+
+
+def normalize_permit_id(value: str) -> str:
+    """e-Permit ids keep their dashes: they separate issuer, country, year, type and serial."""
+    return re.sub(r"\s+", "", value).upper()
 
 
 class EventRow(NamedTuple):
@@ -185,15 +190,17 @@ def _consignment_row(timeline: Timeline, reference: CorridorReference | None) ->
         declared_route=list(route.locations) if route is not None else [],
         tir_carnet=_latest(e.references.tir_carnet for e in events),
         mrn=_latest(e.references.mrn for e in events),
-        permit_id=_latest(e.references.permit_id for e in events),
+        permit_id=_latest((e.references.permit_id for e in events), normalize_permit_id),
         vehicle_plates=_union(e.references.vehicle_plates for e in events),
         container_numbers=_union(e.references.container_numbers for e in events),
         anomaly_count=len(timeline.anomalies),
     )
 
 
-def _latest(values: Iterable[str | None]) -> str | None:
-    known = [normalize_reference(value) for value in values if value]
+def _latest(
+    values: Iterable[str | None], normalize: Callable[[str], str] = normalize_reference
+) -> str | None:
+    known = [normalize(value) for value in values if value]
     return known[-1] if known else None
 
 

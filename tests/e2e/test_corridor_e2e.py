@@ -114,12 +114,15 @@ async def test_another_carriers_consignment_answers_like_an_unknown_one(
         unknown = await client.get("/v1/consignments/MC-0000-NOSUCH")
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.headers["content-type"] == unknown.headers["content-type"]
-    strip = lambda body: {k: v for k, v in body.items() if k not in ("detail", "instance")}  # noqa: E731
-    assert strip(theirs.json()) == strip(unknown.json())
+    assert _without_detail(theirs.json()) == _without_detail(unknown.json())
     # The detail may echo the id that was asked for, and nothing else differs.
     assert theirs.text.replace(foreign.consignment_id, "ID") == unknown.text.replace(
         "MC-0000-NOSUCH", "ID"
     )
+
+
+def _without_detail(problem: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in problem.items() if k not in ("detail", "instance")}
 
 
 async def test_operators_see_location_dwell_as_computed_from_the_truth(
