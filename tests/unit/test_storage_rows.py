@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -151,3 +152,14 @@ def test_cursor_round_trip_and_garbage() -> None:
     assert decode_cursor(encode_cursor(T0, "C-1")) == (T0, "C-1")
     with pytest.raises(ValueError, match="invalid cursor"):
         decode_cursor("not-a-cursor")
+
+
+def test_permit_ids_keep_their_dashes() -> None:
+    timeline = _timeline()
+    permitted = timeline.events[-1].model_copy(
+        update={"references": References(permit_id=" tr-az-2026-1-1042 ")}
+    )
+    row = timeline_rows(
+        replace(timeline, events=(*timeline.events[:-1], permitted)), load_reference()
+    ).consignment
+    assert row.permit_id == "TR-AZ-2026-1-1042"
