@@ -22,9 +22,10 @@ from corridor.events import (
 )
 from corridor.journey import ConsignmentState, Crossing, Leg, Stay, StayStatus, Timeline
 from corridor.reference import load_reference
+from services.common.keys import Role, generate_key, hash_key
 from storage.db import Pool
 from storage.reads import ReadRepository
-from storage.records import NewAlert, NewApiKey, generate_api_key, hash_api_key
+from storage.records import NewAlert, NewApiKey
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -289,18 +290,18 @@ async def test_alerts_are_raised_once(storage_pool: Pool, fresh_database_url: st
 
 async def test_api_keys_store_only_the_hash(storage_pool: Pool, fresh_database_url: str) -> None:
     writer, reader = WriteRepository(storage_pool), ReadRepository(storage_pool)
-    key = generate_api_key()
+    key = generate_key(Role.OPERATOR)
     key_id = await writer.insert_api_key(
         NewApiKey(
             "gate publisher",
             ApiKeyRole.PUBLISHER,
-            key.prefix,
-            key.key_hash,
+            key.lookup_prefix,
+            key.digest,
             allowed_locations=("KZ-NUR-ZHOLY",),
         )
     )
 
-    found = await reader.api_key_by_hash(hash_api_key(key.plain))
+    found = await reader.api_key_by_hash(hash_key(key.plain))
     assert found is not None
     assert (found.id, found.role, found.allowed_locations) == (
         key_id,
@@ -311,8 +312,8 @@ async def test_api_keys_store_only_the_hash(storage_pool: Pool, fresh_database_u
     assert key.plain not in stored
 
     assert await writer.revoke_api_key(key_id, at(1)) is True
-    assert await reader.api_key_by_hash(key.key_hash) is None
-    revoked = await reader.api_key_by_hash(key.key_hash, include_revoked=True)
+    assert await reader.api_key_by_hash(key.digest) is None
+    revoked = await reader.api_key_by_hash(key.digest, include_revoked=True)
     assert revoked is not None
     assert not revoked.active
 

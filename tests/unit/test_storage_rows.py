@@ -19,8 +19,6 @@ from corridor.events import (
     TransportMode,
 )
 from corridor.journey import (
-    Anomaly,
-    AnomalyKind,
     ConsignmentState,
     Crossing,
     Stay,
@@ -29,7 +27,6 @@ from corridor.journey import (
 )
 from corridor.reference import load_reference
 from storage.reads import decode_cursor, encode_cursor
-from storage.records import alert_from_anomaly, generate_api_key, hash_api_key
 from storage.rows import event_row, normalize_reference, timeline_rows
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -130,22 +127,6 @@ def test_event_row_keeps_the_whole_event() -> None:
 )
 def test_normalize_reference(raw: str, expected: str) -> None:
     assert normalize_reference(raw) == expected
-
-
-def test_api_key_is_random_and_only_its_hash_is_kept() -> None:
-    first, second = generate_api_key(), generate_api_key()
-    assert first.plain != second.plain
-    assert first.key_hash == hash_api_key(first.plain) != second.key_hash
-    assert first.plain.startswith(first.prefix)
-    assert first.plain not in repr(first)
-    assert len(first.plain) > 40
-
-
-def test_anomaly_alert_key_is_stable() -> None:
-    anomaly = Anomaly("C-1", AnomalyKind.OFF_ROUTE, "e-1", "TR-SARP", T0, "not on route")
-    one = alert_from_anomaly(anomaly, "CARRIER-A", T0)
-    two = alert_from_anomaly(anomaly, "CARRIER-A", T0 + timedelta(hours=1))
-    assert one.key == two.key
 
 
 def test_cursor_round_trip_and_garbage() -> None:
