@@ -9,7 +9,7 @@ transaction under the consignment row's lock; an alert is raised once per dedup 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -244,6 +244,8 @@ class BatchResult:
     events_inserted: int
     timelines_applied: int
     alerts_raised: int
+    # Consignments whose rows now hold the batch's timeline (the others were stale).
+    applied_ids: frozenset[str] = frozenset()
 
 
 class WriteRepository:
@@ -279,14 +281,24 @@ class WriteRepository:
         events: Sequence[TransitEvent] = (),
         timelines: Sequence[Timeline] = (),
         alerts: Sequence[NewAlert] = (),
+        stored: Mapping[str, Timeline] | None = None,
     ) -> BatchResult:
-        """Events, timelines and alerts of one batch, all in one transaction."""
+        """Events, timelines and alerts of one batch, all in one transaction.
+
+        `stored` may give, per consignment, the timeline its rows hold now (as a caller
+        that wrote it knows); only the stays, crossings and legs that differ from it are
+        then written. Without it, a consignment's child rows are replaced whole.
+        """
         rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
+        before = {
+            cid: timeline_rows(timeline, self._reference)
+            for cid, timeline in (stored or {}).items()
+        }
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             inserted = await self._insert_events(cur, [event_row(e) for e in events])
-            applied = await self._upsert_timelines(cur, rows)
+            applied = await self._upsert_timelines(cur, rows, before)
             raised = await self._insert_alerts(cur, alerts)
-        return BatchResult(inserted, applied, raised)
+        return BatchResult(inserted, len(applied), raised, frozenset(applied))
 
     async def insert_api_key(self, key: NewApiKey) -> UUID:
         locations = list(key.allowed_locations) if key.allowed_locations is not None else None
@@ -322,25 +334,56 @@ class WriteRepository:
         await cur.execute("TRUNCATE transit_events_staging")
         return inserted
 
-    async def _upsert_timelines(self, cur: Cursor, batch: list[TimelineRows]) -> int:
+    async def _upsert_timelines(
+        self, cur: Cursor, batch: list[TimelineRows], before: Mapping[str, TimelineRows]
+    ) -> set[str]:
         newest: dict[str, TimelineRows] = {}
         for rows in batch:
             known = newest.get(rows.consignment.consignment_id)
             if known is None or rows.consignment.version > known.consignment.version:
                 newest[rows.consignment.consignment_id] = rows
         if not newest:
-            return 0
+            return set()
         ordered = [newest[key] for key in sorted(newest)]
         applied = await self._upsert_consignments(cur, [rows.consignment for rows in ordered])
         chosen = [rows for rows in ordered if rows.consignment.consignment_id in applied]
         if chosen:
-            ids = sorted(applied)
-            await self._replace(cur, _STAYS, ids, [s for rows in chosen for s in rows.stays])
-            await self._replace(
-                cur, _CROSSINGS, ids, [c for rows in chosen for c in rows.crossings]
-            )
-            await self._replace(cur, _LEGS, ids, [leg for rows in chosen for leg in rows.legs])
-        return len(applied)
+            await self._sync(cur, _STAYS, chosen, before, lambda rows: rows.stays)
+            await self._sync(cur, _CROSSINGS, chosen, before, lambda rows: rows.crossings)
+            await self._sync(cur, _LEGS, chosen, before, lambda rows: rows.legs)
+        return applied
+
+    async def _sync(
+        self,
+        cur: Cursor,
+        child: _Child,
+        chosen: list[TimelineRows],
+        before: Mapping[str, TimelineRows],
+        rows_of: Callable[[TimelineRows], Sequence[tuple[Any, ...]]],
+    ) -> None:
+        """Bring a child table in line with the chosen timelines, writing only changes."""
+        positions = [list(child.types).index(column) for column in child.key]
+
+        def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(row[p] for p in positions)
+
+        pruned: list[str] = []  # consignments that may have rows the new set lacks
+        kept_keys: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
+        for rows in chosen:
+            new = rows_of(rows)
+            old_rows = before.get(rows.consignment.consignment_id)
+            old = rows_of(old_rows) if old_rows is not None else None
+            if old is None or {key(r) for r in old} - {key(r) for r in new}:
+                pruned.append(rows.consignment.consignment_id)
+                kept_keys.extend(key(r) for r in new)
+            unchanged = set(old) if old is not None else set()
+            changed.extend(r for r in new if r not in unchanged)
+        delete_missing, upsert = _CHILD_SQL[child.table]
+        if pruned:
+            await cur.execute(delete_missing, [pruned, *_columns(kept_keys, len(child.key))])
+        if changed:
+            await cur.execute(upsert, _columns(changed, len(child.types)))
 
     async def _upsert_consignments(self, cur: Cursor, rows: list[ConsignmentRow]) -> set[str]:
         json_columns = {"declared_route", "vehicle_plates", "container_numbers"}
@@ -352,16 +395,6 @@ class WriteRepository:
         ]
         await cur.execute(_UPSERT_CONSIGNMENTS, params)
         return {str(row[0]) for row in await cur.fetchall()}
-
-    async def _replace(
-        self, cur: Cursor, child: _Child, ids: list[str], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
-        delete_missing, upsert = _CHILD_SQL[child.table]
-        positions = [list(child.types).index(column) for column in child.key]
-        keys = [tuple(row[p] for p in positions) for row in rows]
-        await cur.execute(delete_missing, [ids, *_columns(keys, len(child.key))])
-        if rows:
-            await cur.execute(upsert, _columns(rows, len(child.types)))
 
     async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> int:
         if not alerts:

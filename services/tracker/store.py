@@ -7,7 +7,7 @@ until the database answers again, and the partition waits meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -86,11 +86,18 @@ class PostgresTrackingStore:
         return await self._patiently(lambda: self._queries.events_of(consignment_ids))
 
     async def write_batch(
-        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
-    ) -> None:
+        self,
+        events: Sequence[TransitEvent],
+        timelines: Sequence[Timeline],
+        alerts: Sequence[Alert],
+        stored: Mapping[str, Timeline],
+    ) -> frozenset[str]:
         raised_at = self._clock()
         rows = [new_alert(alert, raised_at) for alert in alerts]
-        await self._patiently(lambda: self._writes.write_batch(events, timelines, rows))
+        result = await self._patiently(
+            lambda: self._writes.write_batch(events, timelines, rows, stored)
+        )
+        return result.applied_ids
 
     async def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Store alerts; return the ones that were new (the rest were raised before)."""

@@ -12,7 +12,7 @@ restart or a late event converges to the same rows.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from corridor.alerts import Alert, alerts_for_timeline
@@ -25,11 +25,16 @@ FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED
 
 
 class EventHistory(Protocol):
-    """Per-consignment events seen so far, as far as memory allows; None: ask the store."""
+    """Per-consignment events seen so far and the timeline last stored for them, as far as
+    memory allows; None: ask the store."""
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None: ...
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None: ...
+    def stored_timeline(self, consignment_id: str) -> Timeline | None: ...
+
+    def put(
+        self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline
+    ) -> None: ...
 
     def forget(self, consignment_id: str) -> None: ...
 
@@ -47,16 +52,21 @@ class RecentHistories:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._histories: OrderedDict[str, list[TransitEvent]] = OrderedDict()
+        self._histories: OrderedDict[str, tuple[list[TransitEvent], Timeline]] = OrderedDict()
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
-        events = self._histories.get(consignment_id)
-        if events is not None:
-            self._histories.move_to_end(consignment_id)
-        return events
+        known = self._histories.get(consignment_id)
+        if known is None:
+            return None
+        self._histories.move_to_end(consignment_id)
+        return known[0]
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
-        self._histories[consignment_id] = list(events)
+    def stored_timeline(self, consignment_id: str) -> Timeline | None:
+        known = self._histories.get(consignment_id)
+        return known[1] if known is not None else None
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline) -> None:
+        self._histories[consignment_id] = (list(events), stored)
         self._histories.move_to_end(consignment_id)
         while len(self._histories) > self._capacity:
             self._histories.popitem(last=False)
@@ -74,8 +84,15 @@ class TrackingStore(Protocol):
     ) -> dict[str, list[TransitEvent]]: ...
 
     async def write_batch(
-        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
-    ) -> None: ...
+        self,
+        events: Sequence[TransitEvent],
+        timelines: Sequence[Timeline],
+        alerts: Sequence[Alert],
+        stored: Mapping[str, Timeline],
+    ) -> frozenset[str]:
+        """One transaction; returns the consignments whose rows now hold these timelines.
+        `stored` (what the rows held before, where known) lets it write only changes."""
+        ...
 
 
 class DerivedTopics(Protocol):
@@ -125,15 +142,25 @@ class BatchTracker:
             histories[consignment_id] = merge_events(known, new_events)
             timelines.append(build_timeline(histories[consignment_id], self._reference))
         alerts = [alert for timeline in timelines for alert in alerts_for_timeline(timeline)]
-        await self._store.write_batch(events, timelines, alerts)
+        stored = {
+            cid: timeline
+            for cid in groups
+            if (timeline := self._history.stored_timeline(cid)) is not None
+        }
+        applied = await self._store.write_batch(events, timelines, alerts, stored)
         for timeline in timelines:
             consignment_id = timeline.consignment_id
             if timeline.state in FINAL_STATES:
                 # Finished journeys leave memory; a late event reloads them from the database.
                 self._history.forget(consignment_id)
                 self._states.remove(consignment_id)
+                continue
+            if consignment_id in applied:
+                self._history.put(consignment_id, histories[consignment_id], timeline)
             else:
-                self._history.put(consignment_id, histories[consignment_id])
-                self._states.record(timeline)
+                # The rows hold something else (a replay, or another worker's newer write):
+                # next time, rebuild from the database and rewrite whole.
+                self._history.forget(consignment_id)
+            self._states.record(timeline)
         await self._derived.publish(timelines, alerts)
         return timelines

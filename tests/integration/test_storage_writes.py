@@ -23,7 +23,7 @@ from corridor.events import (
 from corridor.journey import ConsignmentState, Crossing, Leg, Stay, StayStatus, Timeline
 from corridor.reference import load_reference
 from services.common.keys import Role, generate_key, hash_key
-from storage.db import Pool
+from storage.db import Pool, create_pool
 from storage.reads import ReadRepository
 from storage.records import NewAlert, NewApiKey
 from storage.views import ApiKeyRole
@@ -330,3 +330,59 @@ def _stays(dsn: str, consignment_id: str) -> list[tuple[Any, ...]]:
             " WHERE consignment_id = %s ORDER BY arrived_at",
             (consignment_id,),
         ).fetchall()
+
+
+async def test_writing_only_the_changes_gives_the_same_tables_as_rewriting(
+    postgres_dsn_base: str,
+    _migrated_template: str,  # noqa: PT019 - its value (the template's name) is used
+) -> None:
+    """With `stored`, only changed child rows are written; the tables must not differ."""
+    from tests.fixtures.postgres import _create, _drop, _unique_name
+
+    steps = khorgos_journey("D-1")
+    cid = "V-2"
+    late = make_event(cid, EventType.GATE_ARRIVED, "AZ-ALAT", 5)
+    earlier = [
+        make_event(cid, EventType.GATE_ARRIVED, "AZ-ALAT", 1),
+        make_event(cid, EventType.GATE_DEPARTED, "AZ-ALAT", 2),
+    ]
+    reordered = [
+        make_timeline(cid, [late], [make_stay(cid, "AZ-ALAT", 5)]),
+        make_timeline(
+            cid,
+            [*earlier, late],
+            [make_stay(cid, "AZ-ALAT", 1, 2), make_stay(cid, "AZ-ALAT", 5, visit=2)],
+        ),
+    ]
+    dumps = []
+    for with_stored in (False, True):
+        name = _unique_name("delta")
+        dsn = _create(postgres_dsn_base, name, template=_migrated_template)
+        try:
+            async with create_pool(dsn, min_size=1, max_size=1) as pool:
+                writer = WriteRepository(pool)
+                for sequence in (steps, reordered):
+                    before: Timeline | None = None
+                    for timeline in sequence:
+                        stored = {timeline.consignment_id: before} if with_stored and before else {}
+                        result = await writer.write_batch(timelines=[timeline], stored=stored)
+                        assert result.applied_ids == {timeline.consignment_id}
+                        before = timeline
+            dumps.append(_without_update_times(dump(dsn)))
+        finally:
+            _drop(postgres_dsn_base, name)
+    assert dumps[0] == dumps[1]
+
+
+def _without_update_times(tables: dict[str, list[str]]) -> dict[str, list[str]]:
+    import json
+
+    return {
+        table: sorted(
+            json.dumps(
+                {k: v for k, v in json.loads(row).items() if k not in ("updated_at", "created_at")}
+            )
+            for row in rows
+        )
+        for table, rows in tables.items()
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus, Timeline
+from corridor.timeline import build_timeline
 from services.tracker.tracking import BatchTracker, RecentHistories, merge_events
 from tests.unit.factories import declared, event, khorgos_to_aktau, reference, visit
 
@@ -17,15 +18,21 @@ from tests.unit.factories import declared, event, khorgos_to_aktau, reference, v
 class FakeHistory:
     def __init__(self) -> None:
         self.events: dict[str, list[TransitEvent]] = {}
+        self.stored: dict[str, Timeline] = {}
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
         return self.events.get(consignment_id)
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent]) -> None:
+    def stored_timeline(self, consignment_id: str) -> Timeline | None:
+        return self.stored.get(consignment_id)
+
+    def put(self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline) -> None:
         self.events[consignment_id] = list(events)
+        self.stored[consignment_id] = stored
 
     def forget(self, consignment_id: str) -> None:
         self.events.pop(consignment_id, None)
+        self.stored.pop(consignment_id, None)
 
 
 class FakeStates:
@@ -52,15 +59,22 @@ class FakeStore:
         return {cid: list(self.raw[cid]) for cid in consignment_ids if cid in self.raw}
 
     async def write_batch(
-        self, events: Sequence[TransitEvent], timelines: Sequence[Timeline], alerts: Sequence[Alert]
-    ) -> None:
+        self,
+        events: Sequence[TransitEvent],
+        timelines: Sequence[Timeline],
+        alerts: Sequence[Alert],
+        stored: Mapping[str, Timeline],
+    ) -> frozenset[str]:
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("database went away")
         for e in events:
             self.raw[e.consignment_id] = merge_events(self.raw.get(e.consignment_id, []), [e])
+        for cid, before in stored.items():  # the caller's idea of the rows must be right
+            assert self.timelines[cid] == before
         self.timelines.update({t.consignment_id: t for t in timelines})
         self.alerts.update({a.dedup_key: a for a in alerts})
+        return frozenset(t.consignment_id for t in timelines)
 
 
 class FakeTopics:
@@ -178,10 +192,11 @@ async def test_a_restarted_worker_rebuilds_histories_from_the_database() -> None
 def test_recent_histories_keep_only_the_most_recently_used() -> None:
     histories = RecentHistories(capacity=2)
     one, two, three = ([e] for e in khorgos_to_aktau()[:3])
-    histories.put("a", one)
-    histories.put("b", two)
+    timeline = build_timeline(one, reference())
+    histories.put("a", one, timeline)
+    histories.put("b", two, timeline)
     assert histories.get("a") == one  # touching "a" makes "b" the oldest
-    histories.put("c", three)
+    histories.put("c", three, timeline)
     assert histories.get("b") is None
     assert histories.get("a") == one
     assert histories.get("c") == three
