@@ -31,7 +31,8 @@ LocationCode = Annotated[
 ]
 ConsignmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# No NUL: PostgreSQL text and JSONB cannot hold it, and one would poison the pipeline.
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 
 
 class EventType(StrEnum):

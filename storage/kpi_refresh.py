@@ -4,6 +4,7 @@ On plain PostgreSQL (and TimescaleDB's Apache edition) the ``*_hourly``/``*_dail
 relations are materialized views, refreshed here with ``REFRESH ... CONCURRENTLY`` so
 readers are never blocked. On TimescaleDB proper they are continuous aggregates kept up
 to date by their own policies; they are not in ``pg_matviews`` and are skipped.
+``leg_time_daily`` is a materialized view on both backends (``legs`` is no hypertable).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ KPI_VIEWS = (
     "crossing_time_hourly",
     "crossing_time_daily",
 )
+# Materialized views on every backend, refreshed here alongside KPI_VIEWS.
+LEG_VIEWS = ("leg_time_daily",)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ async def refresh_kpi_views(conn: AsyncConnection[TupleRow]) -> tuple[str, ...]:
     cursor = await conn.execute(
         "SELECT matviewname::text, ispopulated FROM pg_matviews"
         " WHERE schemaname = current_schema() AND matviewname = ANY(%s) ORDER BY 1",
-        (list(KPI_VIEWS),),
+        ([*KPI_VIEWS, *LEG_VIEWS],),
     )
     refreshed = []
     for name, populated in await cursor.fetchall():

@@ -20,6 +20,13 @@ class Granularity(StrEnum):
     WEEK = "week"
 
 
+class Percentiles(StrEnum):
+    """How KPI medians and p90s are computed."""
+
+    EXACT = "exact"  # percentile_cont over the base tables
+    HISTOGRAM = "histogram"  # interpolated in the daily aggregates' fixed-edge histograms
+
+
 class ApiKeyRole(StrEnum):
     PUBLISHER = "publisher"
     CARRIER = "carrier"

@@ -15,6 +15,7 @@ from services.api.ports import ApiReads
 from services.api.routes import alerts, consignments, health, locations, performance
 from services.api.settings import ApiSettings
 from services.common.keys import KeyStore
+from services.common.limits import RejectNulInQuery
 from services.common.problems import install_problem_handlers
 
 DESCRIPTION = """\
@@ -47,6 +48,7 @@ def create_app(
     app.state.context = ApiContext(settings=settings, reads=reads, reference=reference, now=now)
     metrics = ApiMetrics()
     install_problem_handlers(app)
+    app.add_middleware(RejectNulInQuery)
     app.add_middleware(RequestMetrics, metrics=metrics)
     for router in (
         consignments.build_router(settings),

@@ -144,14 +144,20 @@ CONSIGNMENT_PAGE = {
 LOCATION_REPORT = {
     "range": _json(_PERIOD),
     "bucket": "day",
+    "percentiles": "exact",
     "items": [_json(present.location_bucket(LOCATION_PERFORMANCE, Granularity.DAY))],
     "in_progress_now": [_json(present.queue(LocationQueueView("KZ-NUR-ZHOLY", 3, at(21))))],
 }
 CROSSING_REPORT = {
     "range": _json(_PERIOD),
+    "percentiles": "exact",
     "items": [_json(present.crossing_item(CROSSING_PERFORMANCE))],
 }
-LEG_REPORT = {"range": _json(_PERIOD), "items": [_json(present.leg_item(LEG_PERFORMANCE))]}
+LEG_REPORT = {
+    "range": _json(_PERIOD),
+    "percentiles": "exact",
+    "items": [_json(present.leg_item(LEG_PERFORMANCE))],
+}
 ALERT_PAGE = {
     "items": [_json(present.alert(alert_view()))],
     "next_cursor": "eyJhZnRlciI6IDQyfQ",

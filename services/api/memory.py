@@ -1,7 +1,8 @@
 """An in-memory `ApiReads`, for tests and local experiments (like httpx's MockTransport).
 
 It answers from `TimelineView`s and `AlertView`s handed to it, with the same carrier
-scoping, ordering and paging rules as `storage.reads.ReadRepository`.
+scoping, ordering and paging rules as `storage.reads.ReadRepository`. Its KPI
+percentiles are always exact, whatever `percentiles` asks for (the data set is small).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from storage.views import (
     LocationPerformance,
     LocationQueueView,
     Page,
+    Percentiles,
     TimelineView,
 )
 
@@ -85,6 +87,7 @@ class InMemoryReads:
         end: datetime,
         granularity: Granularity,
         location: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[LocationPerformance, ...]:
         self.calls.append("locations_performance")
         groups = defaultdict(list)
@@ -128,7 +131,11 @@ class InMemoryReads:
         )
 
     async def crossing_performance(
-        self, start: datetime, end: datetime, border_id: str | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        border_id: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[CrossingPerformance, ...]:
         self.calls.append("crossing_performance")
         groups = defaultdict(list)
@@ -158,6 +165,7 @@ class InMemoryReads:
         end: datetime,
         from_location: str | None = None,
         to_location: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[LegPerformance, ...]:
         self.calls.append("leg_performance")
         groups = defaultdict(list)

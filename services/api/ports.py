@@ -20,6 +20,7 @@ from storage.views import (
     LocationPerformance,
     LocationQueueView,
     Page,
+    Percentiles,
     TimelineView,
 )
 
@@ -47,6 +48,7 @@ class ApiReads(Protocol):
         end: datetime,
         granularity: Granularity,
         location: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[LocationPerformance, ...]: ...
 
     async def location_queues(
@@ -54,7 +56,11 @@ class ApiReads(Protocol):
     ) -> tuple[LocationQueueView, ...]: ...
 
     async def crossing_performance(
-        self, start: datetime, end: datetime, border_id: str | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        border_id: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[CrossingPerformance, ...]: ...
 
     async def leg_performance(
@@ -63,6 +69,7 @@ class ApiReads(Protocol):
         end: datetime,
         from_location: str | None = None,
         to_location: str | None = None,
+        percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[LegPerformance, ...]: ...
 
     async def alerts(

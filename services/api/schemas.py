@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from corridor.events import TransitEvent, TransportMode
 from corridor.journey import ConsignmentState, StayStatus
 from corridor.reference import LocationKind
-from storage.views import Granularity
+from storage.views import Granularity, Percentiles
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -163,7 +163,8 @@ class TimeRange(Schema):
 
 
 class DurationStats(Schema):
-    """Exact statistics (PostgreSQL percentile_cont) of completed durations."""
+    """Statistics of completed durations: count and mean exact; median and p90 exact
+    (percentile_cont) or from histograms, as the report's `percentiles` says."""
 
     count: int
     mean_seconds: float | None
@@ -193,6 +194,12 @@ class LocationQueue(Schema):
 class LocationPerformanceReport(Schema):
     range: TimeRange
     bucket: Granularity
+    percentiles: Percentiles = Field(
+        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
+        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
+        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
+        "stay exact."
+    )
     items: list[LocationBucket]
     in_progress_now: list[LocationQueue] = Field(description="Open stays per location, now.")
 
@@ -206,6 +213,12 @@ class CrossingPerformanceItem(Schema):
 
 class CrossingPerformanceReport(Schema):
     range: TimeRange
+    percentiles: Percentiles = Field(
+        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
+        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
+        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
+        "stay exact."
+    )
     items: list[CrossingPerformanceItem]
 
 
@@ -222,6 +235,12 @@ class LegPerformanceItem(Schema):
 
 class LegPerformanceReport(Schema):
     range: TimeRange
+    percentiles: Percentiles = Field(
+        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
+        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
+        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
+        "stay exact."
+    )
     items: list[LegPerformanceItem]
 
 

@@ -17,6 +17,20 @@ class ApiSettings(DatabaseSettings):
     api_max_hourly_range_days: int = Field(
         default=31, ge=1, le=3_660, description="Longest range that may use bucket=hour."
     )
+    api_exact_percentiles_max_days: int = Field(
+        default=31,
+        ge=1,
+        le=3_660,
+        description="Longest KPI range answered with exact percentiles; longer ranges use "
+        "the daily aggregates' histograms.",
+    )
+    api_kpi_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3_600,
+        description="How long a KPI report answered from the daily aggregates is reused "
+        "per process; 0 turns the cache off.",
+    )
     api_public_base_url: str = Field(
         default="",
         pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$",

@@ -1,10 +1,12 @@
-"""An ASGI middleware that refuses request bodies over a size limit, streamed or not."""
+"""ASGI middlewares that refuse input before any route sees it: oversize bodies, NUL bytes."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import Problem, problem_response
+from services.common.problems import FieldError, Problem, problem_response
 
 
 class BodyTooLarge(Exception):
@@ -50,3 +52,31 @@ class BodySizeLimit:
             )
         )
         await response(scope, receive, send)
+
+
+class RejectNulInQuery:
+    """Answer 422 to a query string carrying a NUL, before it can reach PostgreSQL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+                if "\x00" in value or "\x00" in name:
+                    response = problem_response(
+                        Problem(
+                            type="/problems/invalid-request",
+                            title="Invalid input",
+                            status=422,
+                            detail=f"{name.replace(chr(0), '')}: must not contain NUL",
+                            errors=[
+                                FieldError(
+                                    field=name.replace("\x00", ""), rule="must not contain NUL"
+                                )
+                            ],
+                        )
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

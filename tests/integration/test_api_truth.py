@@ -7,7 +7,8 @@ independently from the truth (`corridor.kpi.percentile`) must match the endpoint
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,12 @@ from simulator import SimulationResult
 from simulator.truth import ConsignmentTruth, GroundTruth
 from storage.db import create_pool
 from storage.reads import ReadRepository
+from storage.views import Percentiles
+from tests.integration.test_storage_kpi import (
+    DURATION_EDGES,
+    SPEED_EDGES,
+    within_histogram_bound,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +52,20 @@ class Api:
         return response.json()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def api(populated_database_url: str, sample_run: Sample) -> AsyncIterator[Api]:
-    truth = sample_run[0].truth
+@asynccontextmanager
+async def _serve(
+    database_url: str, truth: GroundTruth, exact_percentiles_max_days: int
+) -> AsyncIterator[Api]:
     store = InMemoryKeyStore()
     keys = {"operator": store.add("ops", Role.OPERATOR)}
     for carrier in {c.carrier_id for c in truth.consignments.values()}:
         keys[carrier] = store.add(carrier, Role.CARRIER, carrier_id=carrier)
-    settings = ApiSettings(database_url=populated_database_url, api_max_range_days=400)
-    async with create_pool(populated_database_url, min_size=1, max_size=4) as pool:
+    settings = ApiSettings(
+        database_url=database_url,
+        api_max_range_days=400,
+        api_exact_percentiles_max_days=exact_percentiles_max_days,
+    )
+    async with create_pool(database_url, min_size=1, max_size=4) as pool:
         app = create_app(
             settings,
             reads=ReadRepository(pool),
@@ -64,6 +76,26 @@ async def api(populated_database_url: str, sample_run: Sample) -> AsyncIterator[
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield Api(client, keys)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api(populated_database_url: str, sample_run: Sample) -> AsyncIterator[Api]:
+    """Exact percentiles for every range the tests ask (up to 400 days)."""
+    async with _serve(populated_database_url, sample_run[0].truth, 400) as served:
+        yield served
+
+
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="session", params=[Percentiles.EXACT, Percentiles.HISTOGRAM]
+)
+async def kpi(
+    request: pytest.FixtureRequest, populated_database_url: str, sample_run: Sample
+) -> AsyncIterator[tuple[Api, Percentiles]]:
+    """The KPI endpoints with exact percentiles, and with every range over one day (the
+    tests' ranges are 37 days) answered from the daily aggregates' histograms."""
+    limit = 400 if request.param is Percentiles.EXACT else 1
+    async with _serve(populated_database_url, sample_run[0].truth, limit) as served:
+        yield served, request.param
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -228,13 +260,31 @@ def _close(actual: float | None, expected: float | None) -> bool:
     return abs(actual - expected) <= 1e-6 * max(1.0, abs(expected))
 
 
-def _stats_match(stats: dict[str, Any], values: list[float]) -> bool:
+def _stats_match(
+    stats: dict[str, Any], values: list[float], mode: Percentiles = Percentiles.EXACT
+) -> bool:
+    """Counts and means exactly; median and p90 exactly, or within the documented bound
+    of a histogram percentile."""
+    exact = stats["count"] == len(values) and _close(stats["mean_seconds"], mean(values))
+    if mode is Percentiles.HISTOGRAM:
+        return (
+            exact
+            and within_histogram_bound(stats["median_seconds"], values, 0.5, DURATION_EDGES)
+            and within_histogram_bound(stats["p90_seconds"], values, 0.9, DURATION_EDGES)
+        )
     return (
-        stats["count"] == len(values)
+        exact
         and _close(stats["median_seconds"], median(values))
         and _close(stats["p90_seconds"], p90(values))
-        and _close(stats["mean_seconds"], mean(values))
     )
+
+
+def _median_match(
+    actual: float | None, values: list[float], mode: Percentiles, edges: Sequence[float]
+) -> bool:
+    if mode is Percentiles.HISTOGRAM:
+        return within_histogram_bound(actual, values, 0.5, edges)
+    return _close(actual, median(values))
 
 
 def _week(moment: datetime) -> str:
@@ -250,7 +300,10 @@ def _consignments(truth: GroundTruth) -> list[ConsignmentTruth]:
     return list(truth.consignments.values())
 
 
-async def test_location_dwell_kpis_match_the_truth(api: Api, sample_run: Sample) -> None:
+async def test_location_dwell_kpis_match_the_truth(
+    kpi: tuple[Api, Percentiles], sample_run: Sample
+) -> None:
+    api, mode = kpi
     truth = truth_of(sample_run)
     dwell: dict[tuple[str, str], list[float]] = defaultdict(list)
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -265,11 +318,12 @@ async def test_location_dwell_kpis_match_the_truth(api: Api, sample_run: Sample)
 
     body = await api.get("/v1/performance/locations", bucket="week", **_range(truth))
 
+    assert body["percentiles"] == mode.value
     got = {(i["location"], i["bucket_start"]): i for i in body["items"]}
     assert set(got) == set(counts)
     for key, item in got.items():
         assert [item["stays_count"], item["in_progress_count"]] == counts[key], key
-        assert _stats_match(item["dwell"], dwell[key]), key
+        assert _stats_match(item["dwell"], dwell[key], mode), key
     open_now: dict[str, int] = defaultdict(int)
     for c in _consignments(truth):
         for s in c.stays:
@@ -279,7 +333,8 @@ async def test_location_dwell_kpis_match_the_truth(api: Api, sample_run: Sample)
     }
 
 
-async def test_one_location_daily(api: Api, sample_run: Sample) -> None:
+async def test_one_location_daily(kpi: tuple[Api, Percentiles], sample_run: Sample) -> None:
+    api, mode = kpi
     truth = truth_of(sample_run)
     dwell: dict[str, list[float]] = defaultdict(list)
     for c in _consignments(truth):
@@ -292,12 +347,16 @@ async def test_one_location_daily(api: Api, sample_run: Sample) -> None:
         "/v1/performance/locations", location="KZ-NUR-ZHOLY", bucket="day", **_range(truth)
     )
 
+    assert body["percentiles"] == mode.value
     assert {i["location"] for i in body["items"]} == {"KZ-NUR-ZHOLY"}
     for item in body["items"]:
-        assert _stats_match(item["dwell"], dwell.get(item["bucket_start"], [])), item
+        assert _stats_match(item["dwell"], dwell.get(item["bucket_start"], []), mode), item
 
 
-async def test_crossing_tfi1_kpis_match_the_truth(api: Api, sample_run: Sample) -> None:
+async def test_crossing_tfi1_kpis_match_the_truth(
+    kpi: tuple[Api, Percentiles], sample_run: Sample
+) -> None:
+    api, mode = kpi
     truth = truth_of(sample_run)
     tfi1: dict[tuple[str, str], list[float]] = defaultdict(list)
     open_count: dict[tuple[str, str], int] = defaultdict(int)
@@ -311,14 +370,16 @@ async def test_crossing_tfi1_kpis_match_the_truth(api: Api, sample_run: Sample) 
 
     body = await api.get("/v1/performance/crossings", **_range(truth))
 
+    assert body["percentiles"] == mode.value
     got = {(i["border_id"], i["direction"]): i for i in body["items"]}
     assert set(got) == set(tfi1) | set(open_count)
     for key, item in got.items():
         assert item["in_progress_count"] == open_count[key], key
-        assert _stats_match(item["tfi1"], tfi1[key]), key
+        assert _stats_match(item["tfi1"], tfi1[key], mode), key
 
 
-async def test_leg_kpis_match_the_truth(api: Api, sample_run: Sample) -> None:
+async def test_leg_kpis_match_the_truth(kpi: tuple[Api, Percentiles], sample_run: Sample) -> None:
+    api, mode = kpi
     truth = truth_of(sample_run)
     legs: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for c in _consignments(truth):
@@ -327,18 +388,18 @@ async def test_leg_kpis_match_the_truth(api: Api, sample_run: Sample) -> None:
 
     body = await api.get("/v1/performance/legs", **_range(truth))
 
+    assert body["percentiles"] == mode.value
     got = {(i["from_location"], i["to_location"], i["mode"]): i for i in body["items"]}
     assert set(got) == set(legs)
     for key, item in got.items():
         group = legs[key]
         assert item["legs_count"] == len(group)
-        assert _close(
-            item["travel_median_seconds"], median([float(x.travel_seconds) for x in group])
-        )
+        travel = [float(x.travel_seconds) for x in group]
+        assert _median_match(item["travel_median_seconds"], travel, mode, DURATION_EDGES), key
         swod = [x.speed_without_delay_kmh for x in group if x.speed_without_delay_kmh is not None]
         swd = [x.speed_with_delay_kmh for x in group if x.speed_with_delay_kmh is not None]
-        assert _close(item["swod_median_kmh"], median(swod)), key
-        assert _close(item["swd_median_kmh"], median(swd)), key
+        assert _median_match(item["swod_median_kmh"], swod, mode, SPEED_EDGES), key
+        assert _median_match(item["swd_median_kmh"], swd, mode, SPEED_EDGES), key
 
 
 async def test_alerts_carriers_see_only_their_own(api: Api, sample_run: Sample) -> None:
@@ -359,3 +420,15 @@ async def test_alerts_carriers_see_only_their_own(api: Api, sample_run: Sample) 
             if cursor is None:
                 break
         assert seen == by_carrier.get(carrier, []), carrier
+
+
+async def test_hourly_buckets_stay_exact(kpi: tuple[Api, Percentiles], sample_run: Sample) -> None:
+    api, mode = kpi
+    start = truth_of(sample_run).start
+    window = {"from": iso(start) or "", "to": iso(start + timedelta(days=3)) or ""}
+
+    hourly = await api.get("/v1/performance/locations", bucket="hour", **window)
+    daily = await api.get("/v1/performance/locations", bucket="day", **window)
+
+    assert hourly["percentiles"] == Percentiles.EXACT.value  # no hourly rollup to read
+    assert daily["percentiles"] == mode.value

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
-from datetime import timedelta
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,15 +15,24 @@ import pytest
 from corridor.events import EventType, TransportMode
 from corridor.journey import Crossing, Leg
 from storage.db import Pool
-from storage.kpi_refresh import KPI_VIEWS, refresh_kpi_views
-from storage.reads import ReadRepository
-from storage.views import Granularity
+from storage.kpi_refresh import KPI_VIEWS, LEG_VIEWS, refresh_kpi_views
+from storage.reads import (
+    DURATION_EDGES_SECONDS,
+    SPEED_EDGES_KMH,
+    ReadRepository,
+    histogram_percentile,
+)
+from storage.views import Granularity, LocationPerformance, Percentiles
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import T0, at, make_event, make_stay, make_timeline
 
 pytest_plugins = ["tests.fixtures.postgres"]
 pytestmark = pytest.mark.integration
 
+# The documented histogram edges (docs/api.md), written out here independently.
+DURATION_EDGES = [0, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 259200, 432000,
+                  604800, 864000, 1209600]  # fmt: skip
+SPEED_EDGES = [0, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 80]
 LOCATION = "KZ-NUR-ZHOLY"
 BORDER = "khorgos-nur-zholy"
 
@@ -128,8 +140,9 @@ async def test_kpi_views_after_refresh(storage_pool: Pool, fresh_database_url: s
     data = await _load(storage_pool)
     async with storage_pool.connection() as conn:
         await conn.set_autocommit(True)
-        assert await refresh_kpi_views(conn) == tuple(sorted(KPI_VIEWS))
-        assert await refresh_kpi_views(conn) == tuple(sorted(KPI_VIEWS))  # concurrently now
+        views = tuple(sorted((*KPI_VIEWS, *LEG_VIEWS)))
+        assert await refresh_kpi_views(conn) == views
+        assert await refresh_kpi_views(conn) == views  # concurrently now
 
     with psycopg.connect(fresh_database_url) as conn:
         hourly = conn.execute(
@@ -183,3 +196,131 @@ async def test_live_views(storage_pool: Pool, fresh_database_url: str) -> None:
         waiting = conn.execute("SELECT count(*) FROM stays_in_progress").fetchone()
     assert queue == (3, at(0.5))
     assert waiting == (3,)
+
+
+def within_histogram_bound(
+    estimate: float | None, values: list[float], fraction: float, edges: Sequence[float]
+) -> bool:
+    """The documented bound of a histogram percentile: between the lower edge of the slot
+    holding the ceil(q*n)-th smallest value and the upper edge of the slot holding the next
+    one (the exact percentile_cont lies between those order statistics too)."""
+    if not values:
+        return estimate is None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(round(fraction * len(ordered), 9)))
+
+    def slot(value: float) -> int:
+        return max(bisect_right(edges, value), 1)
+
+    low = edges[slot(ordered[rank - 1]) - 1]
+    upper_slot = slot(ordered[min(rank, len(ordered) - 1)])
+    high = edges[upper_slot] if upper_slot < len(edges) else edges[-1]
+    return estimate is not None and low - 1e-6 <= estimate <= high + 1e-6
+
+
+def _counts(row: LocationPerformance) -> tuple[object, ...]:
+    return (row.bucket, row.location, row.stays_count, row.completed_count, row.in_progress_count)
+
+
+def _ranges() -> list[tuple[datetime, datetime]]:
+    """Whole days, a partial first day, partial days at both ends, less than a day."""
+    return [
+        (T0 - timedelta(days=3), T0 + timedelta(days=3)),
+        (at(1), T0 + timedelta(days=3)),
+        (at(-30), at(0.5) + timedelta(days=2)),
+        (at(0.05), at(1.1)),
+    ]
+
+
+async def test_histogram_percentiles_from_the_daily_aggregates(
+    storage_pool: Pool, fresh_database_url: str
+) -> None:
+    data = await _load(storage_pool)
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+    reader = ReadRepository(storage_pool)
+    arrivals = [
+        (at(hour + i / 100), dwell * 3600)
+        for hour, dwells in data.items()
+        for i, dwell in enumerate(dwells)
+    ]
+
+    for start, end in _ranges():
+        seconds = [d for arrived, d in arrivals if start <= arrived < end]
+        for granularity in (Granularity.DAY, Granularity.WEEK):
+            exact = await reader.locations_performance(start, end, granularity, LOCATION)
+            approx = await reader.locations_performance(
+                start, end, granularity, LOCATION, Percentiles.HISTOGRAM
+            )
+            assert [_counts(r) for r in approx] == [_counts(r) for r in exact], (start, end)
+            for row, same in zip(approx, exact, strict=True):
+                assert row.dwell_mean_seconds == pytest.approx(same.dwell_mean_seconds, rel=1e-12)
+                assert row.dwell_mean_seconds == pytest.approx(statistics.fmean(seconds), abs=1)
+                for fraction, value in (
+                    (0.5, row.dwell_median_seconds),
+                    (0.9, row.dwell_p90_seconds),
+                ):
+                    assert within_histogram_bound(value, seconds, fraction, DURATION_EDGES)
+
+        (crossing,) = await reader.crossing_performance(
+            start, end, BORDER, percentiles=Percentiles.HISTOGRAM
+        )
+        assert crossing.completed_count == len(seconds)
+        assert crossing.tfi1_mean_seconds == pytest.approx(statistics.fmean(seconds), abs=1)
+        assert within_histogram_bound(crossing.tfi1_median_seconds, seconds, 0.5, DURATION_EDGES)
+        assert within_histogram_bound(crossing.tfi1_p90_seconds, seconds, 0.9, DURATION_EDGES)
+
+
+async def test_histogram_leg_medians_from_leg_time_daily(storage_pool: Pool) -> None:
+    data = await _load(storage_pool)
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+    reader = ReadRepository(storage_pool)
+    departures = [
+        (at(hour + i / 100 - 1), 60.0 * (1 + i % 3))
+        for hour, dwells in data.items()
+        for i in range(len(dwells))
+    ]
+
+    for start, end in [(T0 - timedelta(days=2), T0 + timedelta(days=2)), (at(-0.5), at(3))]:
+        speeds = [v for departed, v in departures if start <= departed < end]
+        exact = await reader.leg_performance(start, end, "CN-KHORGOS")
+        (legs,) = await reader.leg_performance(
+            start, end, "CN-KHORGOS", percentiles=Percentiles.HISTOGRAM
+        )
+        assert legs.legs_count == exact[0].legs_count == len(speeds)
+        assert within_histogram_bound(legs.travel_median_seconds, [3600.0], 0.5, DURATION_EDGES)
+        assert within_histogram_bound(legs.swod_median_kmh, speeds, 0.5, SPEED_EDGES)
+        with_delay = [v / 2 for v in speeds]  # one hour of origin dwell per hour of travel
+        assert exact[0].swd_median_kmh == pytest.approx(statistics.median(with_delay))
+        assert within_histogram_bound(legs.swd_median_kmh, with_delay, 0.5, SPEED_EDGES)
+
+
+async def test_hourly_buckets_need_exact_percentiles(storage_pool: Pool) -> None:
+    with pytest.raises(ValueError, match="hourly"):
+        await ReadRepository(storage_pool).locations_performance(
+            T0, at(5), Granularity.HOUR, percentiles=Percentiles.HISTOGRAM
+        )
+
+
+def test_python_histogram_percentile_is_the_sql_one(fresh_database_url: str) -> None:
+    rng = random.Random(3)
+    histograms = [[rng.choice((0, 0, 1, 5, 40)) for _ in DURATION_EDGES] for _ in range(50)]
+    with psycopg.connect(fresh_database_url) as conn:
+        edges = conn.execute("SELECT kpi_histogram_edges(), kpi_speed_histogram_edges()").fetchone()
+        assert edges == (DURATION_EDGES, SPEED_EDGES)
+        assert edges == (list(DURATION_EDGES_SECONDS), list(SPEED_EDGES_KMH))
+        for histogram in histograms:
+            for fraction in (0.5, 0.9):
+                sql_values = conn.execute(
+                    "SELECT kpi_histogram_percentile(%(h)s::bigint[], %(f)s),"
+                    " kpi_histogram_percentile(%(h)s::bigint[], %(f)s,"
+                    " kpi_speed_histogram_edges())",
+                    {"h": histogram, "f": fraction},
+                ).fetchone()
+                assert sql_values == (
+                    pytest.approx(histogram_percentile(histogram, fraction)),
+                    pytest.approx(histogram_percentile(histogram, fraction, SPEED_EDGES_KMH)),
+                )

@@ -184,6 +184,9 @@ async def test_search_pages_with_opaque_cursor_and_next_link(client: Client) -> 
         ("/v1/alerts", {"cursor": "eyJhZnRlciI6ICJ4In0"}, "cursor"),
         ("/v1/alerts", {"kind": "nope"}, "kind"),
         ("/v1/alerts", {"since": "9999-12-31T23:00:00Z"}, "since"),
+        # PostgreSQL text cannot hold NUL; the query must never reach it.
+        ("/v1/consignments", {"mrn": "24GB\x00"}, "mrn"),
+        ("/v1/consignments", {"vehicle_plate": "\x00"}, "vehicle_plate"),
     ],
 )
 async def test_invalid_parameters_are_422_naming_the_parameter(

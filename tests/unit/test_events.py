@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -64,3 +66,20 @@ def test_events_are_immutable() -> None:
     arrived = event(EventType.GATE_ARRIVED, "GE-SARPI")
     with pytest.raises(ValidationError):
         arrived.location = "TR-SARP"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"references": {"vehicle_plates": ["01 ABC\u0000"]}},
+        {"source": {"system": "gate", "message_id": "a\u0000b"}},
+        {"attributes": {"reason": "\u0000"}},
+    ],
+)
+def test_text_with_nul_is_refused_before_it_can_reach_the_database(change: dict[str, Any]) -> None:
+    document = {
+        **json.loads(event(EventType.GATE_ARRIVED, "KZ-AKTAU", 1).model_dump_json()),
+        **change,
+    }
+    with pytest.raises(ValidationError, match="pattern"):
+        TransitEvent.model_validate(document)

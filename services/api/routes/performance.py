@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.api import examples, present, schemas
-from services.api.deps import Context, Operator, Period, invalid, known_location
+from services.api.deps import Context, Operator, Period, TimeWindow, invalid, known_location
 from services.api.openapi import FORBIDDEN, responses
+from services.api.report_cache import ReportCache
 from services.api.settings import ApiSettings
-from storage.views import Granularity
+from storage.views import Granularity, Percentiles
 
 LocationParam = Annotated[str | None, Query(max_length=40, examples=["KZ-NUR-ZHOLY"])]
 
@@ -19,13 +20,35 @@ LocationParam = Annotated[str | None, Query(max_length=40, examples=["KZ-NUR-ZHO
 def build_router(settings: ApiSettings) -> APIRouter:
     router = APIRouter(prefix="/v1/performance", tags=["performance"])
     hourly_limit = timedelta(days=settings.api_max_hourly_range_days)
+    exact_limit = timedelta(days=settings.api_exact_percentiles_max_days)
+    precision = (
+        f"Median and p90 are exact up to {settings.api_exact_percentiles_max_days} days; "
+        "longer ranges answer them from the daily aggregates' histograms (`percentiles: "
+        "histogram`, within one histogram slot); counts and means are always exact."
+    )
+
+    # Presented items per query; only histogram answers are kept (see report_cache).
+    ttl = settings.api_kpi_cache_seconds
+    location_items: ReportCache[list[schemas.LocationBucket]] = ReportCache(ttl)
+    crossing_items: ReportCache[list[schemas.CrossingPerformanceItem]] = ReportCache(ttl)
+    leg_items: ReportCache[list[schemas.LegPerformanceItem]] = ReportCache(ttl)
+
+    def cache_key(percentiles: Percentiles, *query: object) -> tuple[object, ...] | None:
+        return query if percentiles is Percentiles.HISTOGRAM else None
+
+    def percentiles_for(period: TimeWindow, bucket: Granularity = Granularity.DAY) -> Percentiles:
+        # Hourly buckets have no daily aggregate to come from (and a short range anyway).
+        if period.length > exact_limit and bucket is not Granularity.HOUR:
+            return Percentiles.HISTOGRAM
+        return Percentiles.EXACT
 
     @router.get(
         "/locations",
         summary="Dwell per location and time bucket: completed stays, mean, median, p90",
         description="Stays are bucketed by arrival time (UTC). Without `location`, every "
         f"location. `bucket=hour` allows ranges up to {settings.api_max_hourly_range_days} "
-        "days. `in_progress_now` counts the open stays at each location at request time.",
+        "days. `in_progress_now` counts the open stays at each location at request time. "
+        + precision,
         response_model=schemas.LocationPerformanceReport,
         responses=responses(examples.LOCATION_REPORT, FORBIDDEN),
     )
@@ -42,12 +65,22 @@ def build_router(settings: ApiSettings) -> APIRouter:
                 "bucket",
                 f"bucket=hour allows ranges up to {settings.api_max_hourly_range_days} days",
             )
-        rows = await context.reads.locations_performance(period.start, period.end, bucket, code)
+        percentiles = percentiles_for(period, bucket)
+
+        async def read() -> list[schemas.LocationBucket]:
+            rows = await context.reads.locations_performance(
+                period.start, period.end, bucket, code, percentiles
+            )
+            return [present.location_bucket(row, bucket) for row in rows]
+
+        key = cache_key(percentiles, period.start, period.end, bucket, code)
+        items = await location_items.get(key, read)
         queues = await context.reads.location_queues()
         return schemas.LocationPerformanceReport(
             range=present.time_range(period.start, period.end),
             bucket=bucket,
-            items=[present.location_bucket(row, bucket) for row in rows],
+            percentiles=percentiles,
+            items=items,
             in_progress_now=[
                 present.queue(q) for q in queues if code is None or q.location == code
             ],
@@ -56,7 +89,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
     @router.get(
         "/crossings",
         summary="CPMM TFI1 per border pair and direction: count, mean, median, p90",
-        description="Crossings that started (arrival at the first side) within the range.",
+        description="Crossings that started (arrival at the first side) within the range. "
+        + precision,
         response_model=schemas.CrossingPerformanceReport,
         responses=responses(examples.CROSSING_REPORT, FORBIDDEN),
     )
@@ -66,16 +100,25 @@ def build_router(settings: ApiSettings) -> APIRouter:
         period: Period,
         border_id: Annotated[str | None, Query(max_length=80)] = None,
     ) -> schemas.CrossingPerformanceReport:
-        rows = await context.reads.crossing_performance(period.start, period.end, border_id)
+        percentiles = percentiles_for(period)
+
+        async def read() -> list[schemas.CrossingPerformanceItem]:
+            rows = await context.reads.crossing_performance(
+                period.start, period.end, border_id, percentiles
+            )
+            return [present.crossing_item(row) for row in rows]
+
+        key = cache_key(percentiles, period.start, period.end, border_id)
         return schemas.CrossingPerformanceReport(
             range=present.time_range(period.start, period.end),
-            items=[present.crossing_item(row) for row in rows],
+            percentiles=percentiles,
+            items=await crossing_items.get(key, read),
         )
 
     @router.get(
         "/legs",
         summary="Per leg: count, median travel time, median CPMM speeds (SWOD, SWD)",
-        description="Legs that departed within the range.",
+        description="Legs that departed within the range. " + precision,
         response_model=schemas.LegPerformanceReport,
         responses=responses(examples.LEG_REPORT, FORBIDDEN),
     )
@@ -86,15 +129,21 @@ def build_router(settings: ApiSettings) -> APIRouter:
         origin: LocationParam = None,
         destination: LocationParam = None,
     ) -> schemas.LegPerformanceReport:
-        rows = await context.reads.leg_performance(
-            period.start,
-            period.end,
-            known_location(context, "origin", origin),
-            known_location(context, "destination", destination),
-        )
+        percentiles = percentiles_for(period)
+        origin_code = known_location(context, "origin", origin)
+        destination_code = known_location(context, "destination", destination)
+
+        async def read() -> list[schemas.LegPerformanceItem]:
+            rows = await context.reads.leg_performance(
+                period.start, period.end, origin_code, destination_code, percentiles
+            )
+            return [present.leg_item(row) for row in rows]
+
+        key = cache_key(percentiles, period.start, period.end, origin_code, destination_code)
         return schemas.LegPerformanceReport(
             range=present.time_range(period.start, period.end),
-            items=[present.leg_item(row) for row in rows],
+            percentiles=percentiles,
+            items=await leg_items.get(key, read),
         )
 
     return router
