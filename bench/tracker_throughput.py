@@ -16,6 +16,8 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ from corridor.cloudevents import to_kafka_record
 from infra.kafka.broker import BrokerConfig, KafkaBroker
 from infra.kafka.topics import ensure_topics, topic_specs
 from infra.postgres.cluster import ClusterConfig, PostgresCluster
+from infra.postgres.cluster import StartOutcome as ClusterStartOutcome
 from simulator import SimulationConfig, simulate
 from storage.migrate import migrate
 
@@ -171,7 +174,7 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
         "DATABASE_URL": dsn,
         "TRACKER_APP_ID": f"tracker-bench-{uuid.uuid4().hex[:6]}",
         "TRACKER_DATA_DIR": str(data_dir),
-        "TRACKER_WEB_PORT": "36066",
+        "TRACKER_WEB_PORT": str(_free_port()),
     }
     log = (data_dir / "worker.log").open("wb")
     started = time.perf_counter()
@@ -187,7 +190,9 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
             while time.perf_counter() - started < timeout:
                 row = conn.execute("SELECT count(*) FROM transit_events").fetchone()
                 if row and row[0] >= total:
-                    return time.perf_counter() - started
+                    elapsed = time.perf_counter() - started
+                    shutil.rmtree(data_dir, ignore_errors=True)  # kept on failure, to read
+                    return elapsed
                 if worker.poll() is not None:
                     raise SystemExit(f"the tracker exited; see {data_dir / 'worker.log'}")
                 time.sleep(0.25)
@@ -195,6 +200,14 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _fresh_database(cluster: PostgresCluster, name: str) -> str:
@@ -210,7 +223,7 @@ def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
     broker.ensure_jars()
     launched_broker = asyncio.run(broker.start())
     cluster = PostgresCluster(BENCH_CLUSTER)
-    cluster.start()
+    started_cluster = cluster.start()
     try:
         asyncio.run(broker.wait_healthy(timeout=120))
         cluster.wait_ready()
@@ -228,7 +241,8 @@ def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
         )
         return Figures(total, baseline, tracker)
     finally:
-        cluster.stop()
+        if started_cluster is ClusterStartOutcome.STARTED:
+            cluster.stop()
         if launched_broker.name == "LAUNCHED":
             broker.stop()
 

@@ -25,6 +25,9 @@ from pydantic import (
 )
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
+MAX_PLATES = 10
+MAX_CONTAINERS = 200  # a block train of 100 wagons with two 20-foot containers each
+MAX_SEALS = 100
 
 LocationCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$", max_length=40)
@@ -159,8 +162,11 @@ class References(_Strict):
     tir_carnet: ShortText | None = Field(default=None, examples=["XH12345678"])
     mrn: ShortText | None = Field(default=None, examples=["24KZ0001000012345X"])
     permit_id: ShortText | None = Field(default=None, examples=["TR-AZ-2026-1-1042"])
-    vehicle_plates: tuple[ShortText, ...] = ()
-    container_numbers: tuple[ShortText, ...] = Field(default=(), examples=[("CSQU3054383",)])
+    # Bounded: a truck and its trailers, a train's containers; more is a broken sender.
+    vehicle_plates: tuple[ShortText, ...] = Field(default=(), max_length=MAX_PLATES)
+    container_numbers: tuple[ShortText, ...] = Field(
+        default=(), max_length=MAX_CONTAINERS, examples=[("CSQU3054383",)]
+    )
 
 
 class EventAttributes(_Strict):
@@ -172,7 +178,9 @@ class EventAttributes(_Strict):
         default=None, description="Declared route (reference data id), on declaration events."
     )
     seals: tuple[ShortText, ...] | None = Field(
-        default=None, description="Seal numbers seen, on seal checks and gate events."
+        default=None,
+        max_length=MAX_SEALS,
+        description="Seal numbers seen, on seal checks and gate events.",
     )
     vessel: ShortText | None = Field(default=None, description="Vessel name or IMO number.")
     voyage: ShortText | None = None

@@ -55,28 +55,28 @@ class BodySizeLimit:
 
 
 class RejectNulInQuery:
-    """Answer 422 to a query string carrying a NUL, before it can reach PostgreSQL."""
+    """Answer 422 to a NUL in the path or the query, before it can reach PostgreSQL
+    (whose text cannot hold one)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
-                if "\x00" in value or "\x00" in name:
-                    response = problem_response(
-                        Problem(
-                            type="/problems/invalid-request",
-                            title="Invalid input",
-                            status=422,
-                            detail=f"{name.replace(chr(0), '')}: must not contain NUL",
-                            errors=[
-                                FieldError(
-                                    field=name.replace("\x00", ""), rule="must not contain NUL"
-                                )
-                            ],
-                        )
-                    )
-                    await response(scope, receive, send)
-                    return
+            offending = "path" if "\x00" in scope.get("path", "") else None
+            query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+            for name, value in query:
+                if offending is None and ("\x00" in name or "\x00" in value):
+                    offending = name.replace("\x00", "")
+            if offending is not None:
+                rule = "must not contain NUL"
+                problem = Problem(
+                    type="/problems/invalid-request",
+                    title="Invalid input",
+                    status=422,
+                    detail=f"{offending}: {rule}",
+                    errors=[FieldError(field=offending, rule=rule)],
+                )
+                await problem_response(problem)(scope, receive, send)
+                return
         await self.app(scope, receive, send)

@@ -15,6 +15,7 @@ from services.common.keys import Principal, Role
 from services.common.problems import FieldError, ProblemError
 from services.ingest import openapi
 from services.ingest.adapters import epermit, etir, ncts
+from services.ingest.adapters.base import MappedMessage
 from services.ingest.directory import ConsignmentDirectory, resolve
 from services.ingest.intake import Candidate, EventIntake, ForeignLocation
 from services.ingest.metrics import IngestMetrics
@@ -73,6 +74,7 @@ def build_router(
     @router.post("/messages/ncts", **openapi.route("ncts", max_batch))
     async def post_ncts(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = ncts.to_message(await request.body(), intake.reference, max_bytes=max_xml_bytes)
+        _within_scope(principal, message)
         events = await resolve(message, directory)
         candidates = [intake.check(e, lenient_mrn_check_digit=True) for e in events]
         return await publish("ncts", principal, candidates, response)
@@ -94,16 +96,28 @@ def build_router(
         where = location or _only_location(principal)
         if not intake.reference.has_location(where):
             raise invalid("location", f"unknown corridor location {where!r}")
-        events = await resolve(epermit.to_message(document, intake.reference, where), directory)
+        message = epermit.to_message(document, intake.reference, where)
+        _within_scope(principal, message)
+        events = await resolve(message, directory)
         return await publish("epermit", principal, [intake.check(e) for e in events], response)
 
     @router.post("/messages/etir", **openapi.route("etir", max_batch))
     async def post_etir(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = etir.to_message(parse_json(await request.body()), intake.reference)
+        _within_scope(principal, message)
         events = await resolve(message, directory)
         return await publish("etir", principal, [intake.check(e) for e in events], response)
 
     return router
+
+
+def _within_scope(principal: Principal, message: MappedMessage) -> None:
+    """Refuse a foreign location before any lookup, so a refusal reveals nothing else."""
+    for draft in message.drafts:
+        if not principal.may_publish_for(draft.location):
+            raise forbidden(
+                f"this key may not publish for location {draft.location!r}; nothing was published"
+            )
 
 
 def _only_location(principal: Principal) -> str:
@@ -135,6 +149,8 @@ def parse_json(body: bytes) -> Any:
         raise malformed("body is not UTF-8 encoded") from None
     except ValueError as exc:
         raise malformed(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise malformed("malformed JSON: nested too deeply") from None
 
 
 def malformed(rule: str) -> ProblemError:

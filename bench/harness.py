@@ -1,0 +1,581 @@
+"""The whole system measured end to end: servers, stack processes, scenarios, one table.
+
+`python -m bench` drives this module. It brings up a Kafka broker and a PostgreSQL
+cluster of its own (the ports of `bench.tracker_throughput`, so there is one set of
+benchmark ports), or uses the servers it is given, then runs ingest, a tracker worker and
+the API as real processes, exactly as `make up` does, and measures:
+
+* end-to-end throughput: simulated events posted to ingest until they are rows in the
+  database (the tracker writes an event's row and its consignment's timeline in one
+  transaction, so a visible event row is a queryable timeline);
+* the tracker alone and the bare aiokafka + COPY baseline over the same topic
+  (`bench.tracker_throughput`), and their ratio;
+* event-to-queryable latency at a steady rate;
+* ingest single-POST latency (`bench.ingest_latency`) and API latency
+  (`bench.api_latency`) against the same processes and data;
+* the tracker worker's resident memory after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from bench import api_latency, ingest_latency, tracker_throughput
+from corridor.reference import load_reference
+from infra.kafka.broker import BrokerConfig, KafkaBroker, StartOutcome
+from infra.kafka.topics import ensure_topics, topic_specs
+from infra.postgres.cluster import ClusterConfig, PostgresCluster
+from infra.postgres.cluster import StartOutcome as ClusterStart
+from services.common.keys import Role
+from services.common.keys_cli import issue_key
+from simulator import SimulationConfig, SimulationResult, simulate
+from storage.db import create_pool
+from storage.kpi_refresh import refresh_kpi_views
+from storage.migrate import migrate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+EVENTS_PER_CONSIGNMENT = tracker_throughput.EVENTS_PER_CONSIGNMENT
+INGEST_BATCH = 500
+INGEST_CLIENTS = 4
+LATENCY_TICK_SECONDS = 0.05  # a steady rate is posted as one small batch per tick
+POLL_SECONDS = 0.02  # how often the latency probe looks for newly visible rows
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a run is; `QUICK` only proves the harness works."""
+
+    events: int = 100_000
+    rate: int = 1_000
+    duration: float = 30.0
+    singles: int = 300
+    api_requests: int = 200
+    timeout: float = 3_600.0
+
+    @property
+    def consignments(self) -> int:
+        return max(1, self.events // EVENTS_PER_CONSIGNMENT)
+
+
+QUICK = Scale(events=1_200, rate=200, duration=3.0, singles=20, api_requests=10, timeout=300.0)
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: float
+    unit: str
+    note: str = ""
+
+
+@dataclass
+class Report:
+    scale: Scale
+    machine: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, figure: str, value: float, unit: str, note: str = "") -> None:
+        self.rows.append(Row(figure, value, unit, note))
+
+    def table(self) -> str:
+        width = max(len(r.figure) for r in self.rows)
+        lines = [f"{'figure':<{width}}  {'value':>12}  unit      note"]
+        for r in self.rows:
+            lines.append(f"{r.figure:<{width}}  {r.value:>12,.2f}  {r.unit:<8}  {r.note}".rstrip())
+        m = self.machine
+        lines.append(
+            f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']:.1f} GiB, "
+            f"Python {m['python']}; asked for {self.scale.events:,} events"
+        )
+        lines += [f"FAILED {failure}" for failure in self.failures]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": datetime.now(UTC).isoformat(),
+            "machine": self.machine,
+            "scale": {**asdict(self.scale), "consignments": self.scale.consignments},
+            "rows": [asdict(r) for r in self.rows],
+            "failures": self.failures,
+        }
+
+
+def machine() -> dict[str, Any]:
+    memory_kib = 0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": ingest_latency._cpu_model(),
+        "memory_gib": memory_kib / 1024 / 1024,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class Servers:
+    bootstrap: str
+    server_dsn: str  # the maintenance database; scratch databases are made beside it
+
+    def fresh_database(self, name: str) -> str:
+        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        dsn = make_conninfo(self.server_dsn, dbname=name)
+        migrate(dsn)
+        return dsn
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextlib.contextmanager
+def own_servers(
+    broker_config: BrokerConfig = tracker_throughput.BENCH_BROKER,
+    cluster_config: ClusterConfig = tracker_throughput.BENCH_CLUSTER,
+) -> Iterator[Servers]:
+    """The benchmark's broker and cluster; stops at the end only what this call started."""
+    broker = KafkaBroker(broker_config)
+    cluster = PostgresCluster(cluster_config)
+    launched = asyncio.run(broker.start(fresh_data=True))
+    started = ClusterStart.ALREADY_RUNNING
+    try:
+        started = cluster.start()
+        asyncio.run(broker.wait_healthy(timeout=120))
+        cluster.wait_ready(timeout=60)
+        yield Servers(broker.bootstrap_servers, cluster.dsn("postgres"))
+    finally:
+        if started is ClusterStart.STARTED:
+            cluster.stop()
+        if launched is StartOutcome.LAUNCHED:
+            broker.stop()
+
+
+# ------------------------------------------------------------------------------- stack
+
+
+@dataclass
+class Stack:
+    """Ingest, one tracker worker and the API as processes, on free ports."""
+
+    servers: Servers
+    database_url: str
+    prefix: str
+    run_dir: Path
+    ingest_url: str = ""
+    api_url: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.prefix}transit-events"
+
+    def env(self) -> dict[str, str]:
+        ingest, api = free_port(), free_port()
+        self.ingest_url, self.api_url = f"http://127.0.0.1:{ingest}", f"http://127.0.0.1:{api}"
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.servers.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.prefix,
+            "DATABASE_URL": self.database_url,
+            "INGEST_PORT": str(ingest),
+            "API_PORT": str(api),
+            "API_PUBLIC_BASE_URL": self.api_url,
+            # The production tracker: rocksdb tables, default batch size and window.
+            "TRACKER_APP_ID": f"tracker-bench-e2e-{uuid.uuid4().hex[:6]}",
+            "TRACKER_DATA_DIR": str(self.run_dir / "tracker"),
+            "TRACKER_WEB_PORT": str(free_port()),
+        }
+
+    def start(self) -> None:
+        env = self.env()
+        Path(env["TRACKER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        for name, module in (
+            ("ingest", ["services.ingest"]),
+            ("tracker", ["services.tracker", "worker", "-l", "warn"]),
+            ("api", ["services.api"]),
+        ):
+            with (self.run_dir / f"{name}.log").open("ab") as log:
+                self.processes[name] = subprocess.Popen(  # noqa: S603 (our own modules)
+                    [sys.executable, "-m", *module],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited; see {self.run_dir / (name + '.log')}")
+
+    async def wait_ready(self, within: float = 120.0) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=2) as client:
+            for url in (self.ingest_url, self.api_url):
+                while True:
+                    self.check_alive()
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(f"{url}/readyz")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{url} not ready within {within:g}s; see {self.run_dir}")
+                    await asyncio.sleep(0.25)
+
+    def tracker_memory_mib(self) -> tuple[float, float]:
+        """Resident and peak resident memory of the tracker worker, MiB."""
+        status = Path(f"/proc/{self.processes['tracker'].pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return (
+            int(fields["VmRSS"].split()[0]) / 1024,
+            int(fields["VmHWM"].split()[0]) / 1024,
+        )
+
+
+async def issue_keys(database_url: str) -> dict[str, str]:
+    everywhere = tuple(location.code for location in load_reference().locations)
+    async with create_pool(database_url, min_size=1, max_size=1) as pool:
+        _, publisher = await issue_key(pool, Role.PUBLISHER, "bench publisher", everywhere)
+        _, operator = await issue_key(pool, Role.OPERATOR, "bench operator")
+    return {"publisher": publisher, "operator": operator}
+
+
+def simulated(events: int, seed: int) -> SimulationResult:
+    """A clean run of at least `events` events over a span the API's ranges can query."""
+    # Journeys cut off by the window's end emit fewer events than complete ones.
+    consignments = max(2, events // 25)
+    days = min(365.0, max(10.0, consignments / 150))
+    return simulate(SimulationConfig(seed=seed, consignments=consignments, days=days))
+
+
+def event_bodies(result: SimulationResult, limit: int) -> list[str]:
+    bodies: list[str] = []
+    for delivery in result.deliveries:
+        bodies.append(delivery.json())
+        if len(bodies) >= limit:
+            break
+    return bodies
+
+
+def stored_events(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM transit_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+async def post_all(
+    client: httpx.AsyncClient, bodies: Sequence[str], clients: int = INGEST_CLIENTS
+) -> int:
+    """Post in batches from `clients` concurrent senders; returns accepted events."""
+    batches = [bodies[i : i + INGEST_BATCH] for i in range(0, len(bodies), INGEST_BATCH)]
+    queue: asyncio.Queue[Sequence[str]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+    accepted = 0
+
+    async def sender() -> None:
+        nonlocal accepted
+        while not queue.empty():
+            batch = queue.get_nowait()
+            response = await client.post("/v1/events", content="[" + ",".join(batch) + "]")
+            response.raise_for_status()
+            accepted += int(response.json()["accepted"])
+
+    await asyncio.gather(*(sender() for _ in range(clients)))
+    return accepted
+
+
+async def wait_for_rows(stack: Stack, at_least: int, within: float) -> float:
+    """Seconds on the monotonic clock when the database holds `at_least` event rows."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(stored_events, stack.database_url) >= at_least:
+            return time.monotonic()
+        stack.check_alive()
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"fewer than {at_least} rows after {within:g}s; see {stack.run_dir}")
+
+
+async def end_to_end(stack: Stack, scale: Scale, report: Report) -> SimulationResult:
+    result = simulated(scale.events, seed=1)
+    bodies = event_bodies(result, scale.events)
+    before = await asyncio.to_thread(stored_events, stack.database_url)
+    headers = {"Authorization": f"Bearer {stack.keys['publisher']}"}
+    async with httpx.AsyncClient(base_url=stack.ingest_url, headers=headers, timeout=60) as client:
+        started = time.monotonic()
+        accepted = await post_all(client, bodies)
+        posted = time.monotonic()
+    queryable = await wait_for_rows(stack, before + accepted, scale.timeout)
+    report.add(
+        "end-to-end: ingest -> queryable rows",
+        accepted / (queryable - started),
+        "events/s",
+        f"{accepted:,} events, {INGEST_CLIENTS} clients x {INGEST_BATCH}-event POSTs",
+    )
+    report.add(
+        "ingest: accepted into Kafka (acks=all)",
+        accepted / (posted - started),
+        "events/s",
+        "same run, until the last 2xx",
+    )
+    rss, peak = stack.tracker_memory_mib()
+    report.add(
+        "tracker RSS after the end-to-end run",
+        rss,
+        "MiB",
+        f"peak {peak:,.0f} MiB; {result.summary.consignments:,} consignments' events, rocksdb",
+    )
+    return result
+
+
+async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, report: Report) -> None:
+    """The lead's tracker-vs-baseline measurement, over the topic the stack just filled."""
+    servers = stack.servers
+    baseline_db = f"bench_baseline_{uuid.uuid4().hex[:6]}"
+    tracker_db = f"bench_tracker_{uuid.uuid4().hex[:6]}"
+    try:
+        baseline = await tracker_throughput.run_baseline(
+            servers.bootstrap, stack.events_topic, servers.fresh_database(baseline_db), events
+        )
+        tracker = await asyncio.to_thread(
+            tracker_throughput.run_tracker,
+            servers.bootstrap,
+            stack.prefix,
+            servers.fresh_database(tracker_db),
+            events,
+            scale.timeout,
+        )
+    finally:
+        servers.drop_database(baseline_db)
+        servers.drop_database(tracker_db)
+    figures = tracker_throughput.Figures(events, baseline, tracker)
+    report.add("tracker alone: topic -> rows (catch-up)", figures.tracker_rate, "events/s")
+    report.add("baseline: bare aiokafka consumer + COPY", figures.baseline_rate, "events/s")
+    report.add("ratio tracker / baseline", figures.ratio, "x", "goal >= 0.5")
+    end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
+    report.add("ratio end-to-end / baseline", end_to_end_rate / figures.baseline_rate, "x")
+
+
+async def steady_latency(stack: Stack, scale: Scale, report: Report) -> None:
+    """Post `rate` events/s for `duration` s; time each event until its row is visible."""
+    per_tick = max(1, round(scale.rate * LATENCY_TICK_SECONDS))
+    ticks = max(1, round(scale.duration / LATENCY_TICK_SECONDS))
+    result = simulated(per_tick * ticks, seed=2)
+    deliveries = [d for _, d in zip(range(per_tick * ticks), result.deliveries, strict=False)]
+    # Rendered up front: the sender and the probe share this event loop, and must stay idle.
+    batches = [
+        (
+            [str(d.event.event_id) for d in deliveries[i : i + per_tick]],
+            "[" + ",".join(d.json() for d in deliveries[i : i + per_tick]) + "]",
+        )
+        for i in range(0, len(deliveries), per_tick)
+    ]
+    posted: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    failures: list[str] = []
+    headers = {"Authorization": f"Bearer {stack.keys['publisher']}"}
+
+    async def post(client: httpx.AsyncClient, ids: list[str], body: str) -> None:
+        stamp = time.monotonic()
+        for event_id in ids:
+            posted[event_id] = stamp
+        response = await client.post("/v1/events", content=body)
+        if response.status_code != 202 and response.status_code != 200:
+            failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    async def probe(done: asyncio.Event) -> None:
+        async with await psycopg.AsyncConnection.connect(
+            stack.database_url, autocommit=True
+        ) as conn:
+            while not done.is_set() or len(visible) < len(posted):
+                pending = [i for i in posted if i not in visible]
+                if pending:
+                    cursor = await conn.execute(
+                        "SELECT event_id::text FROM transit_events"
+                        " WHERE event_id = ANY(%s::uuid[])",
+                        (pending,),
+                    )
+                    now = time.monotonic()
+                    for (event_id,) in await cursor.fetchall():
+                        visible.setdefault(event_id, now)
+                if done.is_set() and time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+
+    deadline = time.monotonic() + scale.duration + 120
+    done = asyncio.Event()
+    async with httpx.AsyncClient(base_url=stack.ingest_url, headers=headers, timeout=30) as client:
+        prober = asyncio.create_task(probe(done))
+        senders: list[asyncio.Task[None]] = []
+        started = time.monotonic()
+        for tick, (ids, body) in enumerate(batches):
+            senders.append(asyncio.create_task(post(client, ids, body)))
+            await asyncio.sleep(
+                max(0.0, started + (tick + 1) * LATENCY_TICK_SECONDS - time.monotonic())
+            )
+        await asyncio.gather(*senders)
+        sent_for = time.monotonic() - started
+        done.set()
+        await prober
+    if failures:
+        raise SystemExit(f"the steady-rate posts failed: {failures[:3]}")
+    latencies = sorted((visible[i] - posted[i]) * 1000 for i in visible)
+    if len(latencies) < len(posted):
+        seen = (
+            f"p50 of the {len(latencies):,} seen: {_percentile(latencies, 0.5):,.0f} ms"
+            if latencies
+            else "none seen"
+        )
+        raise SystemExit(
+            f"{len(posted) - len(latencies):,} of {len(posted):,} events were not visible "
+            f"{scale.duration + 120:g} s after the first post ({seen}): the tracker fell behind"
+        )
+    note = f"{len(posted) / sent_for:,.0f} events/s for {sent_for:.0f} s, {per_tick}-event POSTs"
+    report.add("event -> queryable latency p50", _percentile(latencies, 0.50), "ms", note)
+    report.add("event -> queryable latency p99", _percentile(latencies, 0.99), "ms", note)
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def ingest_singles(stack: Stack, scale: Scale, report: Report) -> None:
+    headers = {
+        "Authorization": f"Bearer {stack.keys['publisher']}",
+        "Content-Type": "application/json",
+    }
+    async with httpx.AsyncClient(base_url=stack.ingest_url, headers=headers, timeout=30) as client:
+        await ingest_latency._singles(client, min(50, scale.singles))  # warm-up
+        latencies = sorted(await ingest_latency._singles(client, scale.singles))
+    note = f"{scale.singles} sequential single-event POSTs, key looked up in PostgreSQL"
+    report.add("ingest POST p50", _percentile(latencies, 0.5) * 1000, "ms", note)
+    report.add("ingest POST p99", _percentile(latencies, 0.99) * 1000, "ms", note)
+
+
+async def api_latencies(
+    stack: Stack, result: SimulationResult, scale: Scale, report: Report
+) -> None:
+    async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as conn:
+        await refresh_kpi_views(conn)
+    with psycopg.connect(stack.database_url) as conn:
+        ids = [row[0] for row in conn.execute("SELECT consignment_id FROM consignments")]
+    begin = result.truth.start
+    end = min(result.truth.end, begin + timedelta(days=365))
+    timings, _ = await api_latency.measure(
+        stack.api_url,
+        stack.keys["operator"],
+        ids,
+        begin.isoformat().replace("+00:00", "Z"),
+        end.isoformat().replace("+00:00", "Z"),
+        scale.api_requests,
+    )
+    note = f"{scale.api_requests} sequential requests"
+    for name, samples in timings.items():
+        ordered = sorted(samples)
+        report.add(f"API {name} p50", _percentile(ordered, 0.5), "ms", note)
+        report.add(f"API {name} p99", _percentile(ordered, 0.99), "ms", note)
+
+
+# ---------------------------------------------------------------------------------- run
+
+
+@contextlib.asynccontextmanager
+async def running_stack(servers: Servers) -> AsyncIterator[Stack]:
+    name = f"bench_e2e_{uuid.uuid4().hex[:6]}"
+    run_dir = REPO_ROOT / ".run" / "bench" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    database_url = await asyncio.to_thread(servers.fresh_database, name)
+    prefix = f"bench.{uuid.uuid4().hex[:6]}."
+    await ensure_topics(servers.bootstrap, topic_specs(prefix))
+    stack = Stack(servers, database_url, prefix, run_dir, keys=await issue_keys(database_url))
+    try:
+        stack.start()
+        await stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
+        await asyncio.to_thread(servers.drop_database, name)
+
+
+async def run(servers: Servers, scale: Scale) -> Report:
+    """Every scenario in turn; one that fails is recorded and the others still run."""
+    report = Report(scale, machine())
+    async with running_stack(servers) as stack:
+        result = await end_to_end(stack, scale, report)
+        events = await asyncio.to_thread(stored_events, stack.database_url)
+        scenarios: list[tuple[str, Awaitable[None]]] = [
+            ("tracker vs baseline", tracker_against_baseline(stack, events, scale, report)),
+            ("steady-rate latency", steady_latency(stack, scale, report)),
+            ("ingest latency", ingest_singles(stack, scale, report)),
+            ("API latency", api_latencies(stack, result, scale, report)),
+        ]
+        for name, scenario in scenarios:
+            try:
+                await scenario
+            except (SystemExit, Exception) as exc:  # reported in the table, not hidden
+                report.failures.append(f"{name}: {exc}")
+        rss, peak = stack.tracker_memory_mib()
+        report.add("tracker RSS at the end", rss, "MiB", f"peak {peak:,.0f} MiB")
+    return report
+
+
+def save(report: Report, results_dir: Path = RESULTS_DIR) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = results_dir / f"bench-{stamp}-{report.scale.events}.json"
+    path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return path

@@ -1,0 +1,87 @@
+"""`python -m bench --quick` runs end to end and prints every figure the docs quote.
+
+It runs against the test session's broker and PostgreSQL (the harness's own servers
+would cost a second JVM on a 2-core machine); the sizes are tiny, so the figures mean
+nothing here, only that each scenario ran and produced a positive number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIGURES = [
+    "end-to-end: ingest -> queryable rows",
+    "ingest: accepted into Kafka (acks=all)",
+    "tracker RSS after the end-to-end run",
+    "tracker alone: topic -> rows (catch-up)",
+    "baseline: bare aiokafka consumer + COPY",
+    "ratio tracker / baseline",
+    "ratio end-to-end / baseline",
+    "event -> queryable latency p50",
+    "event -> queryable latency p99",
+    "ingest POST p50",
+    "ingest POST p99",
+]
+# bench.api_latency owns the list of API cases; these must be among them.
+API_ENDPOINTS = [
+    "status",
+    "timeline",
+    "performance/locations (all, week)",
+    "performance/crossings",
+    "performance/legs",
+]
+
+
+@pytest.mark.timeout(300)
+def test_quick_mode_prints_every_figure_and_writes_json(
+    kafka_bootstrap: str, postgres_dsn_base: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--bootstrap",
+            kafka_bootstrap,
+            "--server-dsn",
+            postgres_dsn_base,
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = {}
+    for line in done.stdout.splitlines():
+        match = re.match(r"^(.+?)\s{2,}([\d,]+\.\d\d)\s+(\S+)", line)
+        if match:
+            table[match.group(1).strip()] = float(match.group(2).replace(",", ""))
+    api = [figure for figure in table if figure.startswith("API ")]
+    assert [figure for figure in table if figure not in api] == [
+        *FIGURES,
+        "tracker RSS at the end",
+    ], done.stdout
+    assert {f"API {e} {q}" for e in API_ENDPOINTS for q in ("p50", "p99")} <= set(api)
+    assert len(api) % 2 == 0
+    assert all(value > 0 for value in table.values()), done.stdout
+    assert "machine: " in done.stdout
+    [written] = tmp_path.glob("bench-*.json")
+    document = json.loads(written.read_text())
+    assert [row["figure"] for row in document["rows"]] == list(table)
+    assert document["failures"] == []
+    assert document["machine"]["cpus"] == os.cpu_count()
+    assert document["scale"]["events"] > 0
