@@ -6,8 +6,9 @@
 -- included), so any run of whole days is one row minus another: a year of legs costs
 -- two index lookups per leg instead of adding up ~10k daily rows.
 --
--- BACKEND: legs is a plain table on both backends (not a hypertable), so this is a
--- materialized view on both, refreshed CONCURRENTLY by storage.kpi_refresh.
+-- One file for both backends: legs is a plain table on both (not a hypertable, which a
+-- continuous aggregate would need), so this is a materialized view on both, refreshed
+-- CONCURRENTLY by storage.kpi_refresh (`python -m storage refresh-views`).
 
 -- Lower edges, in km/h; the last bucket (>= 80 km/h) is open-ended.
 CREATE FUNCTION kpi_speed_histogram_edges() RETURNS double precision[]
