@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from corridor.events import TransitEvent
 from simulator import FaultRates, SimulationConfig, SimulationResult, simulate
@@ -82,6 +84,41 @@ async def test_duplicates_reordering_and_late_events_converge_to_the_truth(
     _assert_matches_truth(snapshot, expected, workers)
     assert snapshot["raw_events"][1] == distinct
     await _assert_overdue_stays_raise_alerts(workers, result, events)
+    await _assert_derived_topics_tell_the_same(workers, expected)
+
+
+async def _assert_derived_topics_tell_the_same(
+    workers: TrackerWorkers, expected: dict[str, Any]
+) -> None:
+    """The compacted updates topic ends on each consignment's state; alerts are published."""
+    updates = await _read_topic(workers, "consignment-updates")
+    latest = {key: json.loads(value) for key, value in updates}  # last value per key wins
+    assert (
+        sorted((cid, update["state"], update["current_location"]) for cid, update in latest.items())
+        == expected["states"]
+    )
+    alerts = [json.loads(value) for _, value in await _read_topic(workers, "alerts")]
+    with psycopg.connect(workers.database_url) as conn:
+        stored = {row[0] for row in conn.execute("SELECT dedup_key FROM alerts").fetchall()}
+    assert stored
+    assert stored <= {alert["dedup_key"] for alert in alerts}
+
+
+async def _read_topic(workers: TrackerWorkers, name: str) -> list[tuple[str, bytes]]:
+    consumer = AIOKafkaConsumer(
+        f"{workers.topic_prefix}{name}",
+        bootstrap_servers=workers.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        records: list[tuple[str, bytes]] = []
+        while batch := await consumer.getmany(timeout_ms=2000):
+            records += [(m.key.decode(), m.value) for msgs in batch.values() for m in msgs]
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def _assert_overdue_stays_raise_alerts(
