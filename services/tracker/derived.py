@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -51,11 +52,16 @@ class FaustDerivedTopics:
         self._alerts = alerts_topic
 
     async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None:
-        for timeline in timelines:
-            await self._updates.send(
-                key=timeline.consignment_id.encode(), value=encode(consignment_update(timeline))
-            )
-        for alert in alerts:
-            await self._alerts.send(
-                key=alert.consignment_id.encode(), value=encode(alert_message(alert))
-            )
+        # Queued together rather than one after another; per-key order is the producer's.
+        await asyncio.gather(
+            *(
+                self._updates.send(
+                    key=t.consignment_id.encode(), value=encode(consignment_update(t))
+                )
+                for t in timelines
+            ),
+            *(
+                self._alerts.send(key=a.consignment_id.encode(), value=encode(alert_message(a)))
+                for a in alerts
+            ),
+        )
