@@ -8,13 +8,13 @@ percentiles are always exact, whatever `percentiles` asks for (the data set is s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from corridor.journey import StayStatus
 from corridor.kpi import mean, median, p90
 from storage.reads import decode_cursor, encode_cursor
-from storage.rows import normalize_reference
+from storage.rows import normalize_permit_id, normalize_reference
 from storage.views import (
     AlertView,
     ConsignmentFilter,
@@ -217,16 +217,17 @@ class InMemoryReads:
 def _matches(c: ConsignmentView, f: ConsignmentFilter) -> bool:
     refs = c.references
 
-    def same(wanted: str | None, actual: str | None) -> bool:
-        return wanted is None or normalize_reference(wanted) == actual
+    def same(wanted: str | None, actual: str | None, normalize: Callable[[str], str]) -> bool:
+        return wanted is None or normalize(wanted) == actual
 
     def among(wanted: str | None, actual: tuple[str, ...]) -> bool:
         return wanted is None or normalize_reference(wanted) in actual
 
     return (
-        same(f.tir_carnet, refs.tir_carnet)
-        and same(f.mrn, refs.mrn)
-        and same(f.permit_id, refs.permit_id)
+        same(f.tir_carnet, refs.tir_carnet, normalize_reference)
+        and same(f.mrn, refs.mrn, normalize_reference)
+        # As the database does: permit ids keep their dashes.
+        and same(f.permit_id, refs.permit_id, normalize_permit_id)
         and among(f.vehicle_plate, refs.vehicle_plates)
         and among(f.container, refs.container_numbers)
         and (f.state is None or c.state is f.state)
