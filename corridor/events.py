@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self, cast
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -239,7 +239,7 @@ class TransitEvent(_Strict):
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
         """Timeline order: time, then lifecycle rank, then id, so any order sorts alike."""
-        cache = cast(dict[str, Any], self.__pydantic_private__)  # cheaper than getattr
+        cache: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
         key: tuple[datetime, int, str] | None = cache["_sort_key"]
         if key is None:
             key = (self.occurred_at, LIFECYCLE_RANK[self.event_type], str(self.event_id))
@@ -248,7 +248,7 @@ class TransitEvent(_Strict):
 
     def canonical_json(self) -> str:
         """The event as JSON, every field present: what is hashed, stored and sent."""
-        cache = cast(dict[str, Any], self.__pydantic_private__)
+        cache: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
         text: str | None = cache["_json"]
         if text is None:
             text = cache["_json"] = self.model_dump_json(exclude_none=False)
@@ -256,7 +256,7 @@ class TransitEvent(_Strict):
 
     def fingerprint(self) -> str:
         """Digest of the content, to tell a faithful re-send from a conflicting one."""
-        cache = cast(dict[str, Any], self.__pydantic_private__)
+        cache: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
         digest: str | None = cache["_fingerprint"]
         if digest is None:
             canonical = self.canonical_json().encode()

@@ -112,6 +112,10 @@ class CorridorReference(_Frozen):
         return {route.id: route for route in self.routes}
 
     @cached_property
+    def borders_by_id(self) -> dict[str, Border]:
+        return {border.id: border for border in self.borders}
+
+    @cached_property
     def _segments_by_pair(self) -> dict[tuple[str, str], Segment]:
         return {(s.from_location, s.to_location): s for s in self.segments}
 

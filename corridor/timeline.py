@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
@@ -69,9 +70,9 @@ def _single_consignment(events: Sequence[TransitEvent]) -> str:
 
 def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], list[Anomaly]]:
     """One event per `event_id`; of conflicting versions keep the smallest fingerprint."""
-    versions: dict[str, dict[str, TransitEvent]] = defaultdict(dict)
+    versions: dict[UUID, dict[str, TransitEvent]] = defaultdict(dict)
     for event in events:
-        versions[str(event.event_id)][event.fingerprint()] = event
+        versions[event.event_id][event.fingerprint()] = event
     kept: list[TransitEvent] = []
     conflicts: list[Anomaly] = []
     for by_fingerprint in versions.values():

@@ -6,8 +6,9 @@ Pure functions, no SQL: the writer takes these rows; tests check them in millise
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 from uuid import UUID
 
@@ -18,11 +19,14 @@ from corridor.reference import CorridorReference
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
+# Cached: every timeline rebuild normalizes the same few identifiers again.
+@lru_cache(maxsize=65_536)
 def normalize_reference(value: str) -> str:
     """One spelling per identifier: upper case, no spaces or dashes ("01 abc-123" → "01ABC123")."""
     return _SEPARATORS.sub("", value).upper()
 
 
+@lru_cache(maxsize=16_384)
 def normalize_permit_id(value: str) -> str:
     """e-Permit ids keep their dashes: they separate issuer, country, year, type and serial."""
     return re.sub(r"\s+", "", value).upper()
@@ -129,14 +133,20 @@ def event_row(event: TransitEvent) -> EventRow:
         carrier_id=event.carrier_id,
         source_system=event.source.system.value,
         fingerprint=event.fingerprint(),
-        payload=event.model_dump_json(),
+        payload=event.canonical_json(),
     )
 
 
 def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None) -> TimelineRows:
+    events_at: dict[str, list[TransitEvent]] = {}
+    for event in timeline.events:
+        events_at.setdefault(event.location, []).append(event)
     return TimelineRows(
         consignment=_consignment_row(timeline, reference),
-        stays=[_stay_row(timeline, stay, reference) for stay in timeline.stays],
+        stays=[
+            _stay_row(timeline, stay, events_at.get(stay.location, []), reference)
+            for stay in timeline.stays
+        ],
         crossings=[
             CrossingRow(
                 consignment_id=c.consignment_id,
@@ -174,46 +184,52 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
 
 
 def _consignment_row(timeline: Timeline, reference: CorridorReference | None) -> ConsignmentRow:
-    events = sorted(timeline.events, key=lambda event: event.sort_key)
     route = None
     if timeline.route_id is not None and reference is not None:
         route = reference.routes_by_id.get(timeline.route_id)
+    # One pass in timeline order (`build_timeline` sorts its events): the latest value of
+    # each single reference wins, plates and containers accumulate.
+    tir_carnet = mrn = permit_id = None
+    plates: set[str] = set()
+    containers: set[str] = set()
+    for event in timeline.events:
+        refs = event.references
+        tir_carnet = refs.tir_carnet or tir_carnet
+        mrn = refs.mrn or mrn
+        permit_id = refs.permit_id or permit_id
+        plates.update(refs.vehicle_plates)
+        containers.update(refs.container_numbers)
     return ConsignmentRow(
         consignment_id=timeline.consignment_id,
         carrier_id=timeline.carrier_id,
         state=timeline.state.value,
         current_location=timeline.current_location,
-        first_event_at=events[0].occurred_at if events else timeline.last_event_at,
+        first_event_at=min(
+            (event.occurred_at for event in timeline.events), default=timeline.last_event_at
+        ),
         last_event_at=timeline.last_event_at,
         event_count=len(timeline.events),
         route_id=timeline.route_id,
         declared_route=list(route.locations) if route is not None else [],
-        tir_carnet=_latest(e.references.tir_carnet for e in events),
-        mrn=_latest(e.references.mrn for e in events),
-        permit_id=_latest((e.references.permit_id for e in events), normalize_permit_id),
-        vehicle_plates=_union(e.references.vehicle_plates for e in events),
-        container_numbers=_union(e.references.container_numbers for e in events),
+        tir_carnet=normalize_reference(tir_carnet) if tir_carnet else None,
+        mrn=normalize_reference(mrn) if mrn else None,
+        permit_id=normalize_permit_id(permit_id) if permit_id else None,
+        vehicle_plates=sorted({normalize_reference(plate) for plate in plates}),
+        container_numbers=sorted({normalize_reference(number) for number in containers}),
         anomaly_count=len(timeline.anomalies),
     )
 
 
-def _latest(
-    values: Iterable[str | None], normalize: Callable[[str], str] = normalize_reference
-) -> str | None:
-    known = [normalize(value) for value in values if value]
-    return known[-1] if known else None
-
-
-def _union(groups: Iterable[tuple[str, ...]]) -> list[str]:
-    return sorted({normalize_reference(value) for group in groups for value in group})
-
-
-def _stay_row(timeline: Timeline, stay: Stay, reference: CorridorReference | None) -> StayRow:
+def _stay_row(
+    timeline: Timeline,
+    stay: Stay,
+    events_here: Sequence[TransitEvent],
+    reference: CorridorReference | None,
+) -> StayRow:
     during = [
         event
-        for event in timeline.events
-        if event.location == stay.location
-        and stay.arrived_at <= event.occurred_at
+        for event in events_here
+        if stay.arrived_at <= event.occurred_at
         and (stay.departed_at is None or event.occurred_at <= stay.departed_at)
     ]
     mode = next((e.attributes.mode.value for e in during if e.attributes.mode), None)
@@ -264,5 +280,5 @@ def _country(location: str, reference: CorridorReference | None) -> str:
 def _border_mode(border_id: str, reference: CorridorReference | None) -> str | None:
     if reference is None:
         return None
-    border = next((b for b in reference.borders if b.id == border_id), None)
+    border = reference.borders_by_id.get(border_id)
     return border.mode.value if border is not None else None

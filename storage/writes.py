@@ -10,14 +10,13 @@ transaction under the consignment row's lock; an alert is raised once per dedup 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
 from psycopg import AsyncCursor, sql
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 
 from corridor.events import TransitEvent
 from corridor.journey import Timeline
@@ -58,25 +57,35 @@ _MERGE_STAGING = sql.SQL(
     " ON CONFLICT DO NOTHING"
 ).format(columns=_EVENT_COLUMNS)
 
+_CONSIGNMENT_TYPES = {
+    "consignment_id": "text",
+    "carrier_id": "text",
+    "state": "text",
+    "current_location": "text",
+    "first_event_at": "timestamptz",
+    "last_event_at": "timestamptz",
+    "event_count": "integer",
+    "route_id": "text",
+    "declared_route": "text[]",
+    "tir_carnet": "text",
+    "mrn": "text",
+    "permit_id": "text",
+    "vehicle_plates": "text[]",
+    "container_numbers": "text[]",
+    "anomaly_count": "integer",
+}
+assert tuple(_CONSIGNMENT_TYPES) == ConsignmentRow._fields
+
 _UPSERT_CONSIGNMENTS = """
 INSERT INTO consignments AS c (
     consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
     event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
     container_numbers, anomaly_count)
-SELECT r.consignment_id, r.carrier_id, r.state, r.current_location, r.first_event_at,
-       r.last_event_at, r.event_count, r.route_id,
-       ARRAY(SELECT jsonb_array_elements_text(r.declared_route)),
-       r.tir_carnet, r.mrn, r.permit_id,
-       ARRAY(SELECT jsonb_array_elements_text(r.vehicle_plates)),
-       ARRAY(SELECT jsonb_array_elements_text(r.container_numbers)),
-       r.anomaly_count
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-            %s::timestamptz[], %s::integer[], %s::text[], %s::jsonb[], %s::text[], %s::text[],
-            %s::text[], %s::jsonb[], %s::jsonb[], %s::integer[])
-     AS r(consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
-          event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
-          container_numbers, anomaly_count)
-ORDER BY r.consignment_id
+SELECT consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
+       event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
+       container_numbers, anomaly_count
+FROM consignments_staging
+ORDER BY consignment_id
 ON CONFLICT (consignment_id) DO UPDATE SET
     carrier_id = EXCLUDED.carrier_id,
     state = EXCLUDED.state,
@@ -189,37 +198,50 @@ assert tuple(_CROSSINGS.types) == CrossingRow._fields
 assert tuple(_LEGS.types) == LegRow._fields
 
 
-def _unnest(child: _Child, columns: Sequence[str]) -> sql.Composed:
-    arrays = sql.SQL(", ").join(
-        sql.SQL("%s::{}[]").format(sql.SQL(child.types[c])) for c in columns
+def _staging(table: str, types: Mapping[str, str]) -> tuple[sql.Composed, sql.Composed]:
+    """A session-private table to COPY rows into (COPY is far cheaper than array
+    parameters), emptied at commit; and the COPY statement that fills it."""
+    staging = sql.Identifier(f"{table}_staging")
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in types.items()
     )
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    return sql.SQL("unnest({arrays}) AS k({names})").format(arrays=arrays, names=names)
+    create = sql.SQL(
+        "CREATE TEMP TABLE IF NOT EXISTS {staging} ({columns}) ON COMMIT DELETE ROWS"
+    ).format(staging=staging, columns=columns)
+    copy = sql.SQL("COPY {staging} ({names}) FROM STDIN").format(
+        staging=staging, names=sql.SQL(", ").join(map(sql.Identifier, types))
+    )
+    return create, copy
 
 
 def _delete_missing_sql(child: _Child) -> sql.Composed:
-    """Rows of the updated consignments whose key is not in the new set (e.g. a stay that
-    became visit 2 after a late arrival re-ordered visits)."""
+    """Rows of the given consignments whose key is not among the staged rows (e.g. a stay
+    that became visit 2 after a late arrival re-ordered visits)."""
     matches = sql.SQL(" AND ").join(
         sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(c)) for c in child.key
     )
     return sql.SQL(
         "DELETE FROM {table} AS t WHERE t.consignment_id = ANY(%s::text[])"
-        " AND NOT EXISTS (SELECT 1 FROM {unnest} WHERE {matches})"
-    ).format(table=sql.Identifier(child.table), unnest=_unnest(child, child.key), matches=matches)
+        " AND NOT EXISTS (SELECT 1 FROM {staging} AS k WHERE {matches})"
+    ).format(
+        table=sql.Identifier(child.table),
+        staging=sql.Identifier(f"{child.table}_staging"),
+        matches=matches,
+    )
 
 
 def _upsert_sql(child: _Child) -> sql.Composed:
     columns = list(child.types)
     updated = [c for c in columns if c not in child.key]
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
     return sql.SQL(
-        "INSERT INTO {table} AS t ({names}) SELECT * FROM {unnest} ORDER BY {key}"
+        "INSERT INTO {table} AS t ({names}) SELECT {names} FROM {staging} ORDER BY {key}"
         " ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now()"
         " WHERE ({old}) IS DISTINCT FROM ({new})"
     ).format(
         table=sql.Identifier(child.table),
-        names=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        unnest=_unnest(child, columns),
+        names=names,
+        staging=sql.Identifier(f"{child.table}_staging"),
         key=sql.SQL(", ").join(map(sql.Identifier, child.key)),
         sets=sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updated
@@ -229,10 +251,20 @@ def _upsert_sql(child: _Child) -> sql.Composed:
     )
 
 
+class _ChildSql(NamedTuple):
+    create_staging: sql.Composed
+    copy_staging: sql.Composed
+    delete_missing: sql.Composed
+    upsert: sql.Composed
+
+
 _CHILD_SQL = {
-    child.table: (_delete_missing_sql(child), _upsert_sql(child))
+    child.table: _ChildSql(
+        *_staging(child.table, child.types), _delete_missing_sql(child), _upsert_sql(child)
+    )
     for child in (_STAYS, _CROSSINGS, _LEGS)
 }
+_CONSIGNMENT_STAGING = _staging("consignments", _CONSIGNMENT_TYPES)
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -244,8 +276,13 @@ class BatchResult:
     events_inserted: int
     timelines_applied: int
     alerts_raised: int
-    # Consignments whose rows now hold the batch's timeline (the others were stale).
-    applied_ids: frozenset[str] = frozenset()
+    # The rows each consignment now holds, for those whose rows took the batch's timeline
+    # (the others held something newer); hand them back as `stored` next time.
+    written: Mapping[str, TimelineRows] = field(default_factory=dict)
+
+    @property
+    def applied_ids(self) -> frozenset[str]:
+        return frozenset(self.written)
 
 
 class WriteRepository:
@@ -281,24 +318,20 @@ class WriteRepository:
         events: Sequence[TransitEvent] = (),
         timelines: Sequence[Timeline] = (),
         alerts: Sequence[NewAlert] = (),
-        stored: Mapping[str, Timeline] | None = None,
+        stored: Mapping[str, TimelineRows] | None = None,
     ) -> BatchResult:
         """Events, timelines and alerts of one batch, all in one transaction.
 
-        `stored` may give, per consignment, the timeline its rows hold now (as a caller
-        that wrote it knows); only the stays, crossings and legs that differ from it are
-        then written. Without it, a consignment's child rows are replaced whole.
+        `stored` may give, per consignment, the rows it holds now (as a caller that wrote
+        them knows: `BatchResult.written`); only the stays, crossings and legs that differ
+        are then written. Without it, a consignment's child rows are replaced whole.
         """
         rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
-        before = {
-            cid: timeline_rows(timeline, self._reference)
-            for cid, timeline in (stored or {}).items()
-        }
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             inserted = await self._insert_events(cur, [event_row(e) for e in events])
-            applied = await self._upsert_timelines(cur, rows, before)
+            written = await self._upsert_timelines(cur, rows, stored or {})
             raised = await self._insert_alerts(cur, alerts)
-        return BatchResult(inserted, len(applied), raised, frozenset(applied))
+        return BatchResult(inserted, len(written), raised, written)
 
     async def insert_api_key(self, key: NewApiKey) -> UUID:
         locations = list(key.allowed_locations) if key.allowed_locations is not None else None
@@ -336,14 +369,14 @@ class WriteRepository:
 
     async def _upsert_timelines(
         self, cur: Cursor, batch: list[TimelineRows], before: Mapping[str, TimelineRows]
-    ) -> set[str]:
+    ) -> dict[str, TimelineRows]:
         newest: dict[str, TimelineRows] = {}
         for rows in batch:
             known = newest.get(rows.consignment.consignment_id)
             if known is None or rows.consignment.version > known.consignment.version:
                 newest[rows.consignment.consignment_id] = rows
         if not newest:
-            return set()
+            return {}
         ordered = [newest[key] for key in sorted(newest)]
         applied = await self._upsert_consignments(cur, [rows.consignment for rows in ordered])
         chosen = [rows for rows in ordered if rows.consignment.consignment_id in applied]
@@ -351,7 +384,7 @@ class WriteRepository:
             await self._sync(cur, _STAYS, chosen, before, lambda rows: rows.stays)
             await self._sync(cur, _CROSSINGS, chosen, before, lambda rows: rows.crossings)
             await self._sync(cur, _LEGS, chosen, before, lambda rows: rows.legs)
-        return applied
+        return {rows.consignment.consignment_id: rows for rows in chosen}
 
     async def _sync(
         self,
@@ -368,32 +401,38 @@ class WriteRepository:
             return tuple(row[p] for p in positions)
 
         pruned: list[str] = []  # consignments that may have rows the new set lacks
-        kept_keys: list[tuple[Any, ...]] = []
-        changed: list[tuple[Any, ...]] = []
+        staged: list[tuple[Any, ...]] = []
         for rows in chosen:
             new = rows_of(rows)
             old_rows = before.get(rows.consignment.consignment_id)
             old = rows_of(old_rows) if old_rows is not None else None
             if old is None or {key(r) for r in old} - {key(r) for r in new}:
+                # Every new row is staged: the delete keeps exactly the staged keys.
                 pruned.append(rows.consignment.consignment_id)
-                kept_keys.extend(key(r) for r in new)
-            unchanged = set(old) if old is not None else set()
-            changed.extend(r for r in new if r not in unchanged)
-        delete_missing, upsert = _CHILD_SQL[child.table]
+                staged.extend(new)
+            else:
+                unchanged = set(old)
+                staged.extend(r for r in new if r not in unchanged)
+        if not staged and not pruned:
+            return
+        statements = _CHILD_SQL[child.table]
+        await cur.execute(statements.create_staging)
+        async with cur.copy(statements.copy_staging) as copy:
+            for row in staged:
+                await copy.write_row(row)
         if pruned:
-            await cur.execute(delete_missing, [pruned, *_columns(kept_keys, len(child.key))])
-        if changed:
-            await cur.execute(upsert, _columns(changed, len(child.types)))
+            await cur.execute(statements.delete_missing, [pruned])
+        if staged:
+            # Unchanged rows (staged only to be kept) match the WHERE and write nothing.
+            await cur.execute(statements.upsert)
 
     async def _upsert_consignments(self, cur: Cursor, rows: list[ConsignmentRow]) -> set[str]:
-        json_columns = {"declared_route", "vehicle_plates", "container_numbers"}
-        params = [
-            [Jsonb(value) for value in column] if name in json_columns else column
-            for name, column in zip(
-                ConsignmentRow._fields, _columns(rows, len(ConsignmentRow._fields)), strict=True
-            )
-        ]
-        await cur.execute(_UPSERT_CONSIGNMENTS, params)
+        create, copy_rows = _CONSIGNMENT_STAGING
+        await cur.execute(create)
+        async with cur.copy(copy_rows) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cur.execute(_UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
 
     async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> int:

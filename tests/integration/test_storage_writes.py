@@ -26,6 +26,7 @@ from services.common.keys import Role, generate_key, hash_key
 from storage.db import Pool, create_pool
 from storage.reads import ReadRepository
 from storage.records import NewAlert, NewApiKey
+from storage.rows import TimelineRows
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -362,12 +363,12 @@ async def test_writing_only_the_changes_gives_the_same_tables_as_rewriting(
             async with create_pool(dsn, min_size=1, max_size=1) as pool:
                 writer = WriteRepository(pool)
                 for sequence in (steps, reordered):
-                    before: Timeline | None = None
+                    before: TimelineRows | None = None
                     for timeline in sequence:
                         stored = {timeline.consignment_id: before} if with_stored and before else {}
                         result = await writer.write_batch(timelines=[timeline], stored=stored)
                         assert result.applied_ids == {timeline.consignment_id}
-                        before = timeline
+                        before = result.written[timeline.consignment_id]
             dumps.append(_without_update_times(dump(dsn)))
         finally:
             _drop(postgres_dsn_base, name)
