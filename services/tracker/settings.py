@@ -16,7 +16,7 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     )
     tracker_data_dir: Path = Field(default=Path(".run/tracker"))
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
-    tracker_batch_size: int = Field(default=10_000, ge=1, le=50_000)
+    tracker_batch_size: int = Field(default=50_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
     tracker_cache_consignments: int = Field(
         default=100_000, ge=0, description="Decoded histories kept in memory per worker."

@@ -21,6 +21,7 @@ from corridor.journey import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.db import create_pool
 from storage.records import NewAlert
+from storage.rows import TimelineRows
 from storage.tracking import TrackerQueries
 from storage.writes import WriteRepository
 
@@ -90,14 +91,14 @@ class PostgresTrackingStore:
         events: Sequence[TransitEvent],
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
-        stored: Mapping[str, Timeline],
-    ) -> frozenset[str]:
+        stored: Mapping[str, TimelineRows],
+    ) -> Mapping[str, TimelineRows]:
         raised_at = self._clock()
         rows = [new_alert(alert, raised_at) for alert in alerts]
         result = await self._patiently(
             lambda: self._writes.write_batch(events, timelines, rows, stored)
         )
-        return result.applied_ids
+        return result.written
 
     async def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Store alerts; return the ones that were new (the rest were raised before)."""

@@ -7,6 +7,10 @@ handed to the domain core. The resulting timelines, the raw events and the alert
 are written in one transaction; only then may the batch be acked. Because every
 write is idempotent and every timeline is rebuilt from the whole set, a replay, a
 restart or a late event converges to the same rows.
+
+A consignment whose event set the batch did not change (only faithful re-sends, as
+after a crash) keeps the timeline its rows already hold: nothing is rebuilt, written
+or announced for it.
 """
 
 from __future__ import annotations
@@ -14,26 +18,28 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
+from uuid import UUID
 
 from corridor.alerts import Alert, alerts_for_timeline
 from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
 from corridor.timeline import build_timeline
+from storage.rows import TimelineRows
 
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
 
 
 class EventHistory(Protocol):
-    """Per-consignment events seen so far and the timeline last stored for them, as far as
-    memory allows; None: ask the store."""
+    """Per-consignment events seen so far (distinct, in timeline order) and the rows last
+    stored for them, as far as memory allows; None: ask the store."""
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None: ...
 
-    def stored_timeline(self, consignment_id: str) -> Timeline | None: ...
+    def stored_rows(self, consignment_id: str) -> TimelineRows | None: ...
 
     def put(
-        self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline
+        self, consignment_id: str, events: Sequence[TransitEvent], stored: TimelineRows
     ) -> None: ...
 
     def forget(self, consignment_id: str) -> None: ...
@@ -52,7 +58,7 @@ class RecentHistories:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._histories: OrderedDict[str, tuple[list[TransitEvent], Timeline]] = OrderedDict()
+        self._histories: OrderedDict[str, tuple[list[TransitEvent], TimelineRows]] = OrderedDict()
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
         known = self._histories.get(consignment_id)
@@ -61,11 +67,13 @@ class RecentHistories:
         self._histories.move_to_end(consignment_id)
         return known[0]
 
-    def stored_timeline(self, consignment_id: str) -> Timeline | None:
+    def stored_rows(self, consignment_id: str) -> TimelineRows | None:
         known = self._histories.get(consignment_id)
         return known[1] if known is not None else None
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline) -> None:
+    def put(
+        self, consignment_id: str, events: Sequence[TransitEvent], stored: TimelineRows
+    ) -> None:
         self._histories[consignment_id] = (list(events), stored)
         self._histories.move_to_end(consignment_id)
         while len(self._histories) > self._capacity:
@@ -88,10 +96,11 @@ class TrackingStore(Protocol):
         events: Sequence[TransitEvent],
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
-        stored: Mapping[str, Timeline],
-    ) -> frozenset[str]:
-        """One transaction; returns the consignments whose rows now hold these timelines.
-        `stored` (what the rows held before, where known) lets it write only changes."""
+        stored: Mapping[str, TimelineRows],
+    ) -> Mapping[str, TimelineRows]:
+        """One transaction. Returns the rows now held by each consignment whose rows took
+        its timeline (the others held something newer). `stored` (what the rows held
+        before, where known) lets it write only the changes."""
         ...
 
 
@@ -99,13 +108,31 @@ class DerivedTopics(Protocol):
     async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None: ...
 
 
-def merge_events(known: Iterable[TransitEvent], new: Iterable[TransitEvent]) -> list[TransitEvent]:
+def merge_events(known: Sequence[TransitEvent], new: Iterable[TransitEvent]) -> list[TransitEvent]:
     """Union by content: a faithful re-send adds nothing, a conflicting one is kept for
-    the domain core to flag."""
-    merged: dict[tuple[str, str], TransitEvent] = {}
-    for event in (*known, *new):
-        merged.setdefault((str(event.event_id), event.fingerprint()), event)
-    return sorted(merged.values(), key=lambda e: e.sort_key)
+    the domain core to flag.
+
+    `known` must be distinct and in timeline order (a previous merge's result); the
+    result is too. When nothing is new, `known` itself comes back (callers test `is`).
+    """
+    seen: set[tuple[UUID, str]] = {(e.event_id, e.fingerprint()) for e in known}
+    fresh: list[TransitEvent] = []
+    for event in new:
+        key = (event.event_id, event.fingerprint())
+        if key not in seen:
+            seen.add(key)
+            fresh.append(event)
+    if not fresh:
+        return known if isinstance(known, list) else list(known)
+    fresh.sort(key=_merge_order)
+    if not known or _merge_order(known[-1]) <= _merge_order(fresh[0]):
+        return [*known, *fresh]  # the usual case: events arrive roughly in order
+    return sorted((*known, *fresh), key=_merge_order)
+
+
+def _merge_order(event: TransitEvent) -> tuple[tuple[object, ...], str]:
+    # Timeline order; conflicting versions of one event (same key) by content digest.
+    return (event.sort_key, event.fingerprint())
 
 
 def group_by_consignment(events: Iterable[TransitEvent]) -> dict[str, list[TransitEvent]]:
@@ -131,23 +158,29 @@ class BatchTracker:
         self._derived = derived
 
     async def track(self, events: Sequence[TransitEvent]) -> list[Timeline]:
+        """Returns the timelines the batch changed."""
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
         # Evicted, restarted or never-seen consignments: the database has what we had.
         reloaded = await self._store.load_events(unknown) if unknown else {}
         histories: dict[str, list[TransitEvent]] = {}
         timelines: list[Timeline] = []
+        stored: dict[str, TimelineRows] = {}
         for consignment_id, new_events in groups.items():
-            known = self._history.get(consignment_id) or reloaded.get(consignment_id, [])
-            histories[consignment_id] = merge_events(known, new_events)
-            timelines.append(build_timeline(histories[consignment_id], self._reference))
+            cached = self._history.get(consignment_id)
+            known = (
+                cached if cached is not None else merge_events([], reloaded.get(consignment_id, []))
+            )
+            merged = merge_events(known, new_events)
+            rows = self._history.stored_rows(consignment_id) if cached is not None else None
+            if merged is cached and rows is not None:
+                continue  # only re-sends: its rows already hold this timeline
+            histories[consignment_id] = merged
+            timelines.append(build_timeline(merged, self._reference))
+            if rows is not None:
+                stored[consignment_id] = rows
         alerts = [alert for timeline in timelines for alert in alerts_for_timeline(timeline)]
-        stored = {
-            cid: timeline
-            for cid in groups
-            if (timeline := self._history.stored_timeline(cid)) is not None
-        }
-        applied = await self._store.write_batch(events, timelines, alerts, stored)
+        written = await self._store.write_batch(events, timelines, alerts, stored)
         for timeline in timelines:
             consignment_id = timeline.consignment_id
             if timeline.state in FINAL_STATES:
@@ -155,8 +188,10 @@ class BatchTracker:
                 self._history.forget(consignment_id)
                 self._states.remove(consignment_id)
                 continue
-            if consignment_id in applied:
-                self._history.put(consignment_id, histories[consignment_id], timeline)
+            if consignment_id in written:
+                self._history.put(
+                    consignment_id, histories[consignment_id], written[consignment_id]
+                )
             else:
                 # The rows hold something else (a replay, or another worker's newer write):
                 # next time, rebuild from the database and rewrite whole.

@@ -6,27 +6,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
 from services.tracker.tracking import BatchTracker, RecentHistories, merge_events
+from storage.rows import TimelineRows, timeline_rows
 from tests.unit.factories import declared, event, khorgos_to_aktau, reference, visit
 
 
 class FakeHistory:
     def __init__(self) -> None:
         self.events: dict[str, list[TransitEvent]] = {}
-        self.stored: dict[str, Timeline] = {}
+        self.stored: dict[str, TimelineRows] = {}
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
         return self.events.get(consignment_id)
 
-    def stored_timeline(self, consignment_id: str) -> Timeline | None:
+    def stored_rows(self, consignment_id: str) -> TimelineRows | None:
         return self.stored.get(consignment_id)
 
-    def put(self, consignment_id: str, events: Sequence[TransitEvent], stored: Timeline) -> None:
+    def put(
+        self, consignment_id: str, events: Sequence[TransitEvent], stored: TimelineRows
+    ) -> None:
         self.events[consignment_id] = list(events)
         self.stored[consignment_id] = stored
 
@@ -54,6 +59,7 @@ class FakeStore:
         self.timelines: dict[str, Timeline] = {}
         self.alerts: dict[str, Alert] = {}
         self.fail_next = False
+        self.writes = 0
 
     async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
         return {cid: list(self.raw[cid]) for cid in consignment_ids if cid in self.raw}
@@ -63,18 +69,19 @@ class FakeStore:
         events: Sequence[TransitEvent],
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
-        stored: Mapping[str, Timeline],
-    ) -> frozenset[str]:
+        stored: Mapping[str, TimelineRows],
+    ) -> Mapping[str, TimelineRows]:
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("database went away")
         for e in events:
             self.raw[e.consignment_id] = merge_events(self.raw.get(e.consignment_id, []), [e])
         for cid, before in stored.items():  # the caller's idea of the rows must be right
-            assert self.timelines[cid] == before
+            assert timeline_rows(self.timelines[cid], reference()) == before
         self.timelines.update({t.consignment_id: t for t in timelines})
         self.alerts.update({a.dedup_key: a for a in alerts})
-        return frozenset(t.consignment_id for t in timelines)
+        self.writes += 1
+        return {t.consignment_id: timeline_rows(t, reference()) for t in timelines}
 
 
 class FakeTopics:
@@ -129,6 +136,17 @@ async def test_replaying_a_batch_changes_nothing() -> None:
     first = store.timelines["CONS-0001"]
     await tracker.track(events)
     assert store.timelines["CONS-0001"] == first
+
+
+async def test_a_batch_of_only_resends_rebuilds_and_announces_nothing() -> None:
+    tracker, _, store, topics = _tracker()
+    events = khorgos_to_aktau()
+    await tracker.track(events)
+    announced = list(topics.updates)
+
+    assert await tracker.track(list(reversed(events[3:]))) == []
+    assert topics.updates == announced
+    assert store.timelines["CONS-0001"].current_location == "KZ-AKTAU"
 
 
 async def test_completed_consignments_leave_the_table_and_late_events_reload_them() -> None:
@@ -192,11 +210,29 @@ async def test_a_restarted_worker_rebuilds_histories_from_the_database() -> None
 def test_recent_histories_keep_only_the_most_recently_used() -> None:
     histories = RecentHistories(capacity=2)
     one, two, three = ([e] for e in khorgos_to_aktau()[:3])
-    timeline = build_timeline(one, reference())
-    histories.put("a", one, timeline)
-    histories.put("b", two, timeline)
+    rows = timeline_rows(build_timeline(one, reference()), reference())
+    histories.put("a", one, rows)
+    histories.put("b", two, rows)
     assert histories.get("a") == one  # touching "a" makes "b" the oldest
-    histories.put("c", three, timeline)
+    histories.put("c", three, rows)
     assert histories.get("b") is None
     assert histories.get("a") == one
     assert histories.get("c") == three
+
+
+@given(order=st.permutations(range(11)), split=st.integers(min_value=0, max_value=11))
+def test_merging_in_steps_gives_the_distinct_events_in_timeline_order(
+    order: list[int], split: int
+) -> None:
+    journey = khorgos_to_aktau()
+    conflicting = journey[4].model_copy(update={"location": "KZ-AKTAU"})  # same id, new content
+    pool = [*journey, conflicting]
+    arrivals = [pool[i] for i in order]
+    first = merge_events([], arrivals[:split])
+    merged = merge_events(first, [*arrivals[split:], *arrivals[: split // 2]])  # with re-sends
+    assert merged == sorted(pool, key=lambda e: (e.sort_key, e.fingerprint()))
+
+
+def test_merging_only_resends_hands_back_the_known_list() -> None:
+    known = merge_events([], khorgos_to_aktau())
+    assert merge_events(known, khorgos_to_aktau()[2:5]) is known
