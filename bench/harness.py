@@ -391,6 +391,13 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
         baseline = await tracker_throughput.run_baseline(
             servers.bootstrap, stack.events_topic, servers.fresh_database(baseline_db), events
         )
+        ceiling = await asyncio.to_thread(
+            tracker_throughput.run_faust_ceiling,
+            servers.bootstrap,
+            stack.events_topic,
+            events,
+            scale.timeout,
+        )
         tracker = await asyncio.to_thread(
             tracker_throughput.run_tracker,
             servers.bootstrap,
@@ -402,10 +409,17 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
     finally:
         servers.drop_database(baseline_db)
         servers.drop_database(tracker_db)
-    figures = tracker_throughput.Figures(events, baseline, tracker)
+    figures = tracker_throughput.Figures(events, baseline, tracker, ceiling)
     report.add("tracker alone: topic -> rows (catch-up)", figures.tracker_rate, "events/s")
     report.add("baseline: bare aiokafka consumer + COPY", figures.baseline_rate, "events/s")
+    report.add("ceiling: Faust agent taking events, no work", figures.ceiling_rate or 0, "events/s")
     report.add("ratio tracker / baseline", figures.ratio, "x", "goal >= 0.5")
+    report.add(
+        "ratio Faust ceiling / baseline",
+        (figures.ceiling_rate or 0) / figures.baseline_rate,
+        "x",
+        "the most any Faust agent reached here",
+    )
     end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
     report.add("ratio end-to-end / baseline", end_to_end_rate / figures.baseline_rate, "x")
 

@@ -7,6 +7,10 @@ machine. The baseline is a bare aiokafka consumer that COPYs the raw events into
 `transit_events` with no domain logic; the tracker does everything it does in
 production (timelines, stays, crossings, legs, alerts, changelogged state). The
 ratio tracker / baseline is the figure to watch (goal: at least 0.5).
+
+A third path, `bench.faust_ceiling`, is a Faust agent over the same topic that takes
+the events exactly as the tracker's agent does and does nothing with them: the
+stream framework's own ceiling on this machine, next to the other two.
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ class Figures:
     events: int
     baseline_seconds: float
     tracker_seconds: float
+    ceiling_seconds: float | None = None  # the Faust agent that takes events, no work
+
+    @property
+    def ceiling_rate(self) -> float | None:
+        return self.events / self.ceiling_seconds if self.ceiling_seconds else None
 
     @property
     def baseline_rate(self) -> float:
@@ -68,16 +77,27 @@ class Figures:
         return self.tracker_rate / self.baseline_rate
 
     def table(self) -> str:
-        return "\n".join(
-            [
-                f"{'path':<44} {'seconds':>9} {'events/s':>10}",
-                f"{'baseline: aiokafka consumer + COPY, raw rows':<44} "
-                f"{self.baseline_seconds:>9.1f} {self.baseline_rate:>10,.0f}",
-                f"{'tracker: Faust worker, full domain model':<44} "
-                f"{self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
-                f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
-            ]
-        )
+        lines = [
+            f"{'path':<48} {'seconds':>9} {'events/s':>10}",
+            f"{'baseline: aiokafka consumer + COPY, raw rows':<48} "
+            f"{self.baseline_seconds:>9.1f} {self.baseline_rate:>10,.0f}",
+        ]
+        if self.ceiling_seconds and self.ceiling_rate:
+            lines.append(
+                f"{'ceiling: Faust agent taking events, no work':<48} "
+                f"{self.ceiling_seconds:>9.1f} {self.ceiling_rate:>10,.0f}"
+            )
+        lines += [
+            f"{'tracker: Faust worker, full domain model':<48} "
+            f"{self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
+            f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
+        ]
+        if self.ceiling_rate:
+            lines.append(
+                f"ratio Faust ceiling/baseline: {self.ceiling_rate / self.baseline_rate:.2f};"
+                f" tracker/ceiling: {self.tracker_rate / self.ceiling_rate:.2f}"
+            )
+        return "\n".join(lines)
 
 
 async def produce_events(bootstrap: str, topic: str, wanted: int, seed: int) -> int:
@@ -203,6 +223,29 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
         log.close()
 
 
+def run_faust_ceiling(bootstrap: str, topic: str, total: int, timeout: float) -> float:
+    """`bench.faust_ceiling` from launch until it has taken every event and exited."""
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "bench.faust_ceiling",
+            topic,
+            str(total),
+            "--bootstrap",
+            bootstrap,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"the Faust ceiling run failed:\n{result.stdout[-2000:]!r}")
+    return time.perf_counter() - started
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -236,10 +279,11 @@ def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
                 broker.bootstrap_servers, topic, _fresh_database(cluster, "baseline"), total
             )
         )
+        ceiling = run_faust_ceiling(broker.bootstrap_servers, topic, total, timeout)
         tracker = run_tracker(
             broker.bootstrap_servers, prefix, _fresh_database(cluster, "tracker"), total, timeout
         )
-        return Figures(total, baseline, tracker)
+        return Figures(total, baseline, tracker, ceiling)
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
             cluster.stop()
