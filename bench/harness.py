@@ -341,12 +341,13 @@ async def post_all(
 
 async def wait_for_rows(stack: Stack, at_least: int, within: float) -> float:
     """Seconds on the monotonic clock when the database holds `at_least` event rows."""
-    deadline = time.monotonic() + within
+    started = time.monotonic()
+    deadline = started + within
     while time.monotonic() < deadline:
         if await asyncio.to_thread(stored_events, stack.database_url) >= at_least:
             return time.monotonic()
         stack.check_alive()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(tracker_throughput.poll_interval(time.monotonic() - started))
     raise SystemExit(f"fewer than {at_least} rows after {within:g}s; see {stack.run_dir}")
 
 
