@@ -183,11 +183,6 @@ class BatchTracker:
         written = await self._store.write_batch(events, timelines, alerts, stored)
         for timeline in timelines:
             consignment_id = timeline.consignment_id
-            if timeline.state in FINAL_STATES:
-                # Finished journeys leave memory; a late event reloads them from the database.
-                self._history.forget(consignment_id)
-                self._states.remove(consignment_id)
-                continue
             if consignment_id in written:
                 self._history.put(
                     consignment_id, histories[consignment_id], written[consignment_id]
@@ -196,6 +191,12 @@ class BatchTracker:
                 # The rows hold something else (a replay, or another worker's newer write):
                 # next time, rebuild from the database and rewrite whole.
                 self._history.forget(consignment_id)
-            self._states.record(timeline)
+            if timeline.state in FINAL_STATES:
+                # Finished journeys leave the table. Their history stays in the bounded
+                # cache, as a destination's last events (departure, discharge) still
+                # follow, and ages out of it once they stop.
+                self._states.remove(consignment_id)
+            else:
+                self._states.record(timeline)
         await self._derived.publish(timelines, alerts)
         return timelines
