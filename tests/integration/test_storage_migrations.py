@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 
 from storage.backend import Backend, detect_backend
+from storage.kpi_refresh import KPI_VIEWS
 from storage.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
 
 pytest_plugins = ["tests.fixtures.postgres"]
@@ -27,6 +29,7 @@ SHARED_RELATIONS = {
     "schema_migrations",
     "location_dwell_hourly",
     "location_dwell_daily",
+    "location_dwell_weekly",
     "crossing_time_hourly",
     "crossing_time_daily",
     "stays_in_progress",
@@ -115,9 +118,51 @@ def test_both_backends_define_the_same_columns() -> None:
         for table in ("transit_events", "stays", "crossings"):
             if f"CREATE TABLE {table}" in pg.sql:
                 assert _columns_of(pg.sql, table) == _columns_of(ts.sql, table)
-        for view in ("location_dwell_hourly", "crossing_time_daily"):
+        for view in KPI_VIEWS:
             if f"MATERIALIZED VIEW {view}" in pg.sql:
                 assert f"MATERIALIZED VIEW {view}" in ts.sql
+                # Every definition (TimescaleDB's continuous aggregate and its fallback)
+                # has the PostgreSQL view's columns, in its order.
+                (columns,) = _view_columns(pg.sql, view)
+                assert _view_columns(ts.sql, view) == [columns, columns], view
+
+
+def test_view_columns_are_read_from_the_select_list() -> None:
+    script = """CREATE MATERIALIZED VIEW v AS
+SELECT
+    date_trunc('week', bucket, 'UTC') AS bucket,
+    location,
+    ARRAY[
+        sum(h[1]),
+        sum(h[2])
+    ]::bigint[] AS histogram,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY x)
+        FILTER (WHERE a AND b) AS median
+FROM t
+GROUP BY 1, 2
+WITH DATA;"""
+    assert _view_columns(script, "v") == [["bucket", "location", "histogram", "median"]]
+
+
+def _view_columns(script: str, view: str) -> list[list[str]]:
+    """The output column names of each definition of materialized view ``view``."""
+    definitions = []
+    for definition in re.split(rf"MATERIALIZED VIEW {view}\b", script)[1:]:
+        select_list = definition.split("SELECT", 1)[1].split("\nFROM ", 1)[0]
+        items, depth, current = [], 0, ""
+        for char in select_list:  # split on the commas outside parentheses and brackets
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            if char == "," and depth == 0:
+                items.append(current)
+                current = ""
+            else:
+                current += char
+        items.append(current)
+        definitions.append([item.split()[-1] for item in items])  # the alias, or the column
+    return definitions
 
 
 def _columns_of(script: str, table: str) -> list[str]:
