@@ -21,6 +21,7 @@ from storage.reads import (
     SPEED_EDGES_KMH,
     ReadRepository,
     histogram_percentile,
+    histogram_percentiles,
 )
 from storage.views import Granularity, LocationPerformance, Percentiles
 from storage.writes import WriteRepository
@@ -453,6 +454,8 @@ async def test_hourly_buckets_need_exact_percentiles(storage_pool: Pool) -> None
 def test_python_histogram_percentile_is_the_sql_one(fresh_database_url: str) -> None:
     rng = random.Random(3)
     histograms = [[rng.choice((0, 0, 1, 5, 40)) for _ in DURATION_EDGES] for _ in range(50)]
+    slots = len(DURATION_EDGES)
+    histograms += [[0] * slots, [0] * (slots - 1) + [3], [2] + [0] * (slots - 1), [1] * slots]
     with psycopg.connect(fresh_database_url) as conn:
         edges = conn.execute("SELECT kpi_histogram_edges(), kpi_speed_histogram_edges()").fetchone()
         assert edges == (DURATION_EDGES, SPEED_EDGES)
@@ -469,3 +472,7 @@ def test_python_histogram_percentile_is_the_sql_one(fresh_database_url: str) -> 
                     pytest.approx(histogram_percentile(histogram, fraction)),
                     pytest.approx(histogram_percentile(histogram, fraction, SPEED_EDGES_KMH)),
                 )
+            assert histogram_percentiles(histogram, (0.5, 0.9)) == [
+                histogram_percentile(histogram, 0.5),
+                histogram_percentile(histogram, 0.9),
+            ]
