@@ -173,7 +173,9 @@ DURATION_EDGES_SECONDS = (0, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 17280
                           432000, 604800, 864000, 1209600)  # fmt: skip
 SPEED_EDGES_KMH = (0, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60, 80)
 _SLOTS = range(1, len(DURATION_EDGES_SECONDS) + 1)
-_FRINGE = """(({t} >= %(start)s AND {t} < %(whole_start)s)
+# `fringe` is false when the range is whole days: a one-time filter then skips the scan
+# (the BRIN index still visits a block range for an empty interval, ~1 ms on stays).
+_FRINGE = """%(fringe)s AND (({t} >= %(start)s AND {t} < %(whole_start)s)
        OR ({t} >= %(whole_end)s AND {t} < %(end)s))"""
 _IN_WHOLE_DAYS = "bucket >= %(whole_start)s AND bucket < %(whole_end)s"
 # Days into day or week buckets: date_bin is plain arithmetic, ~10 ms cheaper over a year
@@ -602,7 +604,8 @@ class ReadRepository:
         else:
             params |= {"weeks_start": whole["whole_start"], "weeks_end": whole["whole_start"]}
         async with self._pool.connection() as conn:
-            rows = await _all(conn, _LOCATIONS_FROM_AGGREGATES, params)
+            # Binary rows: ~1.3k histogram arrays decode in half the time of their text.
+            rows = await _all(conn, _LOCATIONS_FROM_AGGREGATES, params, binary=True)
         return tuple(LocationPerformance(*row[:6], *_quantiles(row[6], 0.5, 0.9)) for row in rows)
 
     async def location_queues(self, carrier_id: str | None = None) -> tuple[LocationQueueView, ...]:
@@ -657,16 +660,17 @@ def histogram_percentiles(
     return answers
 
 
-def _whole_days(start: datetime, end: datetime) -> dict[str, datetime]:
+def _whole_days(start: datetime, end: datetime) -> dict[str, Any]:
     """The UTC days wholly inside [start, end), as ``whole_start``/``whole_end``; an
-    empty span at ``end`` when there are none (the base tables then answer it all)."""
+    empty span at ``end`` when there are none (the base tables then answer it all).
+    ``fringe``: whether any of [start, end) lies outside them."""
     first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if first < start:
         first += timedelta(days=1)
     last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if first >= last:
         first = last = end
-    return {"whole_start": first, "whole_end": last}
+    return {"whole_start": first, "whole_end": last, "fringe": start < first or last < end}
 
 
 def _whole_weeks(whole_start: datetime, whole_end: datetime) -> dict[str, datetime]:
@@ -685,9 +689,12 @@ def _quantiles(histogram: Sequence[int], *fractions: float) -> list[float | None
 
 
 async def _all(
-    conn: AsyncConnection[TupleRow], query: str, params: Sequence[Any] | dict[str, Any]
+    conn: AsyncConnection[TupleRow],
+    query: str,
+    params: Sequence[Any] | dict[str, Any],
+    binary: bool = False,
 ) -> list[Row]:
-    cursor = await conn.execute(query, params)
+    cursor = await conn.execute(query, params, binary=binary)
     return await cursor.fetchall()
 
 
