@@ -25,8 +25,6 @@ CREATE MATERIALIZED VIEW location_dwell_weekly AS
 SELECT
     date_trunc('week', bucket, 'UTC') AS bucket,
     location,
-    mode,
-    direction,
     sum(stays_count)::bigint AS stays_count,
     sum(completed_count)::bigint AS completed_count,
     sum(in_progress_count)::bigint AS in_progress_count,
@@ -48,13 +46,25 @@ SELECT
         sum(dwell_histogram[12]),
         sum(dwell_histogram[13]),
         sum(dwell_histogram[14])
-    ]::bigint[] AS dwell_histogram
+    ]::bigint[] AS dwell_histogram,
+    kpi_histogram_percentile(
+        ARRAY[
+            sum(dwell_histogram[1]), sum(dwell_histogram[2]), sum(dwell_histogram[3]), sum(dwell_histogram[4]), sum(dwell_histogram[5]),
+            sum(dwell_histogram[6]), sum(dwell_histogram[7]), sum(dwell_histogram[8]), sum(dwell_histogram[9]), sum(dwell_histogram[10]),
+            sum(dwell_histogram[11]), sum(dwell_histogram[12]), sum(dwell_histogram[13]), sum(dwell_histogram[14])
+        ]::bigint[], 0.5) AS dwell_histogram_median_seconds,
+    kpi_histogram_percentile(
+        ARRAY[
+            sum(dwell_histogram[1]), sum(dwell_histogram[2]), sum(dwell_histogram[3]), sum(dwell_histogram[4]), sum(dwell_histogram[5]),
+            sum(dwell_histogram[6]), sum(dwell_histogram[7]), sum(dwell_histogram[8]), sum(dwell_histogram[9]), sum(dwell_histogram[10]),
+            sum(dwell_histogram[11]), sum(dwell_histogram[12]), sum(dwell_histogram[13]), sum(dwell_histogram[14])
+        ]::bigint[], 0.9) AS dwell_histogram_p90_seconds
 FROM location_dwell_daily
-GROUP BY date_trunc('week', bucket, 'UTC'), location, mode, direction
+GROUP BY date_trunc('week', bucket, 'UTC'), location
 WITH DATA
         $sql$;
         EXECUTE $sql$
-CREATE UNIQUE INDEX location_dwell_weekly_key ON location_dwell_weekly (bucket, location, mode, direction) NULLS NOT DISTINCT
+CREATE UNIQUE INDEX location_dwell_weekly_key ON location_dwell_weekly (bucket, location)
         $sql$;
         RETURN;
     END IF;
@@ -64,8 +74,6 @@ WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT
     time_bucket(INTERVAL '1 week', bucket) AS bucket,
     location,
-    mode,
-    direction,
     sum(stays_count)::bigint AS stays_count,
     sum(completed_count)::bigint AS completed_count,
     sum(in_progress_count)::bigint AS in_progress_count,
@@ -87,12 +95,24 @@ SELECT
         sum(dwell_histogram[12]),
         sum(dwell_histogram[13]),
         sum(dwell_histogram[14])
-    ]::bigint[] AS dwell_histogram
+    ]::bigint[] AS dwell_histogram,
+    kpi_histogram_percentile(
+        ARRAY[
+            sum(dwell_histogram[1]), sum(dwell_histogram[2]), sum(dwell_histogram[3]), sum(dwell_histogram[4]), sum(dwell_histogram[5]),
+            sum(dwell_histogram[6]), sum(dwell_histogram[7]), sum(dwell_histogram[8]), sum(dwell_histogram[9]), sum(dwell_histogram[10]),
+            sum(dwell_histogram[11]), sum(dwell_histogram[12]), sum(dwell_histogram[13]), sum(dwell_histogram[14])
+        ]::bigint[], 0.5) AS dwell_histogram_median_seconds,
+    kpi_histogram_percentile(
+        ARRAY[
+            sum(dwell_histogram[1]), sum(dwell_histogram[2]), sum(dwell_histogram[3]), sum(dwell_histogram[4]), sum(dwell_histogram[5]),
+            sum(dwell_histogram[6]), sum(dwell_histogram[7]), sum(dwell_histogram[8]), sum(dwell_histogram[9]), sum(dwell_histogram[10]),
+            sum(dwell_histogram[11]), sum(dwell_histogram[12]), sum(dwell_histogram[13]), sum(dwell_histogram[14])
+        ]::bigint[], 0.9) AS dwell_histogram_p90_seconds
 FROM location_dwell_daily
-GROUP BY time_bucket(INTERVAL '1 week', bucket), location, mode, direction
+GROUP BY time_bucket(INTERVAL '1 week', bucket), location
 WITH NO DATA
     $sql$;
-    CREATE INDEX location_dwell_weekly_key ON location_dwell_weekly (bucket, location, mode, direction);
+    CREATE INDEX location_dwell_weekly_key ON location_dwell_weekly (bucket, location);
     -- The daily aggregate re-materializes its last 35 days (late completions); the
     -- weekly one re-reads the weeks those days fall in, plus a margin.
     PERFORM add_continuous_aggregate_policy('location_dwell_weekly',

@@ -193,28 +193,31 @@ async def test_weekly_rollup_adds_up_the_daily_rows(
         await conn.set_autocommit(True)
         await refresh_kpi_views(conn)
 
-    columns = (
-        "location, mode, direction, stays_count, completed_count, in_progress_count,"
-        " dwell_sum_seconds, dwell_max_seconds, dwell_histogram"
-    )
     with psycopg.connect(fresh_database_url) as conn:
         weekly = conn.execute(
-            f"SELECT bucket, {columns}, dwell_mean_seconds FROM location_dwell_weekly"
-            " ORDER BY 1, 2, 3, 4"
+            "SELECT bucket, location, stays_count, completed_count, in_progress_count,"
+            " dwell_sum_seconds, dwell_max_seconds, dwell_histogram, dwell_mean_seconds,"
+            " dwell_histogram_median_seconds, dwell_histogram_p90_seconds"
+            " FROM location_dwell_weekly ORDER BY 1, 2"
         ).fetchall()
         from_daily = conn.execute(
-            """SELECT date_trunc('week', bucket, 'UTC'), location, mode, direction,
-                       sum(stays_count), sum(completed_count), sum(in_progress_count),
-                       sum(dwell_sum_seconds), max(dwell_max_seconds),
-                       kpi_histogram_sum(dwell_histogram),
-                       sum(dwell_sum_seconds)::float8 / nullif(sum(completed_count), 0)
-                FROM location_dwell_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
+            """SELECT date_trunc('week', bucket, 'UTC'), location, sum(stays_count),
+                      sum(completed_count), sum(in_progress_count), sum(dwell_sum_seconds),
+                      max(dwell_max_seconds), kpi_histogram_sum(dwell_histogram),
+                      sum(dwell_sum_seconds)::float8 / nullif(sum(completed_count), 0)
+               FROM location_dwell_daily GROUP BY 1, 2 ORDER BY 1, 2"""
         ).fetchall()
+        rows_per_day = conn.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM location_dwell_daily"
+            " GROUP BY bucket, location) AS days"
+        ).fetchone()
 
-    assert weekly == from_daily
+    assert [row[:9] for row in weekly] == from_daily
+    for row in weekly:  # the week's percentiles: histogram_percentile's very numbers
+        assert row[9:] == (histogram_percentile(row[7], 0.5), histogram_percentile(row[7], 0.9))
     assert {row[0].weekday() for row in weekly} == {0}  # weeks start on Monday
     assert len({row[0] for row in weekly}) == 7
-    assert len({row[2] for row in weekly}) == 2  # two modes per location and week to add up
+    assert rows_per_day == (2,)  # a row per mode on some days: more than one to add up
 
 
 async def test_live_views(storage_pool: Pool, fresh_database_url: str) -> None:
