@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from storage.backend import Backend, detect_backend
 from storage.kpi_refresh import KPI_VIEWS
@@ -125,6 +126,35 @@ def test_both_backends_define_the_same_columns() -> None:
                 # has the PostgreSQL view's columns, in its order.
                 (columns,) = _view_columns(pg.sql, view)
                 assert _view_columns(ts.sql, view) == [columns, columns], view
+
+
+def test_timescaledb_weekly_fallback_runs_here_and_gives_the_same_relation(
+    empty_database_url: str,
+) -> None:
+    """Without TimescaleDB ≥ 2.9, 0007's TimescaleDB file makes location_dwell_weekly a
+    materialized view: that branch runs on plain PostgreSQL too (the continuous-aggregate
+    one cannot run here)."""
+    migrate(empty_database_url)
+    (weekly,) = [m for m in discover(Backend.TIMESCALEDB) if m.name == "kpi_weekly"]
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        expected = _relation_shape(conn, "location_dwell_weekly")
+        conn.execute("DROP MATERIALIZED VIEW location_dwell_weekly")
+        conn.execute(weekly.sql.encode())
+        assert _relation_shape(conn, "location_dwell_weekly") == expected
+
+
+def _relation_shape(conn: psycopg.Connection[TupleRow], name: str) -> list[tuple[str, ...]]:
+    """Kind, then each column's name and type, then each index's definition."""
+    kind = conn.execute("SELECT relkind::text FROM pg_class WHERE relname = %s", (name,))
+    columns = conn.execute(
+        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (name,),
+    )
+    indexes = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", (name,)
+    )
+    return [*kind.fetchall(), *columns.fetchall(), *indexes.fetchall()]
 
 
 def test_view_columns_are_read_from_the_select_list() -> None:
