@@ -5,6 +5,8 @@ relations are materialized views, refreshed here with ``REFRESH ... CONCURRENTLY
 readers are never blocked. On TimescaleDB proper they are continuous aggregates kept up
 to date by their own policies; they are not in ``pg_matviews`` and are skipped.
 ``leg_time_daily`` is a materialized view on both backends (``legs`` is no hypertable).
+``location_dwell_weekly`` is rolled up from ``location_dwell_daily`` (a hierarchical
+continuous aggregate on TimescaleDB), so it is refreshed after it.
 """
 
 from __future__ import annotations
@@ -17,24 +19,29 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
+# In refresh order: a roll-up after the view it rolls up.
 KPI_VIEWS = (
     "location_dwell_hourly",
     "location_dwell_daily",
+    "location_dwell_weekly",
     "crossing_time_hourly",
     "crossing_time_daily",
 )
 # Materialized views on every backend, refreshed here alongside KPI_VIEWS.
 LEG_VIEWS = ("leg_time_daily",)
+REFRESH_ORDER = (*KPI_VIEWS, *LEG_VIEWS)
 
 log = logging.getLogger(__name__)
 
 
 async def refresh_kpi_views(conn: AsyncConnection[TupleRow]) -> tuple[str, ...]:
-    """Refresh each KPI materialized view in its own transaction; returns those refreshed."""
+    """Refresh each KPI materialized view in its own transaction, in ``REFRESH_ORDER``;
+    returns those refreshed."""
     cursor = await conn.execute(
         "SELECT matviewname::text, ispopulated FROM pg_matviews"
-        " WHERE schemaname = current_schema() AND matviewname = ANY(%s) ORDER BY 1",
-        ([*KPI_VIEWS, *LEG_VIEWS],),
+        " WHERE schemaname = current_schema() AND matviewname = ANY(%(views)s)"
+        " ORDER BY array_position(%(views)s, matviewname::text)",
+        {"views": list(REFRESH_ORDER)},
     )
     refreshed = []
     for name, populated in await cursor.fetchall():

@@ -17,13 +17,14 @@ from corridor.reference import LocationKind
 from storage.views import Granularity, Percentiles
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
+    """How every timestamp is written: RFC 3339 in UTC with a `Z`."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 UtcDatetime = Annotated[
     datetime,
-    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time", "example": "2026-03-02T06:15:00Z"}),
 ]
 

@@ -13,14 +13,15 @@ import psycopg
 import pytest
 
 from corridor.events import EventType, TransportMode
-from corridor.journey import Crossing, Leg
+from corridor.journey import Crossing, Leg, Stay
 from storage.db import Pool
-from storage.kpi_refresh import KPI_VIEWS, LEG_VIEWS, refresh_kpi_views
+from storage.kpi_refresh import REFRESH_ORDER, refresh_kpi_views
 from storage.reads import (
     DURATION_EDGES_SECONDS,
     SPEED_EDGES_KMH,
     ReadRepository,
     histogram_percentile,
+    histogram_percentiles,
 )
 from storage.views import Granularity, LocationPerformance, Percentiles
 from storage.writes import WriteRepository
@@ -140,9 +141,8 @@ async def test_kpi_views_after_refresh(storage_pool: Pool, fresh_database_url: s
     data = await _load(storage_pool)
     async with storage_pool.connection() as conn:
         await conn.set_autocommit(True)
-        views = tuple(sorted((*KPI_VIEWS, *LEG_VIEWS)))
-        assert await refresh_kpi_views(conn) == views
-        assert await refresh_kpi_views(conn) == views  # concurrently now
+        assert await refresh_kpi_views(conn) == REFRESH_ORDER
+        assert await refresh_kpi_views(conn) == REFRESH_ORDER  # concurrently now
 
     with psycopg.connect(fresh_database_url) as conn:
         hourly = conn.execute(
@@ -183,6 +183,41 @@ async def test_kpi_views_after_refresh(storage_pool: Pool, fresh_database_url: s
     # The histogram's median is approximate, but within the slot holding the exact one.
     assert abs(daily[3] - statistics.median(everything)) < 12 * 3600
     assert crossing == (len(everything), pytest.approx(percentile_cont(everything, 0.9), abs=1))
+
+
+async def test_weekly_rollup_adds_up_the_daily_rows(
+    storage_pool: Pool, fresh_database_url: str
+) -> None:
+    await _load_weeks(storage_pool)
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+
+    with psycopg.connect(fresh_database_url) as conn:
+        weekly = conn.execute(
+            "SELECT bucket, location, stays_count, completed_count, in_progress_count,"
+            " dwell_sum_seconds, dwell_max_seconds, dwell_histogram, dwell_mean_seconds,"
+            " dwell_histogram_median_seconds, dwell_histogram_p90_seconds"
+            " FROM location_dwell_weekly ORDER BY 1, 2"
+        ).fetchall()
+        from_daily = conn.execute(
+            """SELECT date_trunc('week', bucket, 'UTC'), location, sum(stays_count),
+                      sum(completed_count), sum(in_progress_count), sum(dwell_sum_seconds),
+                      max(dwell_max_seconds), kpi_histogram_sum(dwell_histogram),
+                      sum(dwell_sum_seconds)::float8 / nullif(sum(completed_count), 0)
+               FROM location_dwell_daily GROUP BY 1, 2 ORDER BY 1, 2"""
+        ).fetchall()
+        rows_per_day = conn.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM location_dwell_daily"
+            " GROUP BY bucket, location) AS days"
+        ).fetchone()
+
+    assert [row[:9] for row in weekly] == from_daily
+    for row in weekly:  # the week's percentiles: histogram_percentile's very numbers
+        assert row[9:] == (histogram_percentile(row[7], 0.5), histogram_percentile(row[7], 0.9))
+    assert {row[0].weekday() for row in weekly} == {0}  # weeks start on Monday
+    assert len({row[0] for row in weekly}) == 7
+    assert rows_per_day == (2,)  # a row per mode on some days: more than one to add up
 
 
 async def test_live_views(storage_pool: Pool, fresh_database_url: str) -> None:
@@ -298,6 +333,120 @@ async def test_histogram_leg_medians_from_leg_time_daily(storage_pool: Pool) -> 
         assert within_histogram_bound(legs.swd_median_kmh, with_delay, 0.5, SPEED_EDGES)
 
 
+OTHER_LOCATION = "GE-POTI"
+
+
+def week_stays() -> list[Stay]:
+    """Stays over seven calendar weeks around T0 (a Monday), at two locations, by road and
+    by rail (two rows per location and week in the aggregates), some still open."""
+    rng = random.Random(11)
+    stays = []
+    for i in range(240):
+        arrived = rng.uniform(-24 * 17, 24 * 24)  # hours from T0
+        departed = None if i % 23 == 0 else arrived + rng.lognormvariate(2.5, 1.1)
+        location = LOCATION if i % 3 else OTHER_LOCATION
+        stays.append(make_stay(f"S-{i}", location, arrived, departed))
+    return stays
+
+
+async def _load_weeks(pool: Pool, stays: Sequence[Stay] | None = None) -> list[Stay]:
+    stays = list(stays if stays is not None else week_stays())
+    timelines = []
+    for stay in stays:
+        hours = (stay.arrived_at - T0).total_seconds() / 3600
+        mode = (TransportMode.ROAD, TransportMode.RAIL)[int(stay.consignment_id[2:]) % 2]
+        events = [
+            make_event(stay.consignment_id, EventType.GATE_ARRIVED, stay.location, hours, mode=mode)
+        ]
+        if stay.departed_at is not None:
+            departed = (stay.departed_at - T0).total_seconds() / 3600
+            events.append(
+                make_event(stay.consignment_id, EventType.GATE_DEPARTED, stay.location, departed)
+            )
+        timelines.append(make_timeline(stay.consignment_id, events, [stay]))
+    await WriteRepository(pool).upsert_timelines(timelines)
+    return stays
+
+
+def _slot(seconds: float) -> int:
+    """kpi_histogram_bucket, 0-based."""
+    return max(bisect_right(DURATION_EDGES, seconds), 1) - 1
+
+
+async def test_weekly_buckets_over_whole_weeks_agree_with_exact_and_histogram(
+    storage_pool: Pool,
+) -> None:
+    stays = await _load_weeks(storage_pool)
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+    reader = ReadRepository(storage_pool)
+    ranges = [
+        (T0 - timedelta(weeks=2), T0 + timedelta(weeks=3)),  # whole weeks only
+        (at(-24 * 9 - 5.5), at(24 * 20 + 7.25)),  # Thursday noon-ish to a Monday morning
+        (T0 - timedelta(days=2), T0 + timedelta(days=12)),  # whole days, one whole week
+        (at(-24 * 16), at(24 * 23.5)),  # everything, a partial last day
+    ]
+
+    for start, end in ranges:
+        approx = await reader.locations_performance(
+            start, end, Granularity.WEEK, percentiles=Percentiles.HISTOGRAM
+        )
+        exact = await reader.locations_performance(start, end, Granularity.WEEK)
+        assert [_counts(r) for r in approx] == [_counts(r) for r in exact], (start, end)
+        for row, same in zip(approx, exact, strict=True):
+            assert row.dwell_mean_seconds == pytest.approx(same.dwell_mean_seconds, rel=1e-12)
+            dwells = [
+                float(s.dwell_seconds)
+                for s in stays
+                if s.location == row.location
+                and s.dwell_seconds is not None
+                and start <= s.arrived_at < end
+                and row.bucket <= s.arrived_at < row.bucket + timedelta(weeks=1)
+            ]
+            histogram = [0] * len(DURATION_EDGES)
+            for dwell in dwells:
+                histogram[_slot(dwell)] += 1
+            # The same histogram as the daily path adds up, hence the same numbers.
+            assert row.dwell_median_seconds == histogram_percentile(histogram, 0.5)
+            assert row.dwell_p90_seconds == histogram_percentile(histogram, 0.9)
+            assert within_histogram_bound(row.dwell_median_seconds, dwells, 0.5, DURATION_EDGES)
+
+
+async def test_whole_weeks_are_read_from_the_weekly_rollup(storage_pool: Pool) -> None:
+    """So it must be refreshed after the daily aggregate (storage.kpi_refresh)."""
+    stays = await _load_weeks(storage_pool)
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+    reader = ReadRepository(storage_pool)
+    start, end = T0 - timedelta(weeks=1), T0 + timedelta(weeks=1)
+
+    async def counts(granularity: Granularity) -> list[tuple[datetime, int]]:
+        rows = await reader.locations_performance(
+            start, end, granularity, LOCATION, Percentiles.HISTOGRAM
+        )
+        return [(r.bucket, r.stays_count) for r in rows]
+
+    weeks_before, days_before = await counts(Granularity.WEEK), await counts(Granularity.DAY)
+    tuesday = T0 + timedelta(days=1)
+    await _load_weeks(storage_pool, [*stays, make_stay("S-9001", LOCATION, 30.0, 40.0)])
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await conn.execute("REFRESH MATERIALIZED VIEW location_dwell_daily")
+
+    # Day buckets see the new stay; the whole week is still the roll-up's, not refreshed.
+    days_after = dict(await counts(Granularity.DAY))
+    assert days_after[tuesday] == dict(days_before).get(tuesday, 0) + 1
+    assert await counts(Granularity.WEEK) == weeks_before
+    async with storage_pool.connection() as conn:
+        await conn.set_autocommit(True)
+        await refresh_kpi_views(conn)
+    assert await counts(Granularity.WEEK) == [
+        (bucket, count + (bucket == T0)) for bucket, count in weeks_before
+    ]
+
+
 async def test_hourly_buckets_need_exact_percentiles(storage_pool: Pool) -> None:
     with pytest.raises(ValueError, match="hourly"):
         await ReadRepository(storage_pool).locations_performance(
@@ -308,6 +457,8 @@ async def test_hourly_buckets_need_exact_percentiles(storage_pool: Pool) -> None
 def test_python_histogram_percentile_is_the_sql_one(fresh_database_url: str) -> None:
     rng = random.Random(3)
     histograms = [[rng.choice((0, 0, 1, 5, 40)) for _ in DURATION_EDGES] for _ in range(50)]
+    slots = len(DURATION_EDGES)
+    histograms += [[0] * slots, [0] * (slots - 1) + [3], [2] + [0] * (slots - 1), [1] * slots]
     with psycopg.connect(fresh_database_url) as conn:
         edges = conn.execute("SELECT kpi_histogram_edges(), kpi_speed_histogram_edges()").fetchone()
         assert edges == (DURATION_EDGES, SPEED_EDGES)
@@ -324,3 +475,7 @@ def test_python_histogram_percentile_is_the_sql_one(fresh_database_url: str) -> 
                     pytest.approx(histogram_percentile(histogram, fraction)),
                     pytest.approx(histogram_percentile(histogram, fraction, SPEED_EDGES_KMH)),
                 )
+            assert histogram_percentiles(histogram, (0.5, 0.9)) == [
+                histogram_percentile(histogram, 0.5),
+                histogram_percentile(histogram, 0.9),
+            ]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from storage.backend import Backend, detect_backend
+from storage.kpi_refresh import KPI_VIEWS
 from storage.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
 
 pytest_plugins = ["tests.fixtures.postgres"]
@@ -27,6 +30,7 @@ SHARED_RELATIONS = {
     "schema_migrations",
     "location_dwell_hourly",
     "location_dwell_daily",
+    "location_dwell_weekly",
     "crossing_time_hourly",
     "crossing_time_daily",
     "stays_in_progress",
@@ -115,9 +119,80 @@ def test_both_backends_define_the_same_columns() -> None:
         for table in ("transit_events", "stays", "crossings"):
             if f"CREATE TABLE {table}" in pg.sql:
                 assert _columns_of(pg.sql, table) == _columns_of(ts.sql, table)
-        for view in ("location_dwell_hourly", "crossing_time_daily"):
+        for view in KPI_VIEWS:
             if f"MATERIALIZED VIEW {view}" in pg.sql:
                 assert f"MATERIALIZED VIEW {view}" in ts.sql
+                # Every definition (TimescaleDB's continuous aggregate and its fallback)
+                # has the PostgreSQL view's columns, in its order.
+                (columns,) = _view_columns(pg.sql, view)
+                assert _view_columns(ts.sql, view) == [columns, columns], view
+
+
+def test_timescaledb_weekly_fallback_runs_here_and_gives_the_same_relation(
+    empty_database_url: str,
+) -> None:
+    """Without TimescaleDB ≥ 2.9, 0007's TimescaleDB file makes location_dwell_weekly a
+    materialized view: that branch runs on plain PostgreSQL too (the continuous-aggregate
+    one cannot run here)."""
+    migrate(empty_database_url)
+    (weekly,) = [m for m in discover(Backend.TIMESCALEDB) if m.name == "kpi_weekly"]
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        expected = _relation_shape(conn, "location_dwell_weekly")
+        conn.execute("DROP MATERIALIZED VIEW location_dwell_weekly")
+        conn.execute(weekly.sql.encode())
+        assert _relation_shape(conn, "location_dwell_weekly") == expected
+
+
+def _relation_shape(conn: psycopg.Connection[TupleRow], name: str) -> list[tuple[str, ...]]:
+    """Kind, then each column's name and type, then each index's definition."""
+    kind = conn.execute("SELECT relkind::text FROM pg_class WHERE relname = %s", (name,))
+    columns = conn.execute(
+        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (name,),
+    )
+    indexes = conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", (name,)
+    )
+    return [*kind.fetchall(), *columns.fetchall(), *indexes.fetchall()]
+
+
+def test_view_columns_are_read_from_the_select_list() -> None:
+    script = """CREATE MATERIALIZED VIEW v AS
+SELECT
+    date_trunc('week', bucket, 'UTC') AS bucket,
+    location,
+    ARRAY[
+        sum(h[1]),
+        sum(h[2])
+    ]::bigint[] AS histogram,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY x)
+        FILTER (WHERE a AND b) AS median
+FROM t
+GROUP BY 1, 2
+WITH DATA;"""
+    assert _view_columns(script, "v") == [["bucket", "location", "histogram", "median"]]
+
+
+def _view_columns(script: str, view: str) -> list[list[str]]:
+    """The output column names of each definition of materialized view ``view``."""
+    definitions = []
+    for definition in re.split(rf"MATERIALIZED VIEW {view}\b", script)[1:]:
+        select_list = definition.split("SELECT", 1)[1].split("\nFROM ", 1)[0]
+        items, depth, current = [], 0, ""
+        for char in select_list:  # split on the commas outside parentheses and brackets
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            if char == "," and depth == 0:
+                items.append(current)
+                current = ""
+            else:
+                current += char
+        items.append(current)
+        definitions.append([item.split()[-1] for item in items])  # the alias, or the column
+    return definitions
 
 
 def _columns_of(script: str, table: str) -> list[str]:

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from corridor.reference import load_reference
-from services.api import examples
+from services.api import examples, schemas
 from services.api.app import create_app
 from services.api.memory import InMemoryReads
 from services.api.settings import ApiSettings
@@ -26,10 +27,13 @@ OTHER = "carrier-tr-01"
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], reads: InMemoryReads):
+    def __init__(
+        self, http: httpx.AsyncClient, keys: dict[str, str], reads: InMemoryReads, app: FastAPI
+    ):
         self.http = http
         self.keys = keys
         self.reads = reads
+        self.app = app
 
     async def get(
         self, path: str, as_: str | None = "operator", **params: object
@@ -72,7 +76,7 @@ async def client() -> AsyncIterator[Client]:
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
-        yield Client(http, keys, reads)
+        yield Client(http, keys, reads, app)
 
 
 async def test_status_lists_stays_by_status(client: Client) -> None:
@@ -225,6 +229,21 @@ async def test_location_performance_buckets(client: Client) -> None:
     assert item["dwell"]["count"] == 8  # every carrier's, for an operator
     assert item["dwell"]["median_hours"] == 20.0
     assert body["in_progress_now"] == []
+
+
+async def test_location_report_is_its_documented_model(client: Client) -> None:
+    # The route writes its JSON directly (present.location_report_json), not via the model.
+    response = await client.get("/v1/performance/locations", bucket="day")
+    document = client.app.openapi()
+
+    assert response.headers["content-type"] == "application/json"
+    report = schemas.LocationPerformanceReport.model_validate_json(response.content)
+    assert response.content == report.model_dump_json(by_alias=True).encode()
+    assert report.items
+    operation = document["paths"]["/v1/performance/locations"]["get"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LocationPerformanceReport"
+    }
 
 
 async def test_readyz_reflects_the_database(client: Client) -> None:
