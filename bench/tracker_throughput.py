@@ -219,7 +219,11 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
         raise SystemExit(f"the tracker did not finish within {timeout:g}s")
     finally:
         worker.terminate()
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # the figure is taken; don't lose it to a slow stop
+            worker.kill()
+            worker.wait()
         log.close()
 
 

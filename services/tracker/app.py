@@ -132,7 +132,7 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         ),
         app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="raw"),
     )
-    history = RecentHistories(settings.tracker_cache_consignments)
+    history = RecentHistories(settings.tracker_cache_events)
     states = TableStates(states_table)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

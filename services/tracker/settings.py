@@ -18,8 +18,12 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
     tracker_batch_size: int = Field(default=50_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
-    tracker_cache_consignments: int = Field(
-        default=100_000, ge=0, description="Decoded histories kept in memory per worker."
+    # Counted in events, as memory goes with them (~5 KB each decoded): 300k is ~1.5 GB.
+    tracker_cache_events: int = Field(
+        default=300_000,
+        ge=0,
+        description="Decoded events kept in memory per worker, whole histories, least "
+        "recently touched consignment out first.",
     )
     tracker_partitions: int = Field(default=6, ge=1, le=256)
     tracker_overdue_hours: float = Field(default=72.0, gt=0)

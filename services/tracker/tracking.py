@@ -54,11 +54,17 @@ class ConsignmentStates(Protocol):
 
 
 class RecentHistories:
-    """`EventHistory` as a bounded LRU of decoded histories, for one worker's partitions."""
+    """`EventHistory` as an LRU of decoded histories, for one worker's partitions, holding
+    at most `max_events` events in all (memory goes with events, not consignments)."""
 
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
+    def __init__(self, max_events: int) -> None:
+        self._max_events = max_events
+        self._events_held = 0
         self._histories: OrderedDict[str, tuple[list[TransitEvent], TimelineRows]] = OrderedDict()
+
+    @property
+    def events_held(self) -> int:
+        return self._events_held
 
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
         known = self._histories.get(consignment_id)
@@ -74,16 +80,21 @@ class RecentHistories:
     def put(
         self, consignment_id: str, events: Sequence[TransitEvent], stored: TimelineRows
     ) -> None:
+        self.forget(consignment_id)
         self._histories[consignment_id] = (list(events), stored)
-        self._histories.move_to_end(consignment_id)
-        while len(self._histories) > self._capacity:
-            self._histories.popitem(last=False)
+        self._events_held += len(events)
+        while self._events_held > self._max_events:
+            _, (evicted, _) = self._histories.popitem(last=False)
+            self._events_held -= len(evicted)
 
     def forget(self, consignment_id: str) -> None:
-        self._histories.pop(consignment_id, None)
+        known = self._histories.pop(consignment_id, None)
+        if known is not None:
+            self._events_held -= len(known[0])
 
     def clear(self) -> None:
         self._histories.clear()
+        self._events_held = 0
 
 
 class TrackingStore(Protocol):

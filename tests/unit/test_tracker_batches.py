@@ -207,17 +207,25 @@ async def test_a_restarted_worker_rebuilds_histories_from_the_database() -> None
     ]
 
 
-def test_recent_histories_keep_only_the_most_recently_used() -> None:
-    histories = RecentHistories(capacity=2)
-    one, two, three = ([e] for e in khorgos_to_aktau()[:3])
+def test_recent_histories_hold_at_most_so_many_events_most_recently_used_first() -> None:
+    journey = khorgos_to_aktau()
+    one, two, three = journey[:2], journey[2:4], journey[4:7]
+    histories = RecentHistories(max_events=5)
     rows = timeline_rows(build_timeline(one, reference()), reference())
     histories.put("a", one, rows)
     histories.put("b", two, rows)
     assert histories.get("a") == one  # touching "a" makes "b" the oldest
-    histories.put("c", three, rows)
+    histories.put("c", three, rows)  # 7 events: "b" goes
     assert histories.get("b") is None
     assert histories.get("a") == one
     assert histories.get("c") == three
+    assert histories.events_held == 5
+
+    histories.put("a", journey[:3], rows)  # a grown history replaces the old one
+    assert histories.events_held == 3  # 6 were over the cap: "c", now the oldest, went
+    assert histories.get("c") is None
+    histories.forget("a")
+    assert histories.events_held == 0
 
 
 @given(order=st.permutations(range(11)), split=st.integers(min_value=0, max_value=11))
