@@ -8,9 +8,9 @@ are written in one transaction; only then may the batch be acked. Because every
 write is idempotent and every timeline is rebuilt from the whole set, a replay, a
 restart or a late event converges to the same rows.
 
-A consignment whose event set the batch did not change (only faithful re-sends, as
-after a crash) keeps the timeline its rows already hold: nothing is rebuilt, written
-or announced for it.
+A cached consignment whose event set the batch did not change (only faithful
+re-sends, such as a publisher's retry) keeps the timeline its rows already hold:
+nothing is rebuilt, written or announced for it.
 """
 
 from __future__ import annotations
