@@ -59,6 +59,7 @@ class Figures:
     baseline_seconds: float
     tracker_seconds: float
     ceiling_seconds: float | None = None  # the Faust agent that takes events, no work
+    workers: int = 1  # tracker workers sharing the partitions
 
     @property
     def ceiling_rate(self) -> float | None:
@@ -76,6 +77,10 @@ class Figures:
     def ratio(self) -> float:
         return self.tracker_rate / self.baseline_rate
 
+    def _tracker_label(self) -> str:
+        workers = "1 Faust worker" if self.workers == 1 else f"{self.workers} Faust workers"
+        return f"tracker: {workers}, full domain model"
+
     def table(self) -> str:
         lines = [
             f"{'path':<48} {'seconds':>9} {'events/s':>10}",
@@ -88,8 +93,7 @@ class Figures:
                 f"{self.ceiling_seconds:>9.1f} {self.ceiling_rate:>10,.0f}"
             )
         lines += [
-            f"{'tracker: Faust worker, full domain model':<48} "
-            f"{self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
+            f"{self._tracker_label():<48} {self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
             f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
         ]
         if self.ceiling_rate:
@@ -184,27 +188,33 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
     return time.perf_counter() - started
 
 
-def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: float) -> float:
-    """A production-configured tracker worker (rocksdb store); time until every row is in."""
+def run_tracker(
+    bootstrap: str, prefix: str, dsn: str, total: int, timeout: float, workers: int = 1
+) -> float:
+    """Production-configured tracker workers (rocksdb store) sharing the partitions, as in
+    a deployment; time from their launch until every row is in."""
     data_dir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "DATABASE_URL": dsn,
-        "TRACKER_APP_ID": f"tracker-bench-{uuid.uuid4().hex[:6]}",
-        "TRACKER_DATA_DIR": str(data_dir),
-        "TRACKER_WEB_PORT": str(_free_port()),
-    }
-    log = (data_dir / "worker.log").open("wb")
+    app_id = f"tracker-bench-{uuid.uuid4().hex[:6]}"
+    logs = [(data_dir / f"worker-{n}.log").open("wb") for n in range(workers)]
     started = time.perf_counter()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "services.tracker", "worker", "-l", "warn"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "services.tracker", "worker", "-l", "warn"],
+            cwd=REPO_ROOT,
+            env={
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "KAFKA_TOPIC_PREFIX": prefix,
+                "DATABASE_URL": dsn,
+                "TRACKER_APP_ID": app_id,
+                "TRACKER_DATA_DIR": str(data_dir / f"worker-{n}"),
+                "TRACKER_WEB_PORT": str(_free_port()),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for n, log in enumerate(logs)
+    ]
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             while (elapsed := time.perf_counter() - started) < timeout:
@@ -213,18 +223,21 @@ def run_tracker(bootstrap: str, prefix: str, dsn: str, total: int, timeout: floa
                     elapsed = time.perf_counter() - started
                     shutil.rmtree(data_dir, ignore_errors=True)  # kept on failure, to read
                     return elapsed
-                if worker.poll() is not None:
-                    raise SystemExit(f"the tracker exited; see {data_dir / 'worker.log'}")
+                if any(process.poll() is not None for process in processes):
+                    raise SystemExit(f"a tracker worker exited; see {data_dir}/worker-*.log")
                 time.sleep(poll_interval(elapsed))
         raise SystemExit(f"the tracker did not finish within {timeout:g}s")
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # the figure is taken; don't lose it to a slow stop
-            worker.kill()
-            worker.wait()
-        log.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # the figure is taken; don't lose it
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
 
 
 def run_faust_ceiling(bootstrap: str, topic: str, total: int, timeout: float) -> float:
@@ -272,7 +285,7 @@ def _fresh_database(cluster: PostgresCluster, name: str) -> str:
     return dsn
 
 
-def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
+def measure(events: int, seed: int = 1, timeout: float = 3600, workers: int = 1) -> Figures:
     broker = KafkaBroker(BENCH_BROKER)
     broker.ensure_jars()
     launched_broker = asyncio.run(broker.start())
@@ -292,9 +305,14 @@ def measure(events: int, seed: int = 1, timeout: float = 3600) -> Figures:
         )
         ceiling = run_faust_ceiling(broker.bootstrap_servers, topic, total, timeout)
         tracker = run_tracker(
-            broker.bootstrap_servers, prefix, _fresh_database(cluster, "tracker"), total, timeout
+            broker.bootstrap_servers,
+            prefix,
+            _fresh_database(cluster, "tracker"),
+            total,
+            timeout,
+            workers,
         )
-        return Figures(total, baseline, tracker, ceiling)
+        return Figures(total, baseline, tracker, ceiling, workers)
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
             cluster.stop()
@@ -307,8 +325,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="tracker workers sharing the partitions"
+    )
     args = parser.parse_args()
-    print(measure(args.events, args.seed, args.timeout).table())
+    print(measure(args.events, args.seed, args.timeout, args.workers).table())
 
 
 if __name__ == "__main__":
