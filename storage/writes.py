@@ -45,13 +45,18 @@ _INSERT_EVENT = sql.SQL(
 ).format(
     columns=_EVENT_COLUMNS, values=sql.SQL(", ").join(sql.Placeholder() * len(EventRow._fields))
 )
-_CREATE_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS transit_events_staging"
-    " (LIKE transit_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-)
-_COPY_STAGING = sql.SQL("COPY transit_events_staging ({columns}) FROM STDIN").format(
-    columns=_EVENT_COLUMNS
-)
+_EVENT_TYPES = {
+    "event_id": "uuid",
+    "occurred_at": "timestamptz",
+    "event_type": "text",
+    "location": "text",
+    "consignment_id": "text",
+    "carrier_id": "text",
+    "source_system": "text",
+    "fingerprint": "text",
+    "payload": "jsonb",
+}
+assert tuple(_EVENT_TYPES) == EventRow._fields
 _MERGE_STAGING = sql.SQL(
     "INSERT INTO transit_events ({columns}) SELECT {columns} FROM transit_events_staging"
     " ON CONFLICT DO NOTHING"
@@ -252,19 +257,30 @@ def _upsert_sql(child: _Child) -> sql.Composed:
 
 
 class _ChildSql(NamedTuple):
-    create_staging: sql.Composed
-    copy_staging: sql.Composed
+    staging: tuple[sql.Composed, sql.Composed]
     delete_missing: sql.Composed
     upsert: sql.Composed
 
 
 _CHILD_SQL = {
     child.table: _ChildSql(
-        *_staging(child.table, child.types), _delete_missing_sql(child), _upsert_sql(child)
+        _staging(child.table, child.types), _delete_missing_sql(child), _upsert_sql(child)
     )
     for child in (_STAYS, _CROSSINGS, _LEGS)
 }
 _CONSIGNMENT_STAGING = _staging("consignments", _CONSIGNMENT_TYPES)
+_EVENT_STAGING = _staging("transit_events", _EVENT_TYPES)
+
+
+async def _stage(
+    cur: Cursor, staging: tuple[sql.Composed, sql.Composed], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Fill a staging table (see `_staging`) with rows, creating it on first use."""
+    create, copy_rows = staging
+    await cur.execute(create)
+    async with cur.copy(copy_rows) as copy:
+        for row in rows:
+            await copy.write_row(row)
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -358,14 +374,9 @@ class WriteRepository:
         if len(rows) < self._copy_threshold:
             await cur.executemany(_INSERT_EVENT, rows)
             return max(cur.rowcount, 0)
-        await cur.execute(_CREATE_STAGING)
-        async with cur.copy(_COPY_STAGING) as copy:
-            for row in rows:
-                await copy.write_row(row)
+        await _stage(cur, _EVENT_STAGING, rows)
         await cur.execute(_MERGE_STAGING)
-        inserted = cur.rowcount
-        await cur.execute("TRUNCATE transit_events_staging")
-        return inserted
+        return cur.rowcount
 
     async def _upsert_timelines(
         self, cur: Cursor, batch: list[TimelineRows], before: Mapping[str, TimelineRows]
@@ -416,10 +427,7 @@ class WriteRepository:
         if not staged and not pruned:
             return
         statements = _CHILD_SQL[child.table]
-        await cur.execute(statements.create_staging)
-        async with cur.copy(statements.copy_staging) as copy:
-            for row in staged:
-                await copy.write_row(row)
+        await _stage(cur, statements.staging, staged)
         if pruned:
             await cur.execute(statements.delete_missing, [pruned])
         if staged:
@@ -427,11 +435,7 @@ class WriteRepository:
             await cur.execute(statements.upsert)
 
     async def _upsert_consignments(self, cur: Cursor, rows: list[ConsignmentRow]) -> set[str]:
-        create, copy_rows = _CONSIGNMENT_STAGING
-        await cur.execute(create)
-        async with cur.copy(copy_rows) as copy:
-            for row in rows:
-                await copy.write_row(row)
+        await _stage(cur, _CONSIGNMENT_STAGING, rows)
         await cur.execute(_UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
 
