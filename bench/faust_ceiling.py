@@ -1,8 +1,9 @@
 """The framework's own ceiling: a Faust agent that takes the events and does nothing.
 
     python -m bench.faust_ceiling TOPIC TOTAL [--bootstrap H:P] [--batch N] [--within S]
+                                              [--stream-buffer N]
 
-It consumes TOPIC exactly as the tracker's agent does (same app settings,
+It consumes TOPIC exactly as the tracker's agent does (same transport and settings,
 `take_events` with the tracker's batch size and window, at-least-once acks) but
 neither decodes nor stores anything, and exits 0 once it has taken TOTAL events.
 `bench.tracker_throughput` times it from launch to exit, like the tracker, so the
@@ -23,9 +24,12 @@ from typing import Any
 import faust
 
 from services.tracker.settings import TrackerSettings
+from services.tracker.transport import use_direct_delivery
 
 
-def create_app(topic_name: str, total: int, bootstrap: str, batch: int, within: float) -> Any:
+def create_app(
+    topic_name: str, total: int, bootstrap: str, batch: int, within: float, stream_buffer: int
+) -> Any:
     app = faust.App(
         f"faust-ceiling-{uuid.uuid4().hex[:6]}",
         broker=f"kafka://{bootstrap}",
@@ -37,7 +41,9 @@ def create_app(topic_name: str, total: int, bootstrap: str, batch: int, within: 
         topic_allow_declare=False,
         key_serializer="raw",
         value_serializer="raw",
+        stream_buffer_maxsize=stream_buffer,
     )
+    use_direct_delivery(app)  # as the tracker's
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
     taken = 0
 
@@ -61,8 +67,13 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:39092")
     parser.add_argument("--batch", type=int, default=defaults["tracker_batch_size"].default)
     parser.add_argument("--within", type=float, default=defaults["tracker_batch_seconds"].default)
+    parser.add_argument(
+        "--stream-buffer", type=int, default=defaults["tracker_stream_buffer"].default
+    )
     args = parser.parse_args()
-    app = create_app(args.topic, args.total, args.bootstrap, args.batch, args.within)
+    app = create_app(
+        args.topic, args.total, args.bootstrap, args.batch, args.within, args.stream_buffer
+    )
     sys.argv = [sys.argv[0], "worker", "-l", "warn"]
     app.main()
 

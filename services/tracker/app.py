@@ -32,6 +32,7 @@ from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
 from services.tracker.tracking import BatchTracker, RecentHistories
+from services.tracker.transport import use_direct_delivery
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         value_serializer="raw",
         broker_session_timeout=settings.tracker_session_timeout_seconds,
         broker_heartbeat_interval=settings.tracker_session_timeout_seconds / 10,
+        stream_buffer_maxsize=settings.tracker_stream_buffer,
     )
+    use_direct_delivery(app)
     events_topic = app.topic(
         settings.topic("transit-events"), key_serializer="raw", value_serializer="raw"
     )

@@ -18,6 +18,10 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
     tracker_batch_size: int = Field(default=50_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
+    # Records fetched but not yet taken (~2 KB each). Faust pauses a partition whose
+    # buffer fills and fetches again only after it drains; a buffer the size of a batch
+    # keeps the fetcher busy while a batch is being stored.
+    tracker_stream_buffer: int = Field(default=65_536, ge=1_024, le=1_000_000)
     # Counted in events, as memory goes with them (~5 KB each decoded): 300k is ~1.5 GB.
     tracker_cache_events: int = Field(
         default=300_000,

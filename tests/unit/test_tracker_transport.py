@@ -1,0 +1,127 @@
+"""The direct-delivery consumer hands records over without tasks, yet a delivery that
+has to wait can still be interrupted, as faust's consumer loop relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import faust
+import pytest
+from mode import Service
+
+from services.tracker.settings import TrackerSettings
+from services.tracker.transport import DirectDeliveryConsumer, DirectWaitFirst
+
+
+class Racer(DirectWaitFirst, Service):
+    """A bare service with the direct `wait_first`, as the consumer has it."""
+
+
+async def _deliver_now(queue: list[str], item: str) -> str:
+    queue.append(item)
+    return item
+
+
+async def test_a_delivery_that_never_waits_returns_at_once_without_tasks() -> None:
+    racer = Racer()
+    suspended = asyncio.Event()
+    queue: list[str] = []
+    waiter = suspended.wait()
+    tasks_before = len(asyncio.all_tasks())
+
+    delivery = _deliver_now(queue, "record-1")
+    results = await racer.wait_first(delivery, waiter)
+
+    assert queue == ["record-1"]
+    assert results.done == [delivery]
+    assert results.results == ["record-1"]
+    assert not results.stopped
+    assert len(asyncio.all_tasks()) == tasks_before
+    # the losing waiter was never started; it is closed rather than left unawaited
+    assert inspect.getcoroutinestate(waiter) == inspect.CORO_CLOSED
+
+
+async def test_a_delivery_that_waits_finishes_as_a_task() -> None:
+    racer = Racer()
+    room = asyncio.Event()
+    queue: list[str] = []
+
+    async def deliver_when_room() -> str:
+        await room.wait()
+        await asyncio.sleep(0)  # several suspensions, each resumed in order
+        queue.append("record-2")
+        return "record-2"
+
+    asyncio.get_running_loop().call_later(0.01, room.set)
+    results = await racer.wait_first(deliver_when_room(), asyncio.Event().wait())
+
+    assert queue == ["record-2"]
+    assert results.results == ["record-2"]
+
+
+async def test_a_blocked_delivery_is_interrupted_by_suspended_flow() -> None:
+    # What a rebalance does to a delivery stuck on a full stream buffer.
+    racer = Racer()
+    suspend_flow = asyncio.Event()
+    interrupted = asyncio.Event()
+
+    async def deliver_into_full_buffer() -> None:
+        try:
+            await asyncio.Event().wait()  # never room
+        finally:
+            interrupted.set()
+
+    asyncio.get_running_loop().call_later(0.01, suspend_flow.set)
+    results = await asyncio.wait_for(
+        racer.wait_first(deliver_into_full_buffer(), suspend_flow.wait()), timeout=5
+    )
+
+    assert len(results.done) == 1  # the suspend waiter won
+    await asyncio.wait_for(interrupted.wait(), timeout=5)
+
+
+async def test_failures_propagate_whether_or_not_the_delivery_waited() -> None:
+    racer = Racer()
+
+    async def fail_at_once() -> None:
+        raise ValueError("undecodable")
+
+    async def fail_later() -> None:
+        await asyncio.sleep(0.001)
+        raise ValueError("undecodable later")
+
+    other = asyncio.Event().wait()
+    with pytest.raises(ValueError, match="undecodable"):
+        await racer.wait_first(fail_at_once(), other)
+    assert inspect.getcoroutinestate(other) == inspect.CORO_CLOSED
+    with pytest.raises(ValueError, match="undecodable later"):
+        await racer.wait_first(fail_later(), asyncio.Event().wait())
+
+
+async def test_a_stopped_service_reports_stopped_as_before() -> None:
+    racer = Racer()
+    await racer.stop()
+    queue: list[str] = []
+
+    results = await racer.wait_first(_deliver_now(queue, "late"), asyncio.Event().wait())
+
+    assert results.stopped
+
+
+def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
+    from corridor.reference import load_reference
+    from services.tracker.app import create_app
+
+    settings = TrackerSettings(
+        kafka_bootstrap_servers="127.0.0.1:1",  # never contacted: nothing connects here
+        database_url="postgresql://tracker@127.0.0.1:1/none",
+        tracker_data_dir=tmp_path,
+        tracker_store="memory://",
+        tracker_stream_buffer=8_192,
+    )
+    app: faust.App = create_app(settings, load_reference())
+
+    assert app.transport.Consumer is DirectDeliveryConsumer
+    assert app.conf.stream_buffer_maxsize == 8_192
