@@ -25,6 +25,7 @@ import faust
 
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import use_direct_delivery
+from services.tracker.worker import QuietWorker
 
 
 def create_app(
@@ -42,6 +43,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
         stream_buffer_maxsize=stream_buffer,
+        Worker=QuietWorker,
     )
     use_direct_delivery(app)  # as the tracker's
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")

@@ -33,6 +33,7 @@ from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
 from services.tracker.tracking import BatchTracker, RecentHistories
 from services.tracker.transport import use_direct_delivery
+from services.tracker.worker import QuietWorker
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         broker_session_timeout=settings.tracker_session_timeout_seconds,
         broker_heartbeat_interval=settings.tracker_session_timeout_seconds / 10,
         stream_buffer_maxsize=settings.tracker_stream_buffer,
+        Worker=QuietWorker,
     )
     use_direct_delivery(app)
     events_topic = app.topic(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from typing import Any
 
 import faust
@@ -13,6 +14,7 @@ from mode import Service
 
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import DirectDeliveryConsumer, DirectWaitFirst
+from services.tracker.worker import QuietWorker
 
 
 class Racer(DirectWaitFirst, Service):
@@ -125,3 +127,21 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
 
     assert app.transport.Consumer is DirectDeliveryConsumer
     assert app.conf.stream_buffer_maxsize == 8_192
+
+
+def test_the_worker_keeps_the_log_level_asked_for(tmp_path: Any) -> None:
+    # faust's own worker turns the root logger to DEBUG for its spinner at WARN.
+    app = faust.App("quiet-worker-test", broker="kafka://127.0.0.1:1", datadir=str(tmp_path))
+    worker = QuietWorker(app, loglevel="warn")
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        root.setLevel(logging.WARN)
+        worker.on_setup_root_logger(root, logging.WARN)
+
+        assert root.level == logging.WARN
+        assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
+        assert root.handlers == handlers
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
