@@ -55,5 +55,9 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            matched = scope.get("route")
+            # path_format drops convertors: `{consignment_id:path}` is `{consignment_id}`.
+            route = str(
+                getattr(matched, "path_format", None) or getattr(matched, "path", "unmatched")
+            )
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)

@@ -24,6 +24,7 @@ from services.ingest.memory import InMemoryKeyStore
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
 OTHER = "carrier-tr-01"
+SLASHED = "CMR/2026/0417"  # the contract allows '/' in consignment ids
 
 
 class Client:
@@ -98,6 +99,22 @@ async def test_timeline_has_events_stays_crossings_legs(client: Client) -> None:
     assert body["stays"][0]["stages"]["arrival_to_release_seconds"] == 18 * 3600
     assert body["crossings"][0]["direction"] == "CN->KZ"
     assert body["legs"][0]["swod_kmh"] == 30.0
+
+
+async def test_ids_with_slashes_are_addressable_by_their_links(client: Client) -> None:
+    client.reads.timelines[SLASHED] = examples.timeline_view(SLASHED)
+
+    status = await client.get("/v1/consignments/CMR%2F2026%2F0417", as_="carrier")
+
+    assert status.status_code == 200
+    body = status.json()
+    assert body["consignment_id"] == SLASHED
+    assert body["links"]["self"] == "/v1/consignments/CMR%2F2026%2F0417"
+    timeline = await client.get(body["links"]["timeline"], as_="carrier")
+    assert timeline.status_code == 200
+    assert timeline.json()["consignment"]["consignment_id"] == SLASHED
+    foreign = await client.get("/v1/consignments/CMR%2F2026%2F0417", as_="other")
+    assert foreign.status_code == 404
 
 
 async def test_foreign_and_unknown_answer_byte_for_byte_alike(client: Client) -> None:

@@ -42,22 +42,11 @@ def not_found(consignment_id: str) -> ProblemError:
 def build_router(settings: ApiSettings) -> APIRouter:
     router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
 
+    # Ids may contain '/' (the contract allows it), and servers decode %2F before routing,
+    # so the id is a path segment sequence; the timeline route goes first, as a status
+    # path would also match it.
     @router.get(
-        "/{consignment_id}",
-        summary="Status: state, location, references, route and stays",
-        response_model=schemas.ConsignmentStatus,
-        responses=responses(examples.STATUS, FORBIDDEN, NOT_FOUND),
-    )
-    async def status(
-        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
-    ) -> schemas.ConsignmentStatus:
-        view = await context.reads.consignment_status(consignment_id, carrier_scope(principal))
-        if view is None:
-            raise not_found(consignment_id)
-        return present.status(view, context.base)
-
-    @router.get(
-        "/{consignment_id}/timeline",
+        "/{consignment_id:path}/timeline",
         summary="Timeline: ordered events, stays with stage durations, crossings, legs",
         response_model=schemas.Timeline,
         responses=responses(examples.TIMELINE, FORBIDDEN, NOT_FOUND),
@@ -69,6 +58,20 @@ def build_router(settings: ApiSettings) -> APIRouter:
         if view is None:
             raise not_found(consignment_id)
         return present.timeline(view, context.base)
+
+    @router.get(
+        "/{consignment_id:path}",
+        summary="Status: state, location, references, route and stays",
+        response_model=schemas.ConsignmentStatus,
+        responses=responses(examples.STATUS, FORBIDDEN, NOT_FOUND),
+    )
+    async def status(
+        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
+    ) -> schemas.ConsignmentStatus:
+        view = await context.reads.consignment_status(consignment_id, carrier_scope(principal))
+        if view is None:
+            raise not_found(consignment_id)
+        return present.status(view, context.base)
 
     @router.get(
         "",
