@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,7 +76,15 @@ def servers_of(args: argparse.Namespace) -> Iterator[Servers]:
         yield servers
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    # Python's default SIGTERM ends the process at once, skipping every `finally`: the
+    # stack's ingest, tracker and API processes and the servers it started would be left
+    # running. As SystemExit the run unwinds, stopping what it started.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> None:
+    _exit_cleanly_on_sigterm()
     args = parse(argv)
     scale = scale_of(args)
     with servers_of(args) as servers:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,65 @@ def test_quick_mode_prints_every_figure_and_writes_json(
     assert document["failures"] == []
     assert document["machine"]["cpus"] == os.cpu_count()
     assert document["scale"]["events"] > 0
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Live child processes of `pid`, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # gone meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_stops_the_stack_it_started(
+    kafka_bootstrap: str, postgres_dsn_base: str, tmp_path: Path
+) -> None:
+    # Stopping a long run must not leave ingest, tracker and API running behind it.
+    log = tmp_path / "bench.out"
+    with log.open("wb") as sink:
+        bench = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "--quick",
+                "--bootstrap",
+                kafka_bootstrap,
+                "--server-dsn",
+                postgres_dsn_base,
+                "--results-dir",
+                str(tmp_path),
+            ],
+            cwd=REPO_ROOT,
+            env=os.environ.copy(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        stack: dict[int, str] = {}
+        while time.monotonic() < deadline and bench.poll() is None:
+            stack = {pid: cmd for pid, cmd in _children(bench.pid).items() if "services." in cmd}
+            if len(stack) == 3:  # ingest, tracker, API
+                break
+            time.sleep(0.2)
+        assert len(stack) == 3, f"stack never started ({bench.poll()}): {log.read_text()[-3000:]}"
+
+        bench.send_signal(signal.SIGTERM)
+
+        assert bench.wait(timeout=120) == 128 + signal.SIGTERM, log.read_text()[-3000:]
+        assert [pid for pid in stack if Path(f"/proc/{pid}").exists()] == []
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
