@@ -9,8 +9,9 @@ from corridor.events import TransitEvent
 from corridor.journey import Stay, StayStatus
 from storage.db import Pool
 
+# As text: pydantic validates JSON text directly, without psycopg first building dicts.
 _EVENTS_OF = """
-SELECT payload FROM transit_events
+SELECT payload::text FROM transit_events
 WHERE consignment_id = ANY(%s)
 ORDER BY consignment_id, occurred_at
 """
@@ -41,7 +42,7 @@ class TrackerQueries:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_EVENTS_OF, (list(consignment_ids),))
             for (payload,) in await cursor.fetchall():
-                event = TransitEvent.model_validate(payload)
+                event = TransitEvent.model_validate_json(payload)
                 found.setdefault(event.consignment_id, []).append(event)
         return found
 
