@@ -501,12 +501,14 @@ def api_cases() -> Iterator[Case]:
                     INVALID_REQUEST,
                     params={param: value},
                 )
-        # Path parameters: an id nobody has is a 404; one over 64 characters a 422.
-        # The server decodes %2F before routing: a value with a slash matches no route.
+        # Path parameters: an id nobody has is a 404; one over 64 characters a 422. Ids
+        # may contain '/' (the server decodes %2F before routing; the id is a path), so
+        # `../../etc/passwd` is just an id nobody has. A line break matches no route (the
+        # path convertor stops at it; no valid id has one): the generic not-found.
         for suffix in ("", "/timeline"):
             invalid = len(value) > 64 or "\x00" in value
             status, problem = (422, INVALID_REQUEST) if invalid else (404, NOT_FOUND)
-            if "/" in value:
+            if "\n" in value or "\r" in value:
                 status, problem = 404, "/problems/not-found"
             yield Case(
                 f"api-consignment{suffix.replace('/', '-')}-{name}",
