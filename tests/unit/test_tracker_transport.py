@@ -145,3 +145,45 @@ def test_the_worker_keeps_the_log_level_asked_for(tmp_path: Any) -> None:
     finally:
         root.setLevel(level)
         root.handlers[:] = handlers
+
+
+async def test_a_waiting_delivery_that_is_cancelled_runs_its_cleanup() -> None:
+    racer = Racer()
+    cleaned = asyncio.Event()
+
+    async def deliver_forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.set()
+
+    racing = asyncio.ensure_future(racer.wait_first(deliver_forever(), asyncio.Event().wait()))
+    await asyncio.sleep(0.01)
+    racing.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await racing
+    assert cleaned.is_set()
+
+
+def test_closing_a_resumed_delivery_closes_the_coroutine() -> None:
+    # As `yield from` would: a task dropped unfinished must not leave the delivery open.
+    from services.tracker.transport import _Resumed
+
+    loop = asyncio.new_event_loop()
+    never = loop.create_future()
+    closed = []
+
+    async def delivery() -> None:
+        try:
+            await never
+        finally:
+            closed.append(True)
+
+    coro = delivery()
+    resumed = _Resumed(coro, coro.send(None)).__await__()
+    next(resumed)
+    resumed.close()
+    loop.close()
+
+    assert closed == [True]
