@@ -44,23 +44,28 @@ API_ENDPOINTS = [
 ]
 
 
+def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path) -> list[str]:
+    """`python -m bench --quick` against the test session's servers."""
+    return [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--bootstrap",
+        bootstrap,
+        "--server-dsn",
+        server_dsn,
+        "--results-dir",
+        str(results_dir),
+    ]
+
+
 @pytest.mark.timeout(300)
 def test_quick_mode_prints_every_figure_and_writes_json(
     kafka_bootstrap: str, postgres_dsn_base: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--bootstrap",
-            kafka_bootstrap,
-            "--server-dsn",
-            postgres_dsn_base,
-            "--results-dir",
-            str(tmp_path),
-        ],
+        _quick_bench(kafka_bootstrap, postgres_dsn_base, tmp_path),
         cwd=REPO_ROOT,
         env=os.environ.copy(),
         capture_output=True,
@@ -116,18 +121,7 @@ def test_sigterm_stops_the_stack_it_started(
     log = tmp_path / "bench.out"
     with log.open("wb") as sink:
         bench = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench",
-                "--quick",
-                "--bootstrap",
-                kafka_bootstrap,
-                "--server-dsn",
-                postgres_dsn_base,
-                "--results-dir",
-                str(tmp_path),
-            ],
+            _quick_bench(kafka_bootstrap, postgres_dsn_base, tmp_path),
             cwd=REPO_ROOT,
             env=os.environ.copy(),
             stdout=sink,
