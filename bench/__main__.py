@@ -2,6 +2,7 @@
 
     python -m bench --quick                       # seconds: proves the harness runs
     python -m bench --events 1000000              # the figures of docs/benchmarks.md
+    python -m bench --events 10000000 --tracker-workers 2 --no-ceiling   # the 10M row
     python -m bench --bootstrap H:P --server-dsn URL   # servers you already run
 
 Without --bootstrap/--server-dsn it starts a broker (127.0.0.1:39092) and a PostgreSQL
@@ -46,6 +47,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     scale.add_argument("--singles", type=int, help="single-event POSTs timed (default 300)")
     scale.add_argument("--api-requests", type=int, help="requests per API endpoint (default 200)")
     scale.add_argument("--timeout", type=float, help="longest wait for the tracker, seconds")
+    scale.add_argument(
+        "--tracker-workers", type=int, help="tracker workers sharing the partitions (default 1)"
+    )
+    scale.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        default=None,
+        help="skip timing the do-nothing Faust agent (one pass over the topic less)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: only proves it runs")
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting one")
     parser.add_argument("--server-dsn", help="use this PostgreSQL server (maintenance database)")
@@ -59,7 +70,16 @@ def scale_of(args: argparse.Namespace) -> Scale:
         scale = dataclasses.replace(scale, events=args.consignments * EVENTS_PER_CONSIGNMENT)
     overrides = {
         name: getattr(args, name)
-        for name in ("events", "rate", "duration", "singles", "api_requests", "timeout")
+        for name in (
+            "events",
+            "rate",
+            "duration",
+            "singles",
+            "api_requests",
+            "timeout",
+            "tracker_workers",
+            "ceiling",
+        )
         if getattr(args, name) is not None
     }
     return dataclasses.replace(scale, **overrides)

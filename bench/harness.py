@@ -3,7 +3,8 @@
 `python -m bench` drives this module. It brings up a Kafka broker and a PostgreSQL
 cluster of its own (the ports of `bench.tracker_throughput`, so there is one set of
 benchmark ports), or uses the servers it is given, then runs ingest, a tracker worker and
-the API as real processes, exactly as `make up` does, and measures:
+the API as real processes, exactly as `make up` does (`--tracker-workers N` runs N tracker
+workers sharing the partitions, as a deployment on more cores would), and measures:
 
 * end-to-end throughput: simulated events posted to ingest until they are rows in the
   database (the tracker writes an event's row and its consignment's timeline in one
@@ -13,7 +14,7 @@ the API as real processes, exactly as `make up` does, and measures:
 * event-to-queryable latency at a steady rate;
 * ingest single-POST latency (`bench.ingest_latency`) and API latency
   (`bench.api_latency`) against the same processes and data;
-* the tracker worker's resident memory after the run.
+* the tracker workers' resident memory after the run.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class Scale:
     singles: int = 300
     api_requests: int = 200
     timeout: float = 3_600.0
+    tracker_workers: int = 1  # tracker processes sharing the partitions
+    ceiling: bool = True  # also time the do-nothing Faust agent (one more pass over the topic)
 
     @property
     def consignments(self) -> int:
@@ -197,12 +200,13 @@ def own_servers(
 
 @dataclass
 class Stack:
-    """Ingest, one tracker worker and the API as processes, on free ports."""
+    """Ingest, the tracker workers and the API as processes, on free ports."""
 
     servers: Servers
     database_url: str
     prefix: str
     run_dir: Path
+    tracker_workers: int = 1
     ingest_url: str = ""
     api_url: str = ""
     keys: dict[str, str] = field(default_factory=dict)
@@ -225,23 +229,30 @@ class Stack:
             "API_PUBLIC_BASE_URL": self.api_url,
             # The production tracker: rocksdb tables, default batch size and window.
             "TRACKER_APP_ID": f"tracker-bench-e2e-{uuid.uuid4().hex[:6]}",
-            "TRACKER_DATA_DIR": str(self.run_dir / "tracker"),
-            "TRACKER_WEB_PORT": str(free_port()),
         }
+
+    @property
+    def tracker_names(self) -> list[str]:
+        return [f"tracker-{n}" for n in range(self.tracker_workers)]
 
     def start(self) -> None:
         env = self.env()
-        Path(env["TRACKER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-        for name, module in (
-            ("ingest", ["services.ingest"]),
-            ("tracker", ["services.tracker", "worker", "-l", "warn"]),
-            ("api", ["services.api"]),
-        ):
+        commands = [("ingest", ["services.ingest"], env), ("api", ["services.api"], env)]
+        for name in self.tracker_names:
+            # One consumer group (TRACKER_APP_ID); each worker its own store and web port.
+            worker_env = {
+                **env,
+                "TRACKER_DATA_DIR": str(self.run_dir / name),
+                "TRACKER_WEB_PORT": str(free_port()),
+            }
+            Path(worker_env["TRACKER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+            commands.append((name, ["services.tracker", "worker", "-l", "warn"], worker_env))
+        for name, module, process_env in commands:
             with (self.run_dir / f"{name}.log").open("ab") as log:
                 self.processes[name] = subprocess.Popen(  # noqa: S603 (our own modules)
                     [sys.executable, "-m", *module],
                     cwd=REPO_ROOT,
-                    env=env,
+                    env=process_env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -275,13 +286,17 @@ class Stack:
                     await asyncio.sleep(0.25)
 
     def tracker_memory_mib(self) -> tuple[float, float]:
-        """Resident and peak resident memory of the tracker worker, MiB."""
-        status = Path(f"/proc/{self.processes['tracker'].pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        return (
-            int(fields["VmRSS"].split()[0]) / 1024,
-            int(fields["VmHWM"].split()[0]) / 1024,
-        )
+        """Resident and peak resident memory of the tracker workers together, MiB."""
+        rss = peak = 0.0
+        for name in self.tracker_names:
+            status = Path(f"/proc/{self.processes[name].pid}/status").read_text()
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            rss += int(fields["VmRSS"].split()[0]) / 1024
+            peak += int(fields["VmHWM"].split()[0]) / 1024
+        return rss, peak
+
+    def workers_note(self) -> str:
+        return "" if self.tracker_workers == 1 else f"{self.tracker_workers} workers together; "
 
 
 async def issue_keys(database_url: str) -> dict[str, str]:
@@ -391,7 +406,8 @@ async def end_to_end(stack: Stack, scale: Scale, report: Report) -> SimulationRe
         "tracker RSS after the end-to-end run",
         rss,
         "MiB",
-        f"peak {peak:,.0f} MiB; {result.summary.consignments:,} consignments' events, rocksdb",
+        f"{stack.workers_note()}peak {peak:,.0f} MiB; "
+        f"{result.summary.consignments:,} consignments' events, rocksdb",
     )
     return result
 
@@ -405,13 +421,15 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
         baseline = await tracker_throughput.run_baseline(
             servers.bootstrap, stack.events_topic, servers.fresh_database(baseline_db), events
         )
-        ceiling = await asyncio.to_thread(
-            tracker_throughput.run_faust_ceiling,
-            servers.bootstrap,
-            stack.events_topic,
-            events,
-            scale.timeout,
-        )
+        ceiling = None
+        if scale.ceiling:
+            ceiling = await asyncio.to_thread(
+                tracker_throughput.run_faust_ceiling,
+                servers.bootstrap,
+                stack.events_topic,
+                events,
+                scale.timeout,
+            )
         tracker = await asyncio.to_thread(
             tracker_throughput.run_tracker,
             servers.bootstrap,
@@ -419,21 +437,25 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
             servers.fresh_database(tracker_db),
             events,
             scale.timeout,
+            scale.tracker_workers,
         )
     finally:
         servers.drop_database(baseline_db)
         servers.drop_database(tracker_db)
-    figures = tracker_throughput.Figures(events, baseline, tracker, ceiling)
-    report.add("tracker alone: topic -> rows (catch-up)", figures.tracker_rate, "events/s")
+    figures = tracker_throughput.Figures(events, baseline, tracker, ceiling, scale.tracker_workers)
+    workers = f"{scale.tracker_workers} workers" if scale.tracker_workers > 1 else ""
+    report.add("tracker alone: topic -> rows (catch-up)", figures.tracker_rate, "events/s", workers)
     report.add("baseline: bare aiokafka consumer + COPY", figures.baseline_rate, "events/s")
-    report.add("ceiling: Faust agent taking events, no work", figures.ceiling_rate or 0, "events/s")
-    report.add("ratio tracker / baseline", figures.ratio, "x", "goal >= 0.5")
-    report.add(
-        "ratio Faust ceiling / baseline",
-        (figures.ceiling_rate or 0) / figures.baseline_rate,
-        "x",
-        "the most any Faust agent reached here",
-    )
+    if figures.ceiling_rate:
+        report.add("ceiling: Faust agent taking events, no work", figures.ceiling_rate, "events/s")
+    report.add("ratio tracker / baseline", figures.ratio, "x", f"goal >= 0.5 {workers}".rstrip())
+    if figures.ceiling_rate:
+        report.add(
+            "ratio Faust ceiling / baseline",
+            figures.ceiling_rate / figures.baseline_rate,
+            "x",
+            "the most any Faust agent reached here",
+        )
     end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
     report.add("ratio end-to-end / baseline", end_to_end_rate / figures.baseline_rate, "x")
 
@@ -562,14 +584,16 @@ async def api_latencies(
 
 
 @contextlib.asynccontextmanager
-async def running_stack(servers: Servers) -> AsyncIterator[Stack]:
+async def running_stack(servers: Servers, workers: int = 1) -> AsyncIterator[Stack]:
     name = f"bench_e2e_{uuid.uuid4().hex[:6]}"
     run_dir = REPO_ROOT / ".run" / "bench" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     database_url = await asyncio.to_thread(servers.fresh_database, name)
     prefix = f"bench.{uuid.uuid4().hex[:6]}."
     await ensure_topics(servers.bootstrap, topic_specs(prefix))
-    stack = Stack(servers, database_url, prefix, run_dir, keys=await issue_keys(database_url))
+    stack = Stack(
+        servers, database_url, prefix, run_dir, workers, keys=await issue_keys(database_url)
+    )
     try:
         stack.start()
         await stack.wait_ready()
@@ -582,7 +606,7 @@ async def running_stack(servers: Servers) -> AsyncIterator[Stack]:
 async def run(servers: Servers, scale: Scale) -> Report:
     """Every scenario in turn; one that fails is recorded and the others still run."""
     report = Report(scale, machine())
-    async with running_stack(servers) as stack:
+    async with running_stack(servers, scale.tracker_workers) as stack:
         result = await end_to_end(stack, scale, report)
         events = await asyncio.to_thread(stored_events, stack.database_url)
         scenarios: list[tuple[str, Awaitable[None]]] = [
@@ -597,7 +621,9 @@ async def run(servers: Servers, scale: Scale) -> Report:
             except (SystemExit, Exception) as exc:  # reported in the table, not hidden
                 report.failures.append(f"{name}: {exc}")
         rss, peak = stack.tracker_memory_mib()
-        report.add("tracker RSS at the end", rss, "MiB", f"peak {peak:,.0f} MiB")
+        report.add(
+            "tracker RSS at the end", rss, "MiB", f"{stack.workers_note()}peak {peak:,.0f} MiB"
+        )
     return report
 
 

@@ -44,7 +44,10 @@ API_ENDPOINTS = [
 ]
 
 
-def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path) -> list[str]:
+CEILING = {"ceiling: Faust agent taking events, no work", "ratio Faust ceiling / baseline"}
+
+
+def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path, *options: str) -> list[str]:
     """`python -m bench --quick` against the test session's servers."""
     return [
         sys.executable,
@@ -57,15 +60,31 @@ def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path) -> list[str
         server_dsn,
         "--results-dir",
         str(results_dir),
+        *options,
     ]
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param((), FIGURES, id="defaults"),
+        pytest.param(
+            ("--tracker-workers", "2", "--no-ceiling"),
+            [figure for figure in FIGURES if figure not in CEILING],
+            id="two-workers-no-ceiling",
+        ),
+    ],
+)
 def test_quick_mode_prints_every_figure_and_writes_json(
-    kafka_bootstrap: str, postgres_dsn_base: str, tmp_path: Path
+    kafka_bootstrap: str,
+    postgres_dsn_base: str,
+    tmp_path: Path,
+    options: tuple[str, ...],
+    expected: list[str],
 ) -> None:
     done = subprocess.run(
-        _quick_bench(kafka_bootstrap, postgres_dsn_base, tmp_path),
+        _quick_bench(kafka_bootstrap, postgres_dsn_base, tmp_path, *options),
         cwd=REPO_ROOT,
         env=os.environ.copy(),
         capture_output=True,
@@ -81,7 +100,7 @@ def test_quick_mode_prints_every_figure_and_writes_json(
             table[match.group(1).strip()] = float(match.group(2).replace(",", ""))
     api = [figure for figure in table if figure.startswith("API ")]
     assert [figure for figure in table if figure not in api] == [
-        *FIGURES,
+        *expected,
         "tracker RSS at the end",
     ], done.stdout
     assert {f"API {e} {q}" for e in API_ENDPOINTS for q in ("p50", "p99")} <= set(api)
@@ -94,6 +113,11 @@ def test_quick_mode_prints_every_figure_and_writes_json(
     assert document["failures"] == []
     assert document["machine"]["cpus"] == os.cpu_count()
     assert document["scale"]["events"] > 0
+    if options:
+        # Both workers ran: the memory rows add up two processes and say so.
+        assert document["scale"]["tracker_workers"] == 2
+        memory = [row for row in document["rows"] if row["figure"].startswith("tracker RSS")]
+        assert all(row["note"].startswith("2 workers together") for row in memory), memory
 
 
 def _children(pid: int) -> dict[int, str]:
