@@ -2,7 +2,7 @@
 
     python -m bench --quick                       # seconds: proves the harness runs
     python -m bench --events 1000000              # the figures of docs/benchmarks.md
-    python -m bench --events 10000000 --tracker-workers 2 --no-ceiling   # the 10M row
+    python -m bench --events 10000000 --no-ceiling --no-catch-up   # the 10M row
     python -m bench --bootstrap H:P --server-dsn URL   # servers you already run
 
 Without --bootstrap/--server-dsn it starts a broker (127.0.0.1:39092) and a PostgreSQL
@@ -57,6 +57,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="skip timing the do-nothing Faust agent (one pass over the topic less)",
     )
+    scale.add_argument(
+        "--no-catch-up",
+        dest="catch_up",
+        action="store_false",
+        default=None,
+        help="skip timing the tracker alone over the filled topic (one pass less)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: only proves it runs")
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting one")
     parser.add_argument("--server-dsn", help="use this PostgreSQL server (maintenance database)")
@@ -79,6 +86,7 @@ def scale_of(args: argparse.Namespace) -> Scale:
             "timeout",
             "tracker_workers",
             "ceiling",
+            "catch_up",
         )
         if getattr(args, name) is not None
     }

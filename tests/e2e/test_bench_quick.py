@@ -45,6 +45,7 @@ API_ENDPOINTS = [
 
 
 CEILING = {"ceiling: Faust agent taking events, no work", "ratio Faust ceiling / baseline"}
+CATCH_UP = {"tracker alone: topic -> rows (catch-up)", "ratio tracker / baseline"}
 
 
 def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path, *options: str) -> list[str]:
@@ -73,6 +74,11 @@ def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path, *options: s
             ("--tracker-workers", "2", "--no-ceiling"),
             [figure for figure in FIGURES if figure not in CEILING],
             id="two-workers-no-ceiling",
+        ),
+        pytest.param(
+            ("--no-catch-up",),
+            [figure for figure in FIGURES if figure not in CATCH_UP],
+            id="no-catch-up",
         ),
     ],
 )
@@ -113,7 +119,7 @@ def test_quick_mode_prints_every_figure_and_writes_json(
     assert document["failures"] == []
     assert document["machine"]["cpus"] == os.cpu_count()
     assert document["scale"]["events"] > 0
-    if options:
+    if "--tracker-workers" in options:
         # Both workers ran: the memory rows add up two processes and say so.
         assert document["scale"]["tracker_workers"] == 2
         memory = [row for row in document["rows"] if row["figure"].startswith("tracker RSS")]
