@@ -10,12 +10,12 @@ from grafana_foundation_sdk.models import dashboard as model
 from dashboards.panels import (
     CORRIDOR_TAG,
     COUNT,
-    api_base_variable,
+    consignment_link,
     corridor_links,
     grid,
     legend,
+    location_link,
     numbered,
-    timeline_link,
     tooltip,
 )
 from dashboards.query import DATASOURCE, Expect, Format, Sql
@@ -102,7 +102,7 @@ def _recent() -> table.Panel:
     return (
         table.Panel()
         .title("Recent alerts")
-        .description("Newest first (500 at most). Click a consignment for its timeline.")
+        .description("Newest first (500 at most). Click a consignment for its journey.")
         .datasource(DATASOURCE)
         .with_target(
             Sql(
@@ -113,7 +113,8 @@ def _recent() -> table.Panel:
                 ),
             )
         )
-        .override_by_name("consignment_id", timeline_link())
+        .override_by_name("consignment_id", consignment_link())
+        .override_by_name("location", location_link())
         .grid_pos(grid(0, 9, 24, 12))
     )
 
@@ -129,7 +130,6 @@ def build() -> dash.Dashboard:
         .refresh("1m")
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .link(corridor_links())
-        .with_variable(api_base_variable())
     )
     for panel in numbered(_by_kind(), _by_location(), _recent()):
         board.with_panel(panel)

@@ -11,7 +11,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from corridor.reference import CorridorReference, load_reference
-from dashboards import alerts, legs, location_detail, overview
+from dashboards import alerts, consignment, legs, location_detail, overview
 
 GENERATED_DIR = Path(__file__).parent / "generated"
 FOLDER_UID = "middle-corridor"
@@ -40,6 +40,7 @@ def dashboards(reference: CorridorReference | None = None) -> list[GeneratedDash
         location_detail.build(),
         legs.build(ref),
         alerts.build(),
+        consignment.build(),
     ]
     return [GeneratedDashboard(f"{board.build().uid}.json", board.build()) for board in boards]
 

@@ -19,6 +19,7 @@ from dashboards.panels import (
     corridor_links,
     grid,
     legend,
+    location_link,
     numbered,
     sql_list,
     sql_literal,
@@ -187,7 +188,7 @@ def _ship_waits(ports: str) -> timeseries.Panel:
 
 def _ports(port_codes: tuple[str, ...], ports: str) -> table.Panel:
     port_rows = ", ".join(f"({sql_literal(code)})" for code in port_codes)
-    return _table(
+    panel = _table(
         "Caspian ports: waits for a ship",
         f"Ports {', '.join(port_codes)}: completed waits in the range, and cargo waiting now.",
         Sql(
@@ -198,7 +199,8 @@ def _ports(port_codes: tuple[str, ...], ports: str) -> table.Panel:
             ),
         ),
         _hours("median_wait_hours", "p90_wait_hours", "longest_wait_hours"),
-    ).grid_pos(grid(0, 19, 12, 7))
+    )
+    return panel.override_by_name("port", location_link()).grid_pos(grid(0, 19, 12, 7))
 
 
 def _sea() -> table.Panel:

@@ -16,19 +16,19 @@ from dashboards.panels import (
     CORRIDOR_TAG,
     COUNT,
     HOURS,
-    api_base_variable,
+    LOCATION_DASHBOARD_UID,
+    LOCATION_VARIABLE,
+    consignment_link,
     corridor_links,
     grid,
     legend,
     numbered,
-    timeline_link,
     tooltip,
     unit_property,
 )
 from dashboards.query import DATASOURCE, Expect, Format, Sql
 
-UID = "corridor-location-detail"
-LOCATION_VARIABLE = "location"
+UID = LOCATION_DASHBOARD_UID
 LOCATIONS_SQL = "SELECT DISTINCT location FROM location_dwell_daily ORDER BY location"
 
 _DWELL_SQL = """
@@ -211,7 +211,7 @@ def _in_progress() -> table.Panel:
                 ),
             )
         )
-        .override_by_name("consignment_id", timeline_link())
+        .override_by_name("consignment_id", consignment_link())
         .override_by_name("waiting_hours", [unit_property(HOURS)])
         .grid_pos(grid(0, 16, 12, 10))
     )
@@ -223,7 +223,7 @@ def _slowest() -> table.Panel:
         .title("Slowest consignments at $location")
         .description(
             "The 20 longest stays that arrived in the range; an open stay counts until the "
-            "end of the range. Click an id for the carrier-facing timeline."
+            "end of the range. Click an id for its journey."
         )
         .datasource(DATASOURCE)
         .with_target(
@@ -235,7 +235,7 @@ def _slowest() -> table.Panel:
                 ),
             )
         )
-        .override_by_name("consignment_id", timeline_link())
+        .override_by_name("consignment_id", consignment_link())
         .override_by_name("dwell_hours", [unit_property(HOURS)])
         .grid_pos(grid(12, 16, 12, 10))
     )
@@ -253,7 +253,6 @@ def build() -> dash.Dashboard:
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .link(corridor_links())
         .with_variable(_location_variable())
-        .with_variable(api_base_variable())
     )
     panels = numbered(_dwell(), _stages(), _throughput(), _queue(), _in_progress(), _slowest())
     for panel in panels:

@@ -18,26 +18,39 @@ DAYS = "d"
 COUNT = "short"
 KMH = "velocitykmh"
 
-API_BASE_VARIABLE = "api_base"
-DEFAULT_API_BASE = "http://localhost:8002"
-TIMELINE_URL = f"${{{API_BASE_VARIABLE}}}/v1/consignments/${{__value.raw}}/timeline"
 CORRIDOR_TAG = "corridor"
+# Drill-down targets, here rather than in their modules: every dashboard links to them.
+CONSIGNMENT_DASHBOARD_UID = "corridor-consignment"
+CONSIGNMENT_VARIABLE = "consignment"
+LOCATION_DASHBOARD_UID = "corridor-location-detail"
+LOCATION_VARIABLE = "location"
 
 
-def api_base_variable() -> dash.TextBoxVariable:
-    """Where the carrier-facing API answers; links to timelines are built on it."""
-    return (
-        dash.TextBoxVariable(API_BASE_VARIABLE)
-        .label("Carrier API")
-        .description("Base URL of the corridor API (serves /v1/consignments/{id}/timeline)")
-        .default_value(DEFAULT_API_BASE)
+def dashboard_url(uid: str, variable: str) -> str:
+    """A link to dashboard `uid` with `variable` set to the clicked cell, keeping the time
+    range. Grafana percent-encodes `${__value.raw}` in data links (since 8.5), so ids with
+    `/`, `&` or spaces arrive intact."""
+    return f"/d/{uid}?var-{variable}=${{__value.raw}}&${{__url_time_range}}"
+
+
+def _link(title: str, url: str) -> list[model.DynamicConfigValue]:
+    return [model.DynamicConfigValue(id_val="links", value=[{"title": title, "url": url}])]
+
+
+def consignment_link() -> list[model.DynamicConfigValue]:
+    """Override properties that turn a consignment id cell into a link to its dashboard:
+    inside Grafana, so the operator's Grafana login is all it needs."""
+    return _link(
+        "Consignment ${__value.raw}",
+        dashboard_url(CONSIGNMENT_DASHBOARD_UID, CONSIGNMENT_VARIABLE),
     )
 
 
-def timeline_link() -> list[model.DynamicConfigValue]:
-    """Override properties that turn a consignment id cell into a link to its timeline."""
-    link = {"targetBlank": True, "title": "Consignment timeline", "url": TIMELINE_URL}
-    return [model.DynamicConfigValue(id_val="links", value=[link])]
+def location_link() -> list[model.DynamicConfigValue]:
+    """Override properties that turn a location code cell into a link to its detail."""
+    return _link(
+        "Location ${__value.raw}", dashboard_url(LOCATION_DASHBOARD_UID, LOCATION_VARIABLE)
+    )
 
 
 def corridor_links() -> dash.DashboardLink:

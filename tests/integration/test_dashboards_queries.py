@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,12 +20,20 @@ from grafana_foundation_sdk.models.dashboard import Panel, VariableType
 from corridor.alerts import AlertKind
 from corridor.reference import load_reference
 from dashboards import alerts as alerts_dashboard
+from dashboards import consignment as consignment_dashboard
 from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
 from storage.records import NewAlert
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
+
+# A text-box variable takes whatever the operator types or a link passes; here it takes
+# ids the sample month really has: journeys that completed, so every panel has rows.
+TEXT_BOX_VALUES = {
+    "consignment": "SELECT consignment_id FROM consignments WHERE state = 'completed' "
+    "ORDER BY consignment_id LIMIT 3",
+}
 
 SAMPLE_RANGE = TimeRange(
     SAMPLE_CONFIG.start,
@@ -46,11 +55,12 @@ class PanelQuery:
 
 def _panel_queries() -> Iterator[PanelQuery]:
     for board in dashboards():
-        variables = {
-            variable.name: str(variable.query)
-            for variable in board.model.templating.list_val or []
-            if variable.type_val == VariableType.QUERY
-        }
+        variables = {}
+        for variable in board.model.templating.list_val or []:
+            if variable.type_val == VariableType.QUERY:
+                variables[variable.name] = str(variable.query)
+            elif variable.type_val == VariableType.TEXTBOX:
+                variables[variable.name] = TEXT_BOX_VALUES[variable.name]
         for panel in board.model.panels or []:
             assert isinstance(panel, Panel), "rows are not used"
             for target in panel.targets or []:
@@ -121,7 +131,7 @@ def test_every_location_of_the_sample_is_selectable(populated_database_url: str)
     assert len(rows) >= 10
 
 
-async def test_alert_panels_show_raised_alerts(storage_pool, fresh_database_url: str):
+async def _raise_sample_alerts(storage_pool: Any) -> list[NewAlert]:
     """The sample month raises no alert; here a few are written the tracker's way."""
     raised = datetime(2026, 3, 10, 12, tzinfo=UTC)
     new_alerts = [
@@ -144,6 +154,11 @@ async def test_alert_panels_show_raised_alerts(storage_pool, fresh_database_url:
         )
     ]
     assert await WriteRepository(storage_pool, load_reference()).insert_alerts(new_alerts) == 3
+    return new_alerts
+
+
+async def test_alert_panels_show_raised_alerts(storage_pool, fresh_database_url: str):
+    await _raise_sample_alerts(storage_pool)
     engine = MacroEngine(SAMPLE_RANGE)
     queries = [item for item in PANEL_QUERIES if item.dashboard_uid == alerts_dashboard.UID]
     assert queries
@@ -151,3 +166,23 @@ async def test_alert_panels_show_raised_alerts(storage_pool, fresh_database_url:
         columns, rows = _rows(fresh_database_url, engine.expand(item.query.raw_sql))
         assert rows, f"{item.id}: no rows although alerts were raised"
         _check(columns, rows, item)
+
+
+async def test_consignment_alerts_panel_shows_that_consignments_alerts(
+    storage_pool, fresh_database_url: str
+):
+    raised = await _raise_sample_alerts(storage_pool)
+    (item,) = [
+        item
+        for item in PANEL_QUERIES
+        if item.dashboard_uid == consignment_dashboard.UID and item.panel.title == "Alerts"
+    ]
+    sql = interpolate_variables(item.query.raw_sql, {"consignment": "MC-2026-000003"})
+    columns, rows = _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))
+    _check(columns, rows, item)
+    assert [(row[columns.index("kind")], row[columns.index("location")]) for row in rows] == [
+        (raised[2].kind, "GE-SARPI")
+    ]
+    # An id with a quote is data, not SQL (Grafana doubles quotes in single values).
+    sql = interpolate_variables(item.query.raw_sql, {"consignment": "x' OR 'a' = 'a"})
+    assert _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))[1] == []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -15,7 +17,6 @@ from typer.testing import CliRunner
 from dashboards.__main__ import app
 from dashboards.catalog import FOLDER_UID, GENERATED_DIR, dashboards, differences, render
 from dashboards.macros import MacroEngine, TimeRange
-from dashboards.panels import TIMELINE_URL
 from dashboards.query import DATASOURCE_TYPE, DATASOURCE_UID, PostgresQuery, register
 from dashboards.settings import DataSourceSettings
 
@@ -86,10 +87,58 @@ def test_every_sql_expands_with_the_implemented_macros() -> None:
                 assert "$__" not in engine.expand(target.raw_sql)
 
 
-def test_consignment_ids_link_to_the_carrier_timeline() -> None:
-    text = "".join(path.read_text(encoding="utf-8") for path in COMMITTED)
-    assert text.count(TIMELINE_URL) == 3
-    assert TIMELINE_URL == "${api_base}/v1/consignments/${__value.raw}/timeline"
+def _data_links(board: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(panel title, column, url) of every data link a table override puts on a column."""
+    for panel in board["panels"]:
+        for override in panel.get("fieldConfig", {}).get("overrides", []):
+            for prop in override["properties"]:
+                if prop["id"] == "links":
+                    for link in prop["value"]:
+                        yield panel["title"], override["matcher"]["options"], link["url"]
+
+
+def test_data_links_open_a_corridor_dashboard_with_a_variable_it_has() -> None:
+    # A link is only as good as its target: the dashboard must exist and read the variable.
+    boards = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in COMMITTED}
+    links = [link for board in boards.values() for link in _data_links(board)]
+    assert len(links) >= 8
+    for title, column, url in links:
+        match = re.fullmatch(
+            r"/d/([a-z0-9-]+)\?var-(\w+)=\$\{__value\.raw\}&\$\{__url_time_range\}", url
+        )
+        assert match, f"{title}/{column}: {url}"
+        uid, variable = match.groups()
+        assert uid in boards, f"{title}/{column}: no dashboard {uid}"
+        names = {v["name"] for v in boards[uid]["templating"].get("list", [])}
+        assert variable in names, f"{title}/{column}: {uid} has no variable {variable}"
+
+
+def test_every_consignment_and_location_column_is_a_link() -> None:
+    # Operators drill down by clicking; an id that isn't a link is a dead end. A panel
+    # already showing one consignment (or location) needn't link to it.
+    targets = {
+        "consignment_id": ("corridor-consignment", "'$consignment'"),
+        "location": ("corridor-location-detail", "'$location'"),
+        "current_location": ("corridor-location-detail", "'$location'"),
+        "port": ("corridor-location-detail", "'$location'"),
+    }
+    checked = 0
+    for board in dashboards():
+        linked = {(title, column): url for title, column, url in _data_links(board.as_dict())}
+        for panel in board.model.panels or []:
+            assert isinstance(panel, Panel)
+            if panel.type_val != "table":
+                continue
+            for target in panel.targets or []:
+                assert isinstance(target, PostgresQuery)
+                assert target.expect is not None
+                shown = {*target.expect.columns, *target.expect.nullable}
+                for column, (uid, filtered) in targets.items():
+                    if column in shown and filtered not in target.raw_sql:
+                        url = linked.get((str(panel.title), column), "")
+                        assert url.startswith(f"/d/{uid}?"), f"{board.uid}/{panel.title}/{column}"
+                        checked += 1
+    assert checked >= 8
 
 
 def test_provisioning_files_point_at_the_same_data_source_and_folder() -> None:
