@@ -81,6 +81,17 @@ SELECT consignment_id, location, visit, country, mode, direction, status, arrive
        arrival_to_release_seconds, release_to_departure_seconds, inspection_seconds
 FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
 """
+# The latest event time stored: the clock the tracker judges open stays by, and so the API.
+_TRACKER_CLOCK = "SELECT max(last_event_at) FROM consignments"
+# Completed stays at a location that departed in [since, until). The arrival bound lets
+# the (location, arrived_at) index, and TimescaleDB's chunks, narrow the scan; a stay
+# longer than the window itself is too rare to move a percentile.
+_RECENT_DWELLS = """
+SELECT dwell_seconds FROM stays
+WHERE location = %(location)s AND status = 'completed' AND dwell_seconds IS NOT NULL
+  AND arrived_at >= %(since)s - (%(until)s - %(since)s) AND arrived_at < %(until)s
+  AND departed_at >= %(since)s AND departed_at < %(until)s
+"""
 _CROSSINGS = """
 SELECT consignment_id, border_id, from_location, to_location, direction, mode, arrived_at,
        departed_at, tfi1_seconds
@@ -533,6 +544,22 @@ class ReadRepository:
                 return None
             stays = await _all(conn, _STAYS, (consignment_id,))
         return ConsignmentStatusView(consignment, tuple(_stay(row) for row in stays))
+
+    async def tracker_clock(self) -> datetime | None:
+        """The latest event time the tracker has stored (None before the first)."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(_TRACKER_CLOCK)).fetchone()
+        return row[0] if row else None
+
+    async def recent_dwell_seconds(
+        self, location: str, since: datetime, until: datetime
+    ) -> list[int]:
+        """Dwell of the location's completed stays that departed in [since, until)."""
+        async with self._pool.connection() as conn:
+            rows = await _all(
+                conn, _RECENT_DWELLS, {"location": location, "since": since, "until": until}
+            )
+        return [int(row[0]) for row in rows]
 
     async def search_consignments(
         self,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from corridor.clearance import ClearanceOutlook
 from corridor.events import EventType, References, Source, SourceSystem, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
 from services.api import present
@@ -131,7 +132,19 @@ def _json(model: Any) -> Any:
 
 
 _PERIOD = present.time_range(at(-6), at(-6) + timedelta(days=30))
-STATUS = _json(present.status(ConsignmentStatusView(consignment_view(), stay_views()), ""))
+# Five hours into the stay at KZ-NUR-ZHOLY; 140 of the 312 recent stays lasted longer.
+OUTLOOK = ClearanceOutlook(
+    location="KZ-NUR-ZHOLY",
+    arrived_at=at(21),
+    as_of=at(26),
+    waited=timedelta(hours=5),
+    recent_stays=312,
+    comparable_stays=140,
+    expected_departure_at=at(30),
+    likely_departure_by=at(37),
+    longer_than_usual=False,
+)
+STATUS = _json(present.status(ConsignmentStatusView(consignment_view(), stay_views()), "", OUTLOOK))
 TIMELINE = _json(present.timeline(timeline_view(), ""))
 CONSIGNMENT_PAGE = {
     "items": [_json(present.summary(consignment_view(), ""))],

@@ -59,6 +59,27 @@ class InMemoryReads:
         self.calls.append("timeline")
         return self._visible(consignment_id, carrier_id)
 
+    async def tracker_clock(self) -> datetime | None:
+        self.calls.append("tracker_clock")
+        return max((t.consignment.last_event_at for t in self.timelines.values()), default=None)
+
+    async def recent_dwell_seconds(
+        self, location: str, since: datetime, until: datetime
+    ) -> list[int]:
+        self.calls.append("recent_dwell_seconds")
+        earliest_arrival = since - (until - since)  # as storage.reads bounds it
+        return [
+            stay.dwell_seconds
+            for t in self.timelines.values()
+            for stay in t.stays
+            if stay.location == location
+            and stay.status is StayStatus.COMPLETED
+            and stay.dwell_seconds is not None
+            and stay.departed_at is not None
+            and since <= stay.departed_at < until
+            and earliest_arrival <= stay.arrived_at < until
+        ]
+
     async def search_consignments(
         self,
         filters: ConsignmentFilter,

@@ -34,6 +34,16 @@ class ApiReads(Protocol):
         self, consignment_id: str, carrier_id: str | None = None
     ) -> TimelineView | None: ...
 
+    async def tracker_clock(self) -> datetime | None:
+        """The latest event time stored: the instant open stays are judged at."""
+        ...
+
+    async def recent_dwell_seconds(
+        self, location: str, since: datetime, until: datetime
+    ) -> list[int]:
+        """Dwell of the location's completed stays that departed in [since, until)."""
+        ...
+
     async def search_consignments(
         self,
         filters: ConsignmentFilter,

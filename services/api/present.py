@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pydantic_core
 from pydantic import TypeAdapter
 
+from corridor.clearance import RECENT_WINDOW, ClearanceOutlook
 from corridor.events import TransportMode
 from corridor.journey import StayStatus
 from corridor.reference import Location
@@ -74,7 +75,9 @@ def _summary_fields(view: ConsignmentView, base: str) -> dict[str, object]:
     }
 
 
-def status(view: ConsignmentStatusView, base: str) -> schemas.ConsignmentStatus:
+def status(
+    view: ConsignmentStatusView, base: str, outlook: ClearanceOutlook | None = None
+) -> schemas.ConsignmentStatus:
     def of(kind: StayStatus) -> list[schemas.Stay]:
         return [stay(s) for s in view.stays if s.status is kind]
 
@@ -83,6 +86,24 @@ def status(view: ConsignmentStatusView, base: str) -> schemas.ConsignmentStatus:
         completed_stays=of(StayStatus.COMPLETED),
         in_progress_stays=of(StayStatus.IN_PROGRESS),
         departure_missing_stays=of(StayStatus.DEPARTURE_MISSING),
+        clearance=clearance(outlook) if outlook is not None else None,
+    )
+
+
+def clearance(outlook: ClearanceOutlook) -> schemas.ClearanceOutlook:
+    waited = round(outlook.waited.total_seconds())
+    return schemas.ClearanceOutlook(
+        location=outlook.location,
+        arrived_at=outlook.arrived_at,
+        as_of=outlook.as_of,
+        waited_seconds=waited,
+        waited_hours=round(waited / _HOUR, 4),
+        window_days=RECENT_WINDOW.days,
+        recent_stays=outlook.recent_stays,
+        comparable_stays=outlook.comparable_stays,
+        expected_departure_at=outlook.expected_departure_at,
+        likely_departure_by=outlook.likely_departure_by,
+        longer_than_usual=outlook.longer_than_usual,
     )
 
 

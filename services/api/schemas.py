@@ -92,11 +92,47 @@ class ConsignmentSummary(Schema):
     links: Links
 
 
+class ClearanceOutlook(Schema):
+    """When the open stay may end: among the location's recent completed stays that lasted
+    longer than this one has waited so far, when half and nine in ten had ended."""
+
+    location: str = Field(examples=["KZ-NUR-ZHOLY"])
+    arrived_at: UtcDatetime
+    as_of: UtcDatetime = Field(
+        description="The instant the wait is measured to: the latest event time the tracker "
+        "has stored (moments ago in live operation; the end of a replay otherwise)."
+    )
+    waited_seconds: int
+    waited_hours: float
+    window_days: int = Field(
+        description="Recent stays are those that departed within this many days before as_of."
+    )
+    recent_stays: int = Field(description="Completed stays at the location in the window.")
+    comparable_stays: int = Field(
+        description="Those of them that lasted longer than this stay has waited."
+    )
+    expected_departure_at: UtcDatetime | None = Field(
+        description="Half of the comparable stays had ended this long after their arrival. "
+        "Null with fewer than 20 comparable stays."
+    )
+    likely_departure_by: UtcDatetime | None = Field(
+        description="Nine in ten of the comparable stays had ended by then. Null likewise."
+    )
+    longer_than_usual: bool = Field(
+        description="The wait exceeds the p90 of all recent stays (known from 20 of them)."
+    )
+
+
 class ConsignmentStatus(ConsignmentSummary):
     completed_stays: list[Stay]
     in_progress_stays: list[Stay]
     departure_missing_stays: list[Stay] = Field(
         description="Stays the consignment left without the location reporting a departure."
+    )
+    clearance: ClearanceOutlook | None = Field(
+        default=None,
+        description="For the latest open stay, when it may end; null when the consignment "
+        "is not at a location.",
     )
 
 

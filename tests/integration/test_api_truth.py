@@ -16,8 +16,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from corridor.clearance import RECENT_WINDOW, clearance_outlook
 from corridor.events import TransitEvent
-from corridor.journey import StayStatus
+from corridor.journey import ConsignmentState, StayStatus
 from corridor.kpi import mean, median, p90
 from corridor.reference import load_reference
 from services.api.app import create_app
@@ -139,6 +140,55 @@ async def test_status_of_every_consignment_matches_the_truth(api: Api, sample_ru
         ):
             expected = [expected_stay(s) for s in truth.stays if s.status is kind]
             assert [actual_stay(s) for s in body[key]] == expected, (truth.consignment_id, key)
+
+
+async def test_clearance_outlook_of_every_waiting_consignment_matches_the_truth(
+    api: Api, sample_run: Sample
+) -> None:
+    """ "When will it clear?" recomputed from the truth: the month's stays at the location,
+    judged at the latest event time stored (the month ends with trucks still waiting)."""
+    truth = truth_of(sample_run)
+    as_of = min(max(event.occurred_at for event in sample_run[1]), truth.end)
+    every_stay = [stay for c in truth.consignments.values() for stay in c.stays]
+    waiting = [c for c in truth.consignments.values() if c.state is ConsignmentState.AT_LOCATION]
+    assert len(waiting) >= 5
+    estimated = 0
+    for consignment in truth.consignments.values():
+        body = await api.get(
+            f"/v1/consignments/{consignment.consignment_id}", as_=consignment.carrier_id
+        )
+        open_stays = [s for s in consignment.stays if s.status is StayStatus.IN_PROGRESS]
+        if not open_stays:
+            assert body["clearance"] is None, consignment.consignment_id
+            continue
+        stay = max(open_stays, key=lambda s: s.arrived_at)
+        since = as_of - RECENT_WINDOW
+        recent = [
+            s.dwell_seconds
+            for s in every_stay
+            if s.location == stay.location
+            and s.status is StayStatus.COMPLETED
+            and s.dwell_seconds is not None
+            and s.departed_at is not None
+            and since <= s.departed_at < as_of
+            and since - RECENT_WINDOW <= s.arrived_at < as_of
+        ]
+        expected = clearance_outlook(stay.location, stay.arrived_at, as_of, recent)
+        assert body["clearance"] == {
+            "location": stay.location,
+            "arrived_at": iso(stay.arrived_at),
+            "as_of": iso(as_of),
+            "waited_seconds": round(expected.waited.total_seconds()),
+            "waited_hours": round(expected.waited.total_seconds() / 3600, 4),
+            "window_days": 30,
+            "recent_stays": expected.recent_stays,
+            "comparable_stays": expected.comparable_stays,
+            "expected_departure_at": iso(expected.expected_departure_at),
+            "likely_departure_by": iso(expected.likely_departure_by),
+            "longer_than_usual": expected.longer_than_usual,
+        }, consignment.consignment_id
+        estimated += expected.expected_departure_at is not None
+    assert estimated >= 1, "no waiting consignment got an estimate: the test would prove little"
 
 
 async def test_timeline_of_every_consignment_matches_the_truth(

@@ -125,3 +125,41 @@ def test_forged_cursors_are_refused() -> None:
     for forged in ("%%%", "bm90LWpzb24", "WzEsMl0", "WyIyMDI2LTAzLTAxVDAwOjAwOjAwIiwgIngiXQ"):
         with pytest.raises(InvalidCursor):
             decode_cursor(forged)
+
+
+async def test_recent_dwell_takes_completed_stays_that_departed_in_the_window(
+    storage_pool: Pool,
+) -> None:
+    # Window [100 h, 200 h) at KZ-AKTAU. Hours: (arrived, departed or None for open).
+    stays = {
+        "IN-EARLY-EDGE": (90, 100),  # departed exactly at the window's start: in
+        "IN-MIDDLE": (150, 160),
+        "OUT-LATE-EDGE": (190, 200),  # departed exactly at its end: out
+        "OUT-BEFORE": (50, 99),
+        "OUT-OPEN": (150, None),  # still there: no dwell yet
+        "OUT-LONG": (-1, 120),  # arrived more than two windows before the end
+    }
+    writer = WriteRepository(storage_pool)
+    await writer.upsert_timelines(
+        [
+            make_timeline(
+                cid,
+                [make_event(cid, EventType.GATE_ARRIVED, "KZ-AKTAU", arrived)],
+                [make_stay(cid, "KZ-AKTAU", arrived, departed)],
+            )
+            for cid, (arrived, departed) in stays.items()
+        ]
+        + [
+            make_timeline(
+                "ELSEWHERE",
+                [make_event("ELSEWHERE", EventType.GATE_ARRIVED, "KZ-KURYK", 150)],
+                [make_stay("ELSEWHERE", "KZ-KURYK", 150, 155)],
+            )
+        ]
+    )
+    reader = ReadRepository(storage_pool)
+
+    dwells = await reader.recent_dwell_seconds("KZ-AKTAU", at(100), at(200))
+
+    assert sorted(dwells) == [10 * 3600, 10 * 3600]
+    assert await reader.tracker_clock() == at(190)  # the latest event stored

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from corridor.journey import StayStatus
 from corridor.reference import load_reference
 from services.api import examples, schemas
 from services.api.app import create_app
@@ -326,3 +327,63 @@ def test_settings_refuse_inconsistent_limits() -> None:
 def test_examples_are_consistent() -> None:
     assert examples.STATUS["consignment_id"] == examples.CONSIGNMENT_ID
     assert examples.LOCATION_REPORT["range"]["to"].endswith("Z")
+
+
+async def test_status_says_when_a_waiting_truck_may_leave() -> None:
+    # 30 trucks left KZ-NUR-ZHOLY after 1 h, 2 h, ... 30 h; ours has waited 6 h there.
+    arrived = examples.at(100)
+
+    def finished(n: int) -> object:
+        cid = f"MC-DONE-{n:02d}"
+        stay = replace(
+            examples.stay_views(cid)[1],
+            status=StayStatus.COMPLETED,
+            arrived_at=arrived - timedelta(days=2),
+            departed_at=arrived - timedelta(days=2) + timedelta(hours=n),
+            dwell_seconds=n * 3600,
+        )
+        view = examples.timeline_view(cid, OTHER)
+        return replace(view, stays=(stay,))
+
+    waiting = examples.timeline_view("MC-WAIT", examples.CARRIER_ID)
+    waiting = replace(
+        waiting,
+        consignment=replace(waiting.consignment, last_event_at=arrived + timedelta(hours=6)),
+        stays=(replace(examples.stay_views("MC-WAIT")[1], arrived_at=arrived),),
+    )
+    store = InMemoryKeyStore()
+    key = store.add("a", Role.CARRIER, carrier_id=examples.CARRIER_ID)
+    reads = InMemoryReads([waiting, *(finished(n) for n in range(1, 31))])  # type: ignore[list-item]
+    app = create_app(
+        ApiSettings(database_url="postgresql://u@h/db"),
+        reads=reads,
+        key_store=store,
+        reference=load_reference(),
+        now=lambda: arrived + timedelta(days=1),  # the wall clock is ahead of the tracker's
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as http:
+        response = await http.get(
+            "/v1/consignments/MC-WAIT", headers={"Authorization": f"Bearer {key}"}
+        )
+
+    clearance = response.json()["clearance"]
+    # Judged at the latest stored event, six hours in: the 24 stays of 7 h .. 30 h count,
+    # with a median of 18.5 h and a p90 of 27.7 h after arrival.
+    assert clearance["as_of"] == "2026-03-06T16:00:00Z"
+    assert clearance["waited_hours"] == 6.0
+    assert (clearance["recent_stays"], clearance["comparable_stays"]) == (30, 24)
+    assert clearance["expected_departure_at"] == "2026-03-07T04:30:00Z"
+    assert clearance["likely_departure_by"] == "2026-03-07T13:42:00Z"
+    assert clearance["longer_than_usual"] is False
+
+
+async def test_status_of_a_consignment_between_locations_has_no_outlook(client: Client) -> None:
+    view = examples.timeline_view("MC-MOVING")
+    moving = replace(view, stays=(examples.stay_views("MC-MOVING")[0],))
+    client.reads.timelines["MC-MOVING"] = moving
+    body = (await client.get("/v1/consignments/MC-MOVING")).json()
+    assert body["in_progress_stays"] == []
+    assert body["clearance"] is None
+    assert "tracker_clock" not in client.reads.calls

@@ -1,19 +1,22 @@
 """Carriers and operators: one consignment's status and timeline, and search."""
 
 # No `from __future__ import annotations`: the limits in the annotations come from settings.
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
 
-from corridor.journey import ConsignmentState
+from corridor.clearance import RECENT_WINDOW, ClearanceOutlook, clearance_outlook
+from corridor.journey import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
 from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
+from services.api.ports import ApiReads
 from services.api.routes.paging import check_consignment_cursor, next_link
 from services.api.settings import ApiSettings
 from services.common.problems import ProblemError
-from storage.views import ConsignmentFilter
+from storage.views import ConsignmentFilter, ConsignmentStatusView
 
 ConsignmentIdPath = Annotated[
     str,
@@ -37,6 +40,22 @@ def not_found(consignment_id: str) -> ProblemError:
         "Not found",
         f"no consignment {consignment_id!r} is visible to this key",
     )
+
+
+async def outlook_of(
+    view: ConsignmentStatusView, reads: ApiReads, now: datetime
+) -> ClearanceOutlook | None:
+    """When the consignment's latest open stay may end (None when it is not at a location)."""
+    open_stays = [stay for stay in view.stays if stay.status is StayStatus.IN_PROGRESS]
+    if not open_stays:
+        return None
+    stay = max(open_stays, key=lambda s: s.arrived_at)
+    # The tracker's clock (the latest stored event), as the overdue alerts use: a replayed
+    # month is judged at its end, and live it is moments old. Never past the wall clock,
+    # which a publisher's clock running ahead could otherwise push it.
+    as_of = min(await reads.tracker_clock() or now, now)
+    recent = await reads.recent_dwell_seconds(stay.location, as_of - RECENT_WINDOW, as_of)
+    return clearance_outlook(stay.location, stay.arrived_at, as_of, recent)
 
 
 def build_router(settings: ApiSettings) -> APIRouter:
@@ -71,7 +90,9 @@ def build_router(settings: ApiSettings) -> APIRouter:
         view = await context.reads.consignment_status(consignment_id, carrier_scope(principal))
         if view is None:
             raise not_found(consignment_id)
-        return present.status(view, context.base)
+        return present.status(
+            view, context.base, await outlook_of(view, context.reads, context.now())
+        )
 
     @router.get(
         "",
