@@ -29,6 +29,7 @@ from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
 from storage.db import Pool
 from storage.rows import normalize_permit_id, normalize_reference
+from storage.tracking import EVENT_CLOCK
 from storage.views import (
     AlertView,
     ApiKeyRole,
@@ -81,8 +82,6 @@ SELECT consignment_id, location, visit, country, mode, direction, status, arrive
        arrival_to_release_seconds, release_to_departure_seconds, inspection_seconds
 FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
 """
-# The latest event time stored: the clock the tracker judges open stays by, and so the API.
-_TRACKER_CLOCK = "SELECT max(last_event_at) FROM consignments"
 # Completed stays at a location that departed in [since, until). The arrival bound lets
 # the (location, arrived_at) index, and TimescaleDB's chunks, narrow the scan; a stay
 # longer than the window itself is too rare to move a percentile.
@@ -546,9 +545,9 @@ class ReadRepository:
         return ConsignmentStatusView(consignment, tuple(_stay(row) for row in stays))
 
     async def tracker_clock(self) -> datetime | None:
-        """The latest event time the tracker has stored (None before the first)."""
+        """The tracker's event-time clock (`storage.tracking.EVENT_CLOCK`); None when empty."""
         async with self._pool.connection() as conn:
-            row = await (await conn.execute(_TRACKER_CLOCK)).fetchone()
+            row = await (await conn.execute(EVENT_CLOCK)).fetchone()
         return row[0] if row else None
 
     async def recent_dwell_seconds(

@@ -15,8 +15,13 @@ SELECT payload::text FROM transit_events
 WHERE consignment_id = ANY(%s)
 ORDER BY consignment_id, occurred_at
 """
-# The latest event time the tracker has stored: the clock overdue stays are judged by.
-_WATERMARK = "SELECT max(last_event_at) FROM consignments"
+# The clock open stays are judged by (overdue alerts, the API's clearance outlook): the
+# slowest partition's newest event time (migration 0008 says why); before the tracker
+# has recorded any, as in a database filled by other means, the latest event stored.
+EVENT_CLOCK = """
+SELECT coalesce((SELECT min(event_time) FROM tracker_progress),
+                (SELECT max(last_event_at) FROM consignments))
+"""
 _OPEN_STAYS = """
 SELECT consignment_id, location, visit, arrived_at, released_at, carrier_id
 FROM stays WHERE status = 'in_progress'
@@ -48,7 +53,7 @@ class TrackerQueries:
 
     async def watermark(self) -> datetime | None:
         async with self._pool.connection() as conn:
-            row = await (await conn.execute(_WATERMARK)).fetchone()
+            row = await (await conn.execute(EVENT_CLOCK)).fetchone()
         return row[0] if row else None
 
     async def open_stays(self) -> list[tuple[Stay, str]]:

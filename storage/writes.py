@@ -119,6 +119,16 @@ SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timesta
                      %s::timestamptz[], %s::text[], %s::text[])
 ORDER BY 8
 ON CONFLICT (dedup_key) DO NOTHING
+RETURNING dedup_key
+"""
+
+# A partition's clock only moves forward: a late event's older time leaves it alone.
+_RECORD_PROGRESS = """
+INSERT INTO tracker_progress (topic, partition, event_time)
+SELECT * FROM unnest(%s::text[], %s::integer[], %s::timestamptz[])
+ORDER BY 1, 2
+ON CONFLICT (topic, partition) DO UPDATE
+SET event_time = greatest(tracker_progress.event_time, excluded.event_time), updated_at = now()
 """
 
 _INSERT_API_KEY = """
@@ -335,19 +345,31 @@ class WriteRepository:
         timelines: Sequence[Timeline] = (),
         alerts: Sequence[NewAlert] = (),
         stored: Mapping[str, TimelineRows] | None = None,
+        progress: Mapping[tuple[str, int], datetime] | None = None,
     ) -> BatchResult:
         """Events, timelines and alerts of one batch, all in one transaction.
 
         `stored` may give, per consignment, the rows it holds now (as a caller that wrote
         them knows: `BatchResult.written`); only the stays, crossings and legs that differ
         are then written. Without it, a consignment's child rows are replaced whole.
+        `progress` gives, per (topic, partition) the batch read, its newest event time.
         """
         rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             inserted = await self._insert_events(cur, [event_row(e) for e in events])
             written = await self._upsert_timelines(cur, rows, stored or {})
             raised = await self._insert_alerts(cur, alerts)
-        return BatchResult(inserted, len(written), raised, written)
+            if progress:
+                await cur.execute(
+                    _RECORD_PROGRESS,
+                    _columns([(t, p, at) for (t, p), at in sorted(progress.items())], 3),
+                )
+        return BatchResult(inserted, len(written), len(raised), written)
+
+    async def raise_alerts(self, alerts: Sequence[NewAlert]) -> set[str]:
+        """Store alerts in one statement; returns the dedup keys that were new."""
+        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            return await self._insert_alerts(cur, alerts)
 
     async def insert_api_key(self, key: NewApiKey) -> UUID:
         locations = list(key.allowed_locations) if key.allowed_locations is not None else None
@@ -439,9 +461,9 @@ class WriteRepository:
         await cur.execute(_UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
 
-    async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> int:
+    async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> set[str]:
         if not alerts:
-            return 0
+            return set()
         rows = [
             (
                 a.kind,
@@ -456,7 +478,7 @@ class WriteRepository:
             for a in alerts
         ]
         await cur.execute(_INSERT_ALERTS, _columns(rows, 8))
-        return max(cur.rowcount, 0)
+        return {row[0] for row in await cur.fetchall()}
 
 
 __all__ = ["DEFAULT_COPY_THRESHOLD", "BatchResult", "WriteRepository"]

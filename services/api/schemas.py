@@ -99,8 +99,8 @@ class ClearanceOutlook(Schema):
     location: str = Field(examples=["KZ-NUR-ZHOLY"])
     arrived_at: UtcDatetime
     as_of: UtcDatetime = Field(
-        description="The instant the wait is measured to: the latest event time the tracker "
-        "has stored (moments ago in live operation; the end of a replay otherwise)."
+        description="The instant the wait is measured to: the tracker's event-time clock, "
+        "as its overdue alerts use (moments ago in live operation; the end of a replay)."
     )
     waited_seconds: int
     waited_hours: float

@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -157,17 +157,22 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         ):
             decoded: list[TransitEvent] = []
             stream_events: dict[str, Any] = {}
+            progress: dict[tuple[str, int], datetime] = {}
             for stream_event in batch:
                 event = decode(stream_event)
                 if event is not None:
                     decoded.append(event)
                     stream_events[event.consignment_id] = stream_event
+                    read_from = (stream_event.message.topic, stream_event.message.partition)
+                    known = progress.get(read_from)
+                    if known is None or event.occurred_at > known:
+                        progress[read_from] = event.occurred_at
             if not decoded:
                 continue
             states.bind(stream_events)
             started = time.perf_counter()
             try:
-                timelines = await tracker.track(decoded)
+                timelines = await tracker.track(decoded, progress)
             except Exception:
                 log.exception(
                     "unexpected failure on a batch of %d events; exiting unacked", len(decoded)

@@ -92,27 +92,22 @@ class PostgresTrackingStore:
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
+        progress: Mapping[tuple[str, int], datetime],
     ) -> Mapping[str, TimelineRows]:
         raised_at = self._clock()
         rows = [new_alert(alert, raised_at) for alert in alerts]
         result = await self._patiently(
-            lambda: self._writes.write_batch(events, timelines, rows, stored)
+            lambda: self._writes.write_batch(events, timelines, rows, stored, progress)
         )
         return result.written
 
     async def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
-        """Store alerts; return the ones that were new (the rest were raised before)."""
+        """Store alerts in one statement; return the ones that were new (the rest were
+        raised before: a scan offers every overdue stay again each time)."""
         raised_at = self._clock()
-        fresh = []
-        for alert in alerts:
-            row = new_alert(alert, raised_at)
-
-            async def insert(row: NewAlert = row) -> int:
-                return await self._writes.insert_alerts([row])
-
-            if await self._patiently(insert):
-                fresh.append(alert)
-        return fresh
+        rows = [new_alert(alert, raised_at) for alert in alerts]
+        new_keys = await self._patiently(lambda: self._writes.raise_alerts(rows))
+        return [alert for alert, row in zip(alerts, rows, strict=True) if row.key in new_keys]
 
     async def watermark(self) -> datetime | None:
         return await self._patiently(self._queries.watermark)

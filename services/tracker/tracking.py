@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -108,10 +109,12 @@ class TrackingStore(Protocol):
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
+        progress: Mapping[tuple[str, int], datetime],
     ) -> Mapping[str, TimelineRows]:
         """One transaction. Returns the rows now held by each consignment whose rows took
         its timeline (the others held something newer). `stored` (what the rows held
-        before, where known) lets it write only the changes."""
+        before, where known) lets it write only the changes; `progress` is the newest
+        event time read from each (topic, partition), the tracker's clock."""
         ...
 
 
@@ -168,8 +171,13 @@ class BatchTracker:
         self._store = store
         self._derived = derived
 
-    async def track(self, events: Sequence[TransitEvent]) -> list[Timeline]:
-        """Returns the timelines the batch changed."""
+    async def track(
+        self,
+        events: Sequence[TransitEvent],
+        progress: Mapping[tuple[str, int], datetime] | None = None,
+    ) -> list[Timeline]:
+        """Returns the timelines the batch changed. `progress`: the newest event time the
+        batch read from each (topic, partition), stored with it."""
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
         # Evicted, restarted or never-seen consignments: the database has what we had.
@@ -191,7 +199,7 @@ class BatchTracker:
             if rows is not None:
                 stored[consignment_id] = rows
         alerts = [alert for timeline in timelines for alert in alerts_for_timeline(timeline)]
-        written = await self._store.write_batch(events, timelines, alerts, stored)
+        written = await self._store.write_batch(events, timelines, alerts, stored, progress or {})
         for timeline in timelines:
             consignment_id = timeline.consignment_id
             if consignment_id in written:

@@ -7,7 +7,7 @@ import json
 import random
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,26 @@ async def test_duplicates_reordering_and_late_events_converge_to_the_truth(
     snapshot = await wait_until_converged(workers, expected, distinct, CONVERGE_TIMEOUT)
     _assert_matches_truth(snapshot, expected, workers)
     assert snapshot["raw_events"][1] == distinct
-    await _assert_overdue_stays_raise_alerts(workers, result, events)
+    clock = await _assert_partition_clocks_are_stored(workers)
+    await _assert_overdue_stays_raise_alerts(workers, result, clock)
     await _assert_derived_topics_tell_the_same(workers, expected)
+
+
+async def _assert_partition_clocks_are_stored(workers: TrackerWorkers) -> datetime:
+    """tracker_progress holds each partition's newest event time, read back from Kafka;
+    returns the clock open stays are judged by: the slowest partition's."""
+    topic = f"{workers.topic_prefix}transit-events"
+    newest: dict[tuple[str, int], datetime] = {}
+    for record in await _read_records(workers, topic):
+        occurred = datetime.fromisoformat(json.loads(record.value)["occurred_at"])
+        read_from = (topic, record.partition)
+        newest[read_from] = max(occurred, newest.get(read_from, occurred))
+    assert len(newest) > 1, "the test needs several partitions"
+    with psycopg.connect(workers.database_url) as conn:
+        rows = conn.execute("SELECT topic, partition, event_time FROM tracker_progress")
+        stored = {(topic, partition): at for topic, partition, at in rows.fetchall()}
+    assert stored == newest
+    return min(newest.values())
 
 
 async def _assert_derived_topics_tell_the_same(
@@ -105,27 +123,32 @@ async def _assert_derived_topics_tell_the_same(
 
 
 async def _read_topic(workers: TrackerWorkers, name: str) -> list[tuple[str, bytes]]:
+    records = await _read_records(workers, f"{workers.topic_prefix}{name}")
+    return [(record.key.decode(), record.value) for record in records]
+
+
+async def _read_records(workers: TrackerWorkers, topic: str) -> list[Any]:
+    """Every record of `topic` (aiokafka ConsumerRecords), from the start."""
     consumer = AIOKafkaConsumer(
-        f"{workers.topic_prefix}{name}",
+        topic,
         bootstrap_servers=workers.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
     try:
-        records: list[tuple[str, bytes]] = []
+        records: list[Any] = []
         while batch := await consumer.getmany(timeout_ms=2000):
-            records += [(m.key.decode(), m.value) for msgs in batch.values() for m in msgs]
+            records += [record for partition in batch.values() for record in partition]
         return records
     finally:
         await consumer.stop()
 
 
 async def _assert_overdue_stays_raise_alerts(
-    workers: TrackerWorkers, result: SimulationResult, events: list[TransitEvent]
+    workers: TrackerWorkers, result: SimulationResult, watermark: datetime
 ) -> None:
-    """Stays still open 72 h before the last event time (the replay's clock) are alerted."""
-    watermark = max(event.occurred_at for event in events)
+    """Stays still open 72 h before the tracker's clock at the end are alerted."""
     overdue = {
         f"overdue_stay:{stay.consignment_id}:{stay.location}:{stay.visit}"
         for consignment in result.truth.consignments.values()

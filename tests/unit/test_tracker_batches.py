@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from corridor.journey import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
 from services.tracker.tracking import BatchTracker, RecentHistories, merge_events
 from storage.rows import TimelineRows, timeline_rows
-from tests.unit.factories import declared, event, khorgos_to_aktau, reference, visit
+from tests.unit.factories import T0, declared, event, khorgos_to_aktau, reference, visit
 
 
 class FakeHistory:
@@ -60,6 +61,7 @@ class FakeStore:
         self.alerts: dict[str, Alert] = {}
         self.fail_next = False
         self.writes = 0
+        self.progress: dict[tuple[str, int], datetime] = {}
 
     async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
         return {cid: list(self.raw[cid]) for cid in consignment_ids if cid in self.raw}
@@ -70,6 +72,7 @@ class FakeStore:
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
+        progress: Mapping[tuple[str, int], datetime],
     ) -> Mapping[str, TimelineRows]:
         if self.fail_next:
             self.fail_next = False
@@ -80,6 +83,8 @@ class FakeStore:
             assert timeline_rows(self.timelines[cid], reference()) == before
         self.timelines.update({t.consignment_id: t for t in timelines})
         self.alerts.update({a.dedup_key: a for a in alerts})
+        for partition, event_time in progress.items():
+            self.progress[partition] = max(event_time, self.progress.get(partition, event_time))
         self.writes += 1
         return {t.consignment_id: timeline_rows(t, reference()) for t in timelines}
 
@@ -244,3 +249,17 @@ def test_merging_in_steps_gives_the_distinct_events_in_timeline_order(
 def test_merging_only_resends_hands_back_the_known_list() -> None:
     known = merge_events([], khorgos_to_aktau())
     assert merge_events(known, khorgos_to_aktau()[2:5]) is known
+
+
+async def test_partition_progress_is_stored_with_the_batch_and_only_then() -> None:
+    tracker, _history, store, _topics = _tracker()
+    events = khorgos_to_aktau()
+    read = {("transit-events", 0): events[3].occurred_at, ("transit-events", 4): T0}
+    store.fail_next = True
+    with pytest.raises(ConnectionError):
+        await tracker.track(events[:4], read)
+    assert store.progress == {}  # a failed batch moves no clock
+
+    await tracker.track(events[:4], read)
+
+    assert store.progress == read

@@ -50,9 +50,9 @@ async def outlook_of(
     if not open_stays:
         return None
     stay = max(open_stays, key=lambda s: s.arrived_at)
-    # The tracker's clock (the latest stored event), as the overdue alerts use: a replayed
-    # month is judged at its end, and live it is moments old. Never past the wall clock,
-    # which a publisher's clock running ahead could otherwise push it.
+    # The tracker's event-time clock, as the overdue alerts use: a replayed month is
+    # judged at its end, and live it is moments old. Never past the wall clock, which a
+    # publisher's clock running ahead could otherwise push it.
     as_of = min(await reads.tracker_clock() or now, now)
     recent = await reads.recent_dwell_seconds(stay.location, as_of - RECENT_WINDOW, as_of)
     return clearance_outlook(stay.location, stay.arrived_at, as_of, recent)
