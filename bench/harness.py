@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import platform
 import signal
@@ -317,7 +318,16 @@ def simulated(events: int, seed: int) -> SimulationResult:
     # Journeys cut off by the window's end emit fewer events than complete ones.
     consignments = max(2, events // 25)
     days = max(10.0, consignments / CONSIGNMENTS_A_DAY)
-    return simulate(SimulationConfig(seed=seed, consignments=consignments, days=days))
+    return simulate(
+        SimulationConfig(seed=seed, consignments=consignments, days=days, start=ending_by(days))
+    )
+
+
+def ending_by(days: float, now: datetime | None = None) -> datetime:
+    """A start (a UTC midnight) whose `days`-long window ends before today: ingest refuses
+    events more than a few minutes in the future, and a 10M run spans years."""
+    today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=math.ceil(days) + 1)
 
 
 def spool_bodies(result: SimulationResult, limit: int, path: Path) -> int:
