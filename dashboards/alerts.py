@@ -8,10 +8,9 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
-    CORRIDOR_TAG,
     COUNT,
     consignment_link,
-    corridor_links,
+    corridor_dashboard,
     grid,
     legend,
     location_link,
@@ -120,16 +119,12 @@ def _recent() -> table.Panel:
 
 
 def build() -> dash.Dashboard:
-    board = (
-        dash.Dashboard("Corridor alerts")
-        .uid(UID)
-        .tags([CORRIDOR_TAG])
-        .description("Alerts raised by the tracker: overdue stays, anomalies in the events.")
-        .time("now-7d", "now")
-        .timezone("utc")
-        .refresh("1m")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .link(corridor_links())
+    board = corridor_dashboard(
+        "Corridor alerts",
+        UID,
+        "Alerts raised by the tracker: overdue stays, anomalies in the events.",
+        since="now-7d",
+        refresh="1m",
     )
     for panel in numbered(_by_kind(), _by_location(), _recent()):
         board.with_panel(panel)

@@ -18,11 +18,10 @@ from grafana_foundation_sdk.models import dashboard as model
 from dashboards.panels import (
     CONSIGNMENT_DASHBOARD_UID,
     CONSIGNMENT_VARIABLE,
-    CORRIDOR_TAG,
     HOURS,
     KMH,
     consignment_link,
-    corridor_links,
+    corridor_dashboard,
     grid,
     legend,
     location_link,
@@ -285,18 +284,14 @@ def _recent() -> table.Panel:
 
 
 def build() -> dash.Dashboard:
-    board = (
-        dash.Dashboard("Corridor consignment")
-        .uid(UID)
-        .tags([CORRIDOR_TAG])
-        .description("One consignment: state, stays, crossings, legs, events and alerts.")
-        .time("now-30d", "now")
-        .timezone("utc")
-        .refresh("1m")
-        .tooltip(model.DashboardCursorSync.OFF)
-        .link(corridor_links())
-        .with_variable(_consignment_variable())
-    )
+    board = corridor_dashboard(
+        "Corridor consignment",
+        UID,
+        "One consignment: state, stays, crossings, legs, events and alerts.",
+        since="now-30d",
+        refresh="1m",
+        cursor=model.DashboardCursorSync.OFF,
+    ).with_variable(_consignment_variable())
     panels = numbered(
         _summary(), _stays(), _dwell(), _crossings(), _legs(), _events(), _alerts(), _recent()
     )

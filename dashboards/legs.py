@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import table, timeseries
-from grafana_foundation_sdk.models import dashboard as model
 
 from corridor.reference import CorridorReference
 from dashboards.panels import (
-    CORRIDOR_TAG,
     HOURS,
     KMH,
     caspian_departure_ports,
-    corridor_links,
+    corridor_dashboard,
     grid,
     legend,
     location_link,
@@ -227,16 +225,12 @@ def _sea() -> table.Panel:
 def build(reference: CorridorReference) -> dash.Dashboard:
     port_codes = caspian_departure_ports(reference)
     ports = sql_list(port_codes)
-    board = (
-        dash.Dashboard("Corridor legs and the Caspian")
-        .uid(UID)
-        .tags([CORRIDOR_TAG])
-        .description("Travel between corridor locations, CPMM speeds, and the Caspian crossing.")
-        .time("now-30d", "now")
-        .timezone("utc")
-        .refresh("5m")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .link(corridor_links())
+    board = corridor_dashboard(
+        "Corridor legs and the Caspian",
+        UID,
+        "Travel between corridor locations, CPMM speeds, and the Caspian crossing.",
+        since="now-30d",
+        refresh="5m",
     )
     panels = numbered(_travel(), _speeds(), _ship_waits(ports), _ports(port_codes, ports), _sea())
     for panel in panels:

@@ -13,13 +13,12 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.panels import (
-    CORRIDOR_TAG,
     COUNT,
     HOURS,
     LOCATION_DASHBOARD_UID,
     LOCATION_VARIABLE,
     consignment_link,
-    corridor_links,
+    corridor_dashboard,
     grid,
     legend,
     numbered,
@@ -242,18 +241,13 @@ def _slowest() -> table.Panel:
 
 
 def build() -> dash.Dashboard:
-    board = (
-        dash.Dashboard("Corridor location detail")
-        .uid(UID)
-        .tags([CORRIDOR_TAG])
-        .description("One border crossing point or port: dwell, release stages, flow, queue.")
-        .time("now-30d", "now")
-        .timezone("utc")
-        .refresh("5m")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .link(corridor_links())
-        .with_variable(_location_variable())
-    )
+    board = corridor_dashboard(
+        "Corridor location detail",
+        UID,
+        "One border crossing point or port: dwell, release stages, flow, queue.",
+        since="now-30d",
+        refresh="5m",
+    ).with_variable(_location_variable())
     panels = numbered(_dwell(), _stages(), _throughput(), _queue(), _in_progress(), _slowest())
     for panel in panels:
         board.with_panel(panel)

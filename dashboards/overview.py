@@ -10,11 +10,10 @@ from grafana_foundation_sdk.models import geomap as geomap_model
 
 from corridor.reference import CorridorReference
 from dashboards.panels import (
-    CORRIDOR_TAG,
     COUNT,
     DAYS,
     HOURS,
-    corridor_links,
+    corridor_dashboard,
     grid,
     legend,
     locations_values,
@@ -217,16 +216,12 @@ def _tfi1_by_border() -> barchart.Panel:
 
 
 def build(reference: CorridorReference) -> dash.Dashboard:
-    board = (
-        dash.Dashboard("Middle Corridor overview")
-        .uid(UID)
-        .tags([CORRIDOR_TAG])
-        .description("Where cargo waits on the Middle Corridor, and how long borders take.")
-        .time("now-7d", "now")
-        .timezone("utc")
-        .refresh("1m")
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .link(corridor_links())
+    board = corridor_dashboard(
+        "Middle Corridor overview",
+        UID,
+        "Where cargo waits on the Middle Corridor, and how long borders take.",
+        since="now-7d",
+        refresh="1m",
     )
     map_panel, (in_transit, transit, today), tfi1 = (
         _map(reference),

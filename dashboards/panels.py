@@ -65,6 +65,30 @@ def corridor_links() -> dash.DashboardLink:
     )
 
 
+def corridor_dashboard(
+    title: str,
+    uid: str,
+    description: str,
+    *,
+    since: str,
+    refresh: str,
+    cursor: model.DashboardCursorSync = model.DashboardCursorSync.CROSSHAIR,
+) -> dash.Dashboard:
+    """What every corridor dashboard shares: the tag, UTC, a range ending now, and the
+    drop-down to the others."""
+    return (
+        dash.Dashboard(title)
+        .uid(uid)
+        .tags([CORRIDOR_TAG])
+        .description(description)
+        .time(since, "now")
+        .timezone("utc")
+        .refresh(refresh)
+        .tooltip(cursor)
+        .link(corridor_links())
+    )
+
+
 class _PanelBuilder(Protocol):
     def id(self, id_val: int) -> Any: ...
 
