@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from corridor.cloudevents import to_kafka_record
 from infra.kafka.broker import BrokerConfig, KafkaBroker
@@ -155,11 +155,14 @@ def _raw_row(value: bytes) -> tuple[str, ...]:
 
 
 async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> float:
-    """A bare consumer: poll, COPY the raw events, commit; no domain logic at all."""
+    """A bare consumer: poll, COPY the raw events, commit; no domain logic at all.
+
+    It reads every partition itself, with no consumer group: a group's session could
+    expire while the machine is saturated (it did, 10M events in), and the re-joined
+    consumer would read again what it had stored, failing COPY on the primary key."""
+    partitions = await _partitions_of(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
-        group_id=f"baseline-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=2000,
@@ -168,6 +171,8 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
     await consumer.start()
     stored = 0
     try:
+        consumer.assign([TopicPartition(topic, partition) for partition in sorted(partitions)])
+        await consumer.seek_to_beginning()
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
             while stored < total:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -181,11 +186,20 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
                     for row in rows:
                         await copy.write_row(row)
                 await conn.commit()
-                await consumer.commit()
                 stored += len(rows)
     finally:
         await consumer.stop()
     return time.perf_counter() - started
+
+
+async def _partitions_of(bootstrap: str, topic: str) -> set[int]:
+    # The producer's metadata call is public; the consumer's needs a subscription.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return set(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
 
 
 def run_tracker(
