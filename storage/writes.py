@@ -337,7 +337,7 @@ class WriteRepository:
 
     async def insert_alerts(self, alerts: Sequence[NewAlert]) -> int:
         """Raise alerts; returns how many were new (one per dedup key, ever)."""
-        return (await self.write_batch(alerts=alerts)).alerts_raised
+        return len(await self.raise_alerts(alerts))
 
     async def write_batch(
         self,

@@ -35,7 +35,8 @@ class ApiReads(Protocol):
     ) -> TimelineView | None: ...
 
     async def tracker_clock(self) -> datetime | None:
-        """The latest event time stored: the instant open stays are judged at."""
+        """The tracker's event-time clock (the slowest partition's newest event read):
+        the instant open stays are judged at."""
         ...
 
     async def recent_dwell_seconds(
