@@ -21,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import enum
 import fcntl
+import functools
+import hashlib
 import os
 import pwd
 import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +108,26 @@ def _server_settings(port: int, socket_dir: Path, synchronous_commit: str) -> di
     }
 
 
+@functools.lru_cache(maxsize=32)
+def reachable_root(run_root: Path) -> Path:
+    """`run_root`, unless the server will run as another user (we are root) and cannot pass
+    through one of its existing ancestors, as in a checkout made with `mktemp -d` (0700):
+    then a directory of its own under the system temp dir, named after `run_root` so every
+    caller finds the same one."""
+    if os.geteuid() != 0:
+        return run_root
+    resolved = run_root.resolve()
+    blocked = [
+        ancestor
+        for ancestor in (resolved, *resolved.parents)
+        if ancestor.exists() and not ancestor.stat().st_mode & 0o001
+    ]
+    if not blocked:
+        return run_root
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"corridor-postgres-{digest}"
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Where the cluster listens and keeps its files (everything under ``run_dir``)."""
@@ -122,7 +145,7 @@ class ClusterConfig:
 
     @property
     def run_dir(self) -> Path:
-        return self.run_root / self.name
+        return reachable_root(self.run_root) / self.name
 
     @property
     def data_dir(self) -> Path:
