@@ -1,19 +1,24 @@
-"""The framework's own ceiling: a Faust agent that takes the events and does nothing.
+"""The framework's own ceilings: Faust agents that take the events and do (almost) nothing.
 
     python -m bench.faust_ceiling TOPIC TOTAL [--bootstrap H:P] [--batch N] [--within S]
-                                              [--stream-buffer N]
+                                              [--stream-buffer N] [--store DSN]
 
 It consumes TOPIC exactly as the tracker's agent does (same transport and settings,
-`take_events` with the tracker's batch size and window, at-least-once acks) but
-neither decodes nor stores anything, and exits 0 once it has taken TOTAL events.
-`bench.tracker_throughput` times it from launch to exit, like the tracker, so the
-three figures (bare aiokafka consumer, this, the tracker) show how much of the gap
-is the stream framework and how much is the tracker's own work.
+`take_events` with the tracker's batch size and window, at-least-once acks) and exits
+0 once it has taken TOTAL events. Without `--store` it neither decodes nor stores
+anything. With `--store DSN` it does the least any correct tracker must: decode and
+validate every record as the tracker does, and store the raw events with the storage
+batch path (one transaction per batch, before the next is taken), but no domain logic.
+`bench.tracker_throughput` times both from launch to exit, like the tracker, so the
+figures (bare aiokafka consumer, these two, the tracker) show how much of the gap is
+the stream framework, how much is decoding and storing the events at all, and how much
+is the tracker's own work.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -22,14 +27,26 @@ import uuid
 from typing import Any
 
 import faust
+import mode
 
+from corridor.reference import load_reference
+from services.tracker.__main__ import GC_THRESHOLDS
+from services.tracker.app import decode
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import use_direct_delivery
 from services.tracker.worker import QuietWorker
+from storage.db import create_pool
+from storage.writes import WriteRepository
 
 
 def create_app(
-    topic_name: str, total: int, bootstrap: str, batch: int, within: float, stream_buffer: int
+    topic_name: str,
+    total: int,
+    bootstrap: str,
+    batch: int,
+    within: float,
+    stream_buffer: int,
+    store_dsn: str | None = None,
 ) -> Any:
     app = faust.App(
         f"faust-ceiling-{uuid.uuid4().hex[:6]}",
@@ -48,17 +65,32 @@ def create_app(
     use_direct_delivery(app)  # as the tracker's
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
     taken = 0
+    writes = _storage(app, store_dsn) if store_dsn else None
 
     @app.agent(topic)
-    async def take_only(stream: Any) -> None:
+    async def take(stream: Any) -> None:
         nonlocal taken
         async for events in stream.take_events(batch, within=within):
+            if writes is not None:
+                decoded = [event for event in map(decode, events) if event is not None]
+                await writes.write_batch(events=decoded)  # one transaction, then the next
             taken += len(events)
             if taken >= total:
                 logging.shutdown()
                 os._exit(0)  # the figure is launch-to-exit; nothing to clean up
 
     return app
+
+
+def _storage(app: faust.App, dsn: str) -> WriteRepository:
+    pool = create_pool(dsn, min_size=1, max_size=1, name="ceiling")
+
+    @app.service
+    class DatabasePool(mode.Service):  # opened with the worker, as the tracker's
+        async def on_start(self) -> None:
+            await pool.open(wait=True)
+
+    return WriteRepository(pool, load_reference())
 
 
 def main() -> None:
@@ -72,9 +104,19 @@ def main() -> None:
     parser.add_argument(
         "--stream-buffer", type=int, default=defaults["tracker_stream_buffer"].default
     )
+    parser.add_argument(
+        "--store", metavar="DSN", help="decode every record and store the raw events there"
+    )
     args = parser.parse_args()
+    gc.set_threshold(*GC_THRESHOLDS)  # as the tracker's worker
     app = create_app(
-        args.topic, args.total, args.bootstrap, args.batch, args.within, args.stream_buffer
+        args.topic,
+        args.total,
+        args.bootstrap,
+        args.batch,
+        args.within,
+        args.stream_buffer,
+        args.store,
     )
     sys.argv = [sys.argv[0], "worker", "-l", "warn"]
     app.main()

@@ -79,7 +79,7 @@ class Scale:
     api_requests: int = 200
     timeout: float = 3_600.0
     tracker_workers: int = 1  # tracker processes sharing the partitions
-    ceiling: bool = True  # also time the do-nothing Faust agent (one more pass over the topic)
+    ceiling: bool = True  # also time the two Faust ceiling agents (two more passes over the topic)
     catch_up: bool = True  # also time the tracker alone over the filled topic (one more)
 
     @property
@@ -434,7 +434,8 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
     servers = stack.servers
     baseline_db = f"bench_baseline_{uuid.uuid4().hex[:6]}"
     tracker_db = f"bench_tracker_{uuid.uuid4().hex[:6]}"
-    ceiling = tracker = None
+    store_ceiling_db = f"bench_store_ceiling_{uuid.uuid4().hex[:6]}"
+    ceiling = store_ceiling = tracker = None
     try:
         baseline = await tracker_throughput.run_baseline(
             servers.bootstrap, stack.events_topic, servers.fresh_database(baseline_db), events
@@ -446,6 +447,14 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
                 stack.events_topic,
                 events,
                 scale.timeout,
+            )
+            store_ceiling = await asyncio.to_thread(
+                tracker_throughput.run_faust_ceiling,
+                servers.bootstrap,
+                stack.events_topic,
+                events,
+                scale.timeout,
+                servers.fresh_database(store_ceiling_db),
             )
         if scale.catch_up:
             tracker = await asyncio.to_thread(
@@ -460,6 +469,7 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
     finally:
         servers.drop_database(baseline_db)
         servers.drop_database(tracker_db)
+        servers.drop_database(store_ceiling_db)
     baseline_rate = events / baseline
     workers = f"{scale.tracker_workers} workers" if scale.tracker_workers > 1 else ""
     if tracker is not None:
@@ -467,6 +477,13 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
     report.add("baseline: bare aiokafka consumer + COPY", baseline_rate, "events/s")
     if ceiling is not None:
         report.add("ceiling: Faust agent taking events, no work", events / ceiling, "events/s")
+    if store_ceiling is not None:
+        report.add(
+            "ceiling: Faust agent decoding, storing raw rows",
+            events / store_ceiling,
+            "events/s",
+            "no domain logic: the least a tracker must do",
+        )
     if tracker is not None:
         ratio = (events / tracker) / baseline_rate
         report.add("ratio tracker / baseline", ratio, "x", f"goal >= 0.5 {workers}".rstrip())
@@ -476,6 +493,13 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
             (events / ceiling) / baseline_rate,
             "x",
             "the most any Faust agent reached here",
+        )
+    if store_ceiling is not None:
+        report.add(
+            "ratio decode+store ceiling / baseline",
+            (events / store_ceiling) / baseline_rate,
+            "x",
+            "the most a Faust tracker that validates and stores events could reach here",
         )
     end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
     report.add("ratio end-to-end / baseline", end_to_end_rate / baseline_rate, "x")

@@ -59,11 +59,16 @@ class Figures:
     baseline_seconds: float
     tracker_seconds: float
     ceiling_seconds: float | None = None  # the Faust agent that takes events, no work
+    store_ceiling_seconds: float | None = None  # ... that decodes and stores raw events
     workers: int = 1  # tracker workers sharing the partitions
 
     @property
     def ceiling_rate(self) -> float | None:
         return self.events / self.ceiling_seconds if self.ceiling_seconds else None
+
+    @property
+    def store_ceiling_rate(self) -> float | None:
+        return self.events / self.store_ceiling_seconds if self.store_ceiling_seconds else None
 
     @property
     def baseline_rate(self) -> float:
@@ -92,6 +97,11 @@ class Figures:
                 f"{'ceiling: Faust agent taking events, no work':<48} "
                 f"{self.ceiling_seconds:>9.1f} {self.ceiling_rate:>10,.0f}"
             )
+        if self.store_ceiling_seconds and self.store_ceiling_rate:
+            lines.append(
+                f"{'ceiling: Faust agent decoding, storing raw rows':<48} "
+                f"{self.store_ceiling_seconds:>9.1f} {self.store_ceiling_rate:>10,.0f}"
+            )
         lines += [
             f"{self._tracker_label():<48} {self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
             f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
@@ -100,6 +110,11 @@ class Figures:
             lines.append(
                 f"ratio Faust ceiling/baseline: {self.ceiling_rate / self.baseline_rate:.2f};"
                 f" tracker/ceiling: {self.tracker_rate / self.ceiling_rate:.2f}"
+            )
+        if self.store_ceiling_rate:
+            lines.append(
+                "ratio decode+store ceiling/baseline:"
+                f" {self.store_ceiling_rate / self.baseline_rate:.2f}"
             )
         return "\n".join(lines)
 
@@ -254,9 +269,13 @@ def run_tracker(
             log.close()
 
 
-def run_faust_ceiling(bootstrap: str, topic: str, total: int, timeout: float) -> float:
-    """`bench.faust_ceiling` from launch until it has taken every event and exited."""
+def run_faust_ceiling(
+    bootstrap: str, topic: str, total: int, timeout: float, store_dsn: str | None = None
+) -> float:
+    """`bench.faust_ceiling` from launch until it has taken every event and exited; with
+    `store_dsn`, the agent that decodes every record and stores the raw events there."""
     started = time.perf_counter()
+    store = ["--store", store_dsn] if store_dsn else []
     result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
         [
             sys.executable,
@@ -266,6 +285,7 @@ def run_faust_ceiling(bootstrap: str, topic: str, total: int, timeout: float) ->
             str(total),
             "--bootstrap",
             bootstrap,
+            *store,
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -319,9 +339,16 @@ def measure(
                 broker.bootstrap_servers, topic, _fresh_database(cluster, "baseline"), total
             )
         )
-        ceiling_seconds = (
-            run_faust_ceiling(broker.bootstrap_servers, topic, total, timeout) if ceiling else None
-        )
+        ceiling_seconds = store_ceiling_seconds = None
+        if ceiling:
+            ceiling_seconds = run_faust_ceiling(broker.bootstrap_servers, topic, total, timeout)
+            store_ceiling_seconds = run_faust_ceiling(
+                broker.bootstrap_servers,
+                topic,
+                total,
+                timeout,
+                _fresh_database(cluster, "store_ceiling"),
+            )
         tracker = run_tracker(
             broker.bootstrap_servers,
             prefix,
@@ -330,7 +357,7 @@ def measure(
             timeout,
             workers,
         )
-        return Figures(total, baseline, tracker, ceiling_seconds, workers)
+        return Figures(total, baseline, tracker, ceiling_seconds, store_ceiling_seconds, workers)
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
             cluster.stop()
@@ -347,7 +374,7 @@ def main() -> None:
         "--workers", type=int, default=1, help="tracker workers sharing the partitions"
     )
     parser.add_argument(
-        "--no-ceiling", action="store_true", help="skip the Faust ceiling run (saves its time)"
+        "--no-ceiling", action="store_true", help="skip the Faust ceiling runs (saves their time)"
     )
     args = parser.parse_args()
     figures = measure(args.events, args.seed, args.timeout, args.workers, not args.no_ceiling)
