@@ -19,9 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
-    field_validator,
 )
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
@@ -210,17 +208,18 @@ class TransitEvent(_Strict):
     source: Source
     attributes: EventAttributes = EventAttributes()
 
-    @field_validator("occurred_at")
-    @classmethod
-    def _in_utc(cls, value: datetime) -> datetime:
-        # One representation per instant, so equal events compare and hash equal.
-        return value.astimezone(UTC)
-
-    # Both are asked for again and again while timelines are rebuilt; the model is frozen,
-    # so each is computed once per instance. Equality and copies ignore these caches.
-    _sort_key: tuple[datetime, int, str] | None = PrivateAttr(default=None)
-    _fingerprint: str | None = PrivateAttr(default=None)
-    _json: str | None = PrivateAttr(default=None)
+    def model_post_init(self, context: Any, /) -> None:
+        # Called once after every validation: one Python call per event does both jobs a
+        # field validator and pydantic's private attributes would do in two (each event
+        # is decoded by ingest and again by the tracker, so this is a hot path).
+        occurred_at = self.occurred_at
+        if occurred_at.tzinfo is not UTC:
+            # One representation per instant, so equal events compare, hash and digest alike.
+            self.__dict__["occurred_at"] = occurred_at.astimezone(UTC)
+        # Sort key, canonical JSON and digest are asked for again and again while
+        # timelines are rebuilt; the model is frozen, so each is computed once per
+        # instance, and kept outside the fields: equality and copies ignore them.
+        object.__setattr__(self, "__pydantic_private__", dict.fromkeys(_CACHES))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TransitEvent):
