@@ -8,9 +8,10 @@ machine. The baseline is a bare aiokafka consumer that COPYs the raw events into
 production (timelines, stays, crossings, legs, alerts, changelogged state). The
 ratio tracker / baseline is the figure to watch (goal: at least 0.5).
 
-A third path, `bench.faust_ceiling`, is a Faust agent over the same topic that takes
-the events exactly as the tracker's agent does and does nothing with them: the
-stream framework's own ceiling on this machine, next to the other two.
+Two more paths run `bench.faust_ceiling`, a Faust agent over the same topic that takes
+the events exactly as the tracker's agent does: once doing nothing with them (the
+stream framework's own ceiling on this machine), and once decoding and storing the raw
+events with no domain logic (the least any correct tracker must do).
 """
 
 from __future__ import annotations
