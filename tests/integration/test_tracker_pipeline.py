@@ -211,10 +211,11 @@ async def test_two_workers_share_partitions_and_agree_with_one(
     assert shares[0] | shares[1] == set(range(6))
     await produce(kafka_bootstrap, f"{workers.topic_prefix}transit-events", events)
     expected = truth_snapshot(result.truth)
-    snapshot = await wait_until_converged(
-        workers, expected, len({e.event_id for e in events}), CONVERGE_TIMEOUT
-    )
+    distinct = len({e.event_id for e in events})
+    snapshot = await wait_until_converged(workers, expected, distinct, CONVERGE_TIMEOUT)
     _assert_matches_truth(snapshot, expected, workers)
+    # Every event stored: a record no worker takes must fail here, not only slow the wait.
+    assert snapshot["raw_events"][1] == distinct, workers.logs()
     assert database_snapshot(workers.database_url) == snapshot
 
 
