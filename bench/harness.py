@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -41,9 +42,9 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bench import api_latency, ingest_latency, tracker_throughput
+from bench import api_latency, cpu, ingest_latency, tracker_throughput
 from corridor.reference import load_reference
 from infra.kafka.broker import BrokerConfig, KafkaBroker, StartOutcome
 from infra.kafka.topics import ensure_topics, topic_specs
@@ -160,6 +161,15 @@ def free_port() -> int:
 class Servers:
     bootstrap: str
     server_dsn: str  # the maintenance database; scratch databases are made beside it
+
+    @functools.cached_property
+    def processes(self) -> cpu.Servers | None:
+        """Their processes, when they run on this machine: for the CPU accounting."""
+        if not cpu.available():
+            return None
+        database_port = int(conninfo_to_dict(self.server_dsn).get("port") or 5432)
+        broker_port = int(self.bootstrap.rsplit(":", 1)[1])
+        return cpu.Servers.listening_on(database_port, broker_port)
 
     def fresh_database(self, name: str) -> str:
         with psycopg.connect(self.server_dsn, autocommit=True) as conn:
@@ -438,7 +448,11 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
     ceiling = store_ceiling = tracker = None
     try:
         baseline = await tracker_throughput.run_baseline(
-            servers.bootstrap, stack.events_topic, servers.fresh_database(baseline_db), events
+            servers.bootstrap,
+            stack.events_topic,
+            servers.fresh_database(baseline_db),
+            events,
+            servers.processes,
         )
         if scale.ceiling:
             ceiling = await asyncio.to_thread(
@@ -447,6 +461,8 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
                 stack.events_topic,
                 events,
                 scale.timeout,
+                None,
+                servers.processes,
             )
             store_ceiling = await asyncio.to_thread(
                 tracker_throughput.run_faust_ceiling,
@@ -455,6 +471,7 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
                 events,
                 scale.timeout,
                 servers.fresh_database(store_ceiling_db),
+                servers.processes,
             )
         if scale.catch_up:
             tracker = await asyncio.to_thread(
@@ -465,44 +482,84 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
                 events,
                 scale.timeout,
                 scale.tracker_workers,
+                servers.processes,
             )
     finally:
         servers.drop_database(baseline_db)
         servers.drop_database(tracker_db)
         servers.drop_database(store_ceiling_db)
-    baseline_rate = events / baseline
+    baseline_rate = events / baseline.seconds
     workers = f"{scale.tracker_workers} workers" if scale.tracker_workers > 1 else ""
     if tracker is not None:
-        report.add("tracker alone: topic -> rows (catch-up)", events / tracker, "events/s", workers)
+        report.add(
+            "tracker alone: topic -> rows (catch-up)", events / tracker.seconds, "events/s", workers
+        )
     report.add("baseline: bare aiokafka consumer + COPY", baseline_rate, "events/s")
     if ceiling is not None:
-        report.add("ceiling: Faust agent taking events, no work", events / ceiling, "events/s")
+        report.add(
+            "ceiling: Faust agent taking events, no work", events / ceiling.seconds, "events/s"
+        )
     if store_ceiling is not None:
         report.add(
             "ceiling: Faust agent decoding, storing raw rows",
-            events / store_ceiling,
+            events / store_ceiling.seconds,
             "events/s",
             "no domain logic: the least a tracker must do",
         )
     if tracker is not None:
-        ratio = (events / tracker) / baseline_rate
+        ratio = (events / tracker.seconds) / baseline_rate
         report.add("ratio tracker / baseline", ratio, "x", f"goal >= 0.5 {workers}".rstrip())
     if ceiling is not None:
         report.add(
             "ratio Faust ceiling / baseline",
-            (events / ceiling) / baseline_rate,
+            (events / ceiling.seconds) / baseline_rate,
             "x",
             "the most any Faust agent reached here",
         )
     if store_ceiling is not None:
         report.add(
             "ratio decode+store ceiling / baseline",
-            (events / store_ceiling) / baseline_rate,
+            (events / store_ceiling.seconds) / baseline_rate,
             "x",
             "the most a Faust tracker that validates and stores events could reach here",
         )
     end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
     report.add("ratio end-to-end / baseline", end_to_end_rate / baseline_rate, "x")
+    _report_cpu(report, events, baseline_rate, baseline, ceiling, store_ceiling, tracker)
+
+
+def _report_cpu(
+    report: Report,
+    events: int,
+    baseline_rate: float,
+    *runs: tracker_throughput.PathRun | None,
+) -> None:
+    """CPU per event of each path (all processes of the machine), and the cores the
+    tracker's goal rate would keep busy at the tracker's measured cost."""
+    labels = ("baseline", "Faust ceiling", "decode+store ceiling", "tracker")
+    for label, run in zip(labels, runs, strict=True):
+        if run is None or run.cost is None:
+            continue
+        per = run.cost.per_event_us(events)
+        parts = ", ".join(
+            f"{part} {'not measured' if per[part] is None else f'{per[part]:.0f}'}"
+            for part in ("consumer", "database", "broker")
+        )
+        report.add(
+            f"CPU per event: {label}",
+            1e6 * run.cost.machine / events,
+            "us",
+            f"{parts}; {run.cost.machine / run.seconds:.2f} cores busy",
+        )
+    tracker = runs[-1]
+    if tracker is not None and tracker.cost is not None:
+        report.add(
+            "cores the tracker's goal rate needs",
+            tracker_throughput.cores_at_goal(tracker.cost, events, baseline_rate),
+            "cores",
+            f"{tracker_throughput.GOAL_RATIO} x baseline at the measured CPU per event;"
+            f" this machine has {os.cpu_count()}",
+        )
 
 
 async def steady_latency(stack: Stack, scale: Scale, report: Report) -> None:

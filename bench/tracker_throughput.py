@@ -28,12 +28,14 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench import cpu
 from corridor.cloudevents import to_kafka_record
 from infra.kafka.broker import BrokerConfig, KafkaBroker
 from infra.kafka.topics import ensure_topics, topic_specs
@@ -54,6 +56,18 @@ _COPY_RAW = (
 )
 
 
+GOAL_RATIO = 0.5  # the tracker's throughput goal, against the baseline
+
+
+@dataclass(frozen=True)
+class PathRun:
+    """How long one path took over the topic, and the CPU its own processes spent."""
+
+    seconds: float
+    cpu_seconds: float
+    cost: cpu.CpuCost | None = None  # with the database's, broker's and machine's share
+
+
 @dataclass(frozen=True)
 class Figures:
     events: int
@@ -62,6 +76,8 @@ class Figures:
     ceiling_seconds: float | None = None  # the Faust agent that takes events, no work
     store_ceiling_seconds: float | None = None  # ... that decodes and stores raw events
     workers: int = 1  # tracker workers sharing the partitions
+    # Per path ("baseline", "ceiling", "store_ceiling", "tracker"), what it cost in CPU.
+    costs: Mapping[str, cpu.CpuCost] = field(default_factory=dict)
 
     @property
     def ceiling_rate(self) -> float | None:
@@ -117,7 +133,60 @@ class Figures:
                 "ratio decode+store ceiling/baseline:"
                 f" {self.store_ceiling_rate / self.baseline_rate:.2f}"
             )
+        if self.costs:
+            lines += ["", *self.cpu_table()]
         return "\n".join(lines)
+
+    def _seconds_of(self, path: str) -> float | None:
+        return {
+            "baseline": self.baseline_seconds,
+            "ceiling": self.ceiling_seconds,
+            "store_ceiling": self.store_ceiling_seconds,
+            "tracker": self.tracker_seconds,
+        }[path]
+
+    def cpu_table(self) -> list[str]:
+        """CPU per event of each path, split by process, and the cores the goal needs."""
+        labels = {
+            "baseline": "baseline",
+            "ceiling": "Faust ceiling",
+            "store_ceiling": "decode+store ceiling",
+            "tracker": "tracker",
+        }
+        lines = [
+            f"{'CPU per event (us)':<24} {'own':>7} {'database':>9} {'broker':>7}"
+            f" {'machine':>8} {'cores busy':>11}"
+        ]
+        for path, label in labels.items():
+            cost = self.costs.get(path)
+            seconds = self._seconds_of(path)
+            if cost is None or not seconds:
+                continue
+            cells = [
+                "–" if value is None else f"{value:.0f}"
+                for value in cost.per_event_us(self.events).values()
+            ]
+            lines.append(
+                f"{label:<24} {cells[0]:>7} {cells[1]:>9} {cells[2]:>7} {cells[3]:>8}"
+                f" {cost.machine / seconds:>11.2f}"
+            )
+        tracker = self.costs.get("tracker")
+        if tracker is not None:
+            goal_rate = GOAL_RATIO * self.baseline_rate
+            needed = cores_at_goal(tracker, self.events, self.baseline_rate)
+            lines.append(
+                f"at the goal ({GOAL_RATIO} x baseline = {goal_rate:,.0f} events/s) the"
+                f" tracker's CPU per event would keep {needed:.1f} cores busy;"
+                f" this machine has {os.cpu_count()}"
+            )
+        return lines
+
+
+def cores_at_goal(cost: cpu.CpuCost, events: int, baseline_rate: float) -> float:
+    """Cores the machine would keep busy running the tracker at the goal rate, if its CPU
+    per event stayed as measured (it falls with bigger batches, so this is an upper
+    bound only as long as the run was CPU-bound)."""
+    return cost.machine / events * GOAL_RATIO * baseline_rate
 
 
 async def produce_events(bootstrap: str, topic: str, wanted: int, seed: int) -> int:
@@ -170,7 +239,9 @@ def _raw_row(value: bytes) -> tuple[str, ...]:
     )
 
 
-async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> float:
+async def run_baseline(
+    bootstrap: str, topic: str, dsn: str, total: int, servers: cpu.Servers | None = None
+) -> PathRun:
     """A bare consumer: poll, COPY the raw events, commit; no domain logic at all.
 
     It reads every partition itself, with no consumer group: a group's session could
@@ -183,7 +254,9 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
         enable_auto_commit=False,
         max_poll_records=2000,
     )
+    meter = cpu.Meter(servers)
     started = time.perf_counter()
+    cpu_started = time.process_time()  # all threads of this process: it is the consumer
     await consumer.start()
     stored = 0
     try:
@@ -205,7 +278,8 @@ async def run_baseline(bootstrap: str, topic: str, dsn: str, total: int) -> floa
                 stored += len(rows)
     finally:
         await consumer.stop()
-    return time.perf_counter() - started
+    spent = time.process_time() - cpu_started
+    return PathRun(time.perf_counter() - started, spent, meter.cost(spent))
 
 
 async def _partitions_of(bootstrap: str, topic: str) -> set[int]:
@@ -219,13 +293,20 @@ async def _partitions_of(bootstrap: str, topic: str) -> set[int]:
 
 
 def run_tracker(
-    bootstrap: str, prefix: str, dsn: str, total: int, timeout: float, workers: int = 1
-) -> float:
+    bootstrap: str,
+    prefix: str,
+    dsn: str,
+    total: int,
+    timeout: float,
+    workers: int = 1,
+    servers: cpu.Servers | None = None,
+) -> PathRun:
     """Production-configured tracker workers (rocksdb store) sharing the partitions, as in
-    a deployment; time from their launch until every row is in."""
+    a deployment; time from their launch until every row is in, and their CPU until then."""
     data_dir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     app_id = f"tracker-bench-{uuid.uuid4().hex[:6]}"
     logs = [(data_dir / f"worker-{n}.log").open("wb") for n in range(workers)]
+    meter = cpu.Meter(servers)
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
@@ -251,8 +332,9 @@ def run_tracker(
                 row = conn.execute("SELECT count(*) FROM transit_events").fetchone()
                 if row and row[0] >= total:
                     elapsed = time.perf_counter() - started
+                    spent = cpu.tree_cpu_seconds(*(process.pid for process in processes))
                     shutil.rmtree(data_dir, ignore_errors=True)  # kept on failure, to read
-                    return elapsed
+                    return PathRun(elapsed, spent, meter.cost(spent))
                 if any(process.poll() is not None for process in processes):
                     raise SystemExit(f"a tracker worker exited; see {data_dir}/worker-*.log")
                 time.sleep(poll_interval(elapsed))
@@ -271,10 +353,17 @@ def run_tracker(
 
 
 def run_faust_ceiling(
-    bootstrap: str, topic: str, total: int, timeout: float, store_dsn: str | None = None
-) -> float:
+    bootstrap: str,
+    topic: str,
+    total: int,
+    timeout: float,
+    store_dsn: str | None = None,
+    servers: cpu.Servers | None = None,
+) -> PathRun:
     """`bench.faust_ceiling` from launch until it has taken every event and exited; with
-    `store_dsn`, the agent that decodes every record and stores the raw events there."""
+    `store_dsn`, the agent that decodes every record and stores the raw events there. Its
+    last line of output is the CPU it spent."""
+    meter = cpu.Meter(servers)
     started = time.perf_counter()
     store = ["--store", store_dsn] if store_dsn else []
     result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
@@ -293,9 +382,11 @@ def run_faust_ceiling(
         timeout=timeout,
         check=False,
     )
+    elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"the Faust ceiling run failed:\n{result.stdout[-2000:]!r}")
-    return time.perf_counter() - started
+    spent = float(json.loads(result.stdout.splitlines()[-1])["cpu_seconds"])
+    return PathRun(elapsed, spent, meter.cost(spent))
 
 
 def poll_interval(elapsed: float) -> float:
@@ -335,30 +426,47 @@ def measure(
         asyncio.run(ensure_topics(broker.bootstrap_servers, topic_specs(prefix)))
         topic = f"{prefix}transit-events"
         total = asyncio.run(produce_events(broker.bootstrap_servers, topic, events, seed))
-        baseline = asyncio.run(
+        servers = cpu.Servers.listening_on(BENCH_CLUSTER.port, BENCH_BROKER.port)
+        runs: dict[str, PathRun] = {}
+        runs["baseline"] = asyncio.run(
             run_baseline(
-                broker.bootstrap_servers, topic, _fresh_database(cluster, "baseline"), total
+                broker.bootstrap_servers,
+                topic,
+                _fresh_database(cluster, "baseline"),
+                total,
+                servers,
             )
         )
-        ceiling_seconds = store_ceiling_seconds = None
         if ceiling:
-            ceiling_seconds = run_faust_ceiling(broker.bootstrap_servers, topic, total, timeout)
-            store_ceiling_seconds = run_faust_ceiling(
+            runs["ceiling"] = run_faust_ceiling(
+                broker.bootstrap_servers, topic, total, timeout, servers=servers
+            )
+            runs["store_ceiling"] = run_faust_ceiling(
                 broker.bootstrap_servers,
                 topic,
                 total,
                 timeout,
                 _fresh_database(cluster, "store_ceiling"),
+                servers,
             )
-        tracker = run_tracker(
+        runs["tracker"] = run_tracker(
             broker.bootstrap_servers,
             prefix,
             _fresh_database(cluster, "tracker"),
             total,
             timeout,
             workers,
+            servers,
         )
-        return Figures(total, baseline, tracker, ceiling_seconds, store_ceiling_seconds, workers)
+        return Figures(
+            total,
+            runs["baseline"].seconds,
+            runs["tracker"].seconds,
+            runs["ceiling"].seconds if "ceiling" in runs else None,
+            runs["store_ceiling"].seconds if "store_ceiling" in runs else None,
+            workers,
+            {path: run.cost for path, run in runs.items() if run.cost is not None},
+        )
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
             cluster.stop()

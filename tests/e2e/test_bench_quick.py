@@ -31,6 +31,11 @@ FIGURES = [
     "ratio Faust ceiling / baseline",
     "ratio decode+store ceiling / baseline",
     "ratio end-to-end / baseline",
+    "CPU per event: baseline",
+    "CPU per event: Faust ceiling",
+    "CPU per event: decode+store ceiling",
+    "CPU per event: tracker",
+    "cores the tracker's goal rate needs",
     "event -> queryable latency p50",
     "event -> queryable latency p99",
     "ingest POST p50",
@@ -51,8 +56,15 @@ CEILING = {
     "ceiling: Faust agent decoding, storing raw rows",
     "ratio Faust ceiling / baseline",
     "ratio decode+store ceiling / baseline",
+    "CPU per event: Faust ceiling",
+    "CPU per event: decode+store ceiling",
 }
-CATCH_UP = {"tracker alone: topic -> rows (catch-up)", "ratio tracker / baseline"}
+CATCH_UP = {
+    "tracker alone: topic -> rows (catch-up)",
+    "ratio tracker / baseline",
+    "CPU per event: tracker",
+    "cores the tracker's goal rate needs",
+}
 
 
 def _quick_bench(bootstrap: str, server_dsn: str, results_dir: Path, *options: str) -> list[str]:
@@ -126,6 +138,10 @@ def test_quick_mode_prints_every_figure_and_writes_json(
     assert document["failures"] == []
     assert document["machine"]["cpus"] == os.cpu_count()
     assert document["scale"]["events"] > 0
+    # The test's servers run here: the CPU rows charge the database and the broker too.
+    cpu_rows = [row for row in document["rows"] if row["figure"].startswith("CPU per event")]
+    assert cpu_rows
+    assert all("not measured" not in row["note"] for row in cpu_rows), cpu_rows
     if "--tracker-workers" in options:
         # Both workers ran: the memory rows add up two processes and say so.
         assert document["scale"]["tracker_workers"] == 2
