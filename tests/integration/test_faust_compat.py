@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import faust
 import pytest
@@ -29,7 +30,7 @@ TABLE_SETTLE_TIMEOUT_S = 30.0
 
 
 async def test_faust_agent_updates_table_from_topic(
-    kafka_bootstrap: str, topic_prefix: str
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     # App id and topic start with the run's prefix, so the faust-created changelog and
     # assignor topics are cleaned up with the rest of this run's topics.
@@ -45,6 +46,7 @@ async def test_faust_agent_updates_table_from_topic(
         topic_partitions=SOURCE_PARTITIONS,
         topic_replication_factor=1,
         web_enabled=False,
+        datadir=str(tmp_path),  # not the working directory (the checkout)
     )
     legs = app.topic(source_topic, key_type=str, value_serializer="json")
     km_per_consignment = app.Table("km-per-consignment", default=int)
