@@ -62,6 +62,30 @@ def test_contract_violations_are_refused(field: str, value: object) -> None:
         TransitEvent.model_validate(data)
 
 
+def test_decoded_events_share_what_pydantic_tracks_per_instance_without_mixing_it() -> None:
+    # Each decoded event is cached by the tracker; the names of the fields its input set
+    # are shared between events that set the same ones, yet stay right for each.
+    arrived = event(EventType.GATE_ARRIVED, "GE-SARPI", 1, direction="inbound")
+    left = event(EventType.GATE_DEPARTED, "TR-SARP", 2, direction="outbound")
+    sealed = event(EventType.SEALS_CHECKED, "AZ-ALAT", 3, seals=("A1",))
+    first, second, third = (
+        TransitEvent.model_validate_json(e.model_dump_json(exclude_none=True))
+        for e in (arrived, left, sealed)
+    )
+    assert first.model_fields_set is second.model_fields_set
+    assert first.attributes.model_fields_set is second.attributes.model_fields_set
+    assert first.attributes.model_fields_set == {"direction"}
+    assert third.attributes.model_fields_set == {"seals"}
+
+    moved = first.model_copy(update={"location": "GE-RED"})
+    renamed = first.references.model_copy(update={"mrn": "24KZ0001000012345X"})
+
+    assert "mrn" in renamed.model_fields_set
+    assert "mrn" not in second.references.model_fields_set
+    assert moved.model_fields_set == second.model_fields_set  # location was set anyway
+    assert (first, second, third) == (arrived, left, sealed)
+
+
 def test_events_are_immutable() -> None:
     arrived = event(EventType.GATE_ARRIVED, "GE-SARPI")
     with pytest.raises(ValidationError):
