@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+LISTEN = "0A"  # the TCP state code of a listening socket in /proc/net/tcp
 
 
 def available() -> bool:
@@ -98,9 +99,6 @@ def listening_pid(port: int) -> int | None:
     return None
 
 
-LISTEN = "0A"  # the TCP state code in /proc/net/tcp
-
-
 @dataclass(frozen=True)
 class CpuCost:
     """CPU seconds one path of a run cost: its own processes, the database, the broker,
@@ -141,7 +139,7 @@ class Servers:
 
 
 class Meter:
-    """The database's, the broker's and the machine's CPU from `start` until `cost` is
+    """The database's, the broker's and the machine's CPU from construction until `cost` is
     asked for, with the CPU the path's own processes spent (only the path knows which
     processes those are). Without servers (no /proc here) it measures nothing."""
 
