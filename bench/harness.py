@@ -508,7 +508,8 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
         )
     if tracker is not None:
         ratio = (events / tracker.seconds) / baseline_rate
-        report.add("ratio tracker / baseline", ratio, "x", f"goal >= 0.5 {workers}".rstrip())
+        goal = f"goal >= {tracker_throughput.GOAL_RATIO} {workers}".rstrip()
+        report.add("ratio tracker / baseline", ratio, "x", goal)
     if ceiling is not None:
         report.add(
             "ratio Faust ceiling / baseline",
@@ -536,8 +537,7 @@ def _report_cpu(
 ) -> None:
     """CPU per event of each path (all processes of the machine), and the cores the
     tracker's goal rate would keep busy at the tracker's measured cost."""
-    labels = ("baseline", "Faust ceiling", "decode+store ceiling", "tracker")
-    for label, run in zip(labels, runs, strict=True):
+    for label, run in zip(tracker_throughput.PATH_LABELS.values(), runs, strict=True):
         if run is None or run.cost is None:
             continue
         per = run.cost.per_event_us(events)

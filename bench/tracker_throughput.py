@@ -57,6 +57,13 @@ _COPY_RAW = (
 
 
 GOAL_RATIO = 0.5  # the tracker's throughput goal, against the baseline
+# The paths a run measures, in the order they run, as the CPU rows name them.
+PATH_LABELS = {
+    "baseline": "baseline",
+    "ceiling": "Faust ceiling",
+    "store_ceiling": "decode+store ceiling",
+    "tracker": "tracker",
+}
 
 
 @dataclass(frozen=True)
@@ -147,17 +154,11 @@ class Figures:
 
     def cpu_table(self) -> list[str]:
         """CPU per event of each path, split by process, and the cores the goal needs."""
-        labels = {
-            "baseline": "baseline",
-            "ceiling": "Faust ceiling",
-            "store_ceiling": "decode+store ceiling",
-            "tracker": "tracker",
-        }
         lines = [
             f"{'CPU per event (us)':<24} {'own':>7} {'database':>9} {'broker':>7}"
             f" {'machine':>8} {'cores busy':>11}"
         ]
-        for path, label in labels.items():
+        for path, label in PATH_LABELS.items():
             cost = self.costs.get(path)
             seconds = self._seconds_of(path)
             if cost is None or not seconds:
