@@ -32,7 +32,7 @@ from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
 from services.tracker.tracking import BatchTracker, RecentHistories
-from services.tracker.transport import use_direct_delivery
+from services.tracker.transport import WireBytes, use_direct_delivery
 from services.tracker.worker import QuietWorker
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,7 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
         Worker=QuietWorker,
     )
     use_direct_delivery(app)
-    events_topic = app.topic(
-        settings.topic("transit-events"), key_serializer="raw", value_serializer="raw"
-    )
+    events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
     states_table = app.Table(
         "consignment-states",
         default=None,

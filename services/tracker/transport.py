@@ -86,6 +86,22 @@ class DirectDeliveryTransport(faust_aiokafka.Transport):
     Consumer = DirectDeliveryConsumer
 
 
+class WireBytes(faust.Schema[bytes | None, bytes]):
+    """Keys and values as the bytes on the wire, for a topic whose records the agent
+    decodes itself. faust's "raw" serializer gives the same bytes by way of its codec
+    registry, several calls per record (~5 µs of the tracker's CPU per event)."""
+
+    def loads_key(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
+        return message.key
+
+    def loads_value(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
+        return message.value
+
+
 def use_direct_delivery(app: faust.App) -> None:
     """Give `app` the direct-delivery transport. Call right after creating the app,
     before anything (topics, tables, agents) makes it build its own."""

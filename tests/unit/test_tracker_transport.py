@@ -187,3 +187,38 @@ def test_closing_a_resumed_delivery_closes_the_coroutine() -> None:
     loop.close()
 
     assert closed == [True]
+
+
+async def test_records_reach_the_agent_as_the_bytes_on_the_wire(tmp_path: Any) -> None:
+    from faust.types import Message
+
+    from services.tracker.transport import WireBytes
+
+    app = faust.App("wire-bytes-test", broker="kafka://127.0.0.1:1", datadir=str(tmp_path))
+    decode = WireBytes().compile(app)
+    body = b'{"not": "checked here"}\xff'  # not even UTF-8: the agent judges, not the schema
+    message = Message("t", 0, 7, 0.0, 0, [("ce_id", b"x")], b"MC-1", body, None)
+    keyless = Message("t", 0, 8, 0.0, 0, [], None, b"{}", None)
+
+    event = await decode(message)
+    without_key = await decode(keyless)
+
+    assert (event.key, event.value, event.message) == (b"MC-1", body, message)
+    assert (without_key.key, without_key.value) == (None, b"{}")
+
+
+def test_the_tracker_reads_its_events_topic_as_wire_bytes(tmp_path: Any) -> None:
+    from corridor.reference import load_reference
+    from services.tracker.app import create_app
+    from services.tracker.transport import WireBytes
+
+    settings = TrackerSettings(
+        kafka_bootstrap_servers="127.0.0.1:1",
+        database_url="postgresql://tracker@127.0.0.1:1/none",
+        tracker_data_dir=tmp_path,
+        tracker_store="memory://",
+    )
+    app: faust.App = create_app(settings, load_reference())
+
+    (agent,) = app.agents.values()
+    assert isinstance(agent.channel.schema, WireBytes)
