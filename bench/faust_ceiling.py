@@ -1,10 +1,11 @@
 """The framework's own ceilings: Faust agents that take the events and do (almost) nothing.
 
     python -m bench.faust_ceiling TOPIC TOTAL [--bootstrap H:P] [--batch N] [--within S]
-                                              [--stream-buffer N] [--store DSN]
+                                              [--backlog-within S] [--stream-buffer N]
+                                              [--store DSN]
 
 It consumes TOPIC exactly as the tracker's agent does (same transport and settings,
-`take_events` with the tracker's batch size and window, at-least-once acks) and exits
+`take_batches` with the tracker's batch size and windows, at-least-once acks) and exits
 0 once it has taken TOTAL events. Without `--store` it neither decodes nor stores
 anything. With `--store DSN` it does the least any correct tracker must: decode and
 validate every record as the tracker does, and store the raw events with the storage
@@ -36,6 +37,7 @@ import mode
 from corridor.reference import load_reference
 from services.tracker.__main__ import GC_THRESHOLDS
 from services.tracker.app import decode
+from services.tracker.batching import ack_batch, take_batches
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import use_direct_delivery
 from services.tracker.worker import QuietWorker
@@ -49,6 +51,7 @@ def create_app(
     bootstrap: str,
     batch: int,
     within: float,
+    backlog_within: float,
     stream_buffer: int,
     store_dsn: str | None = None,
 ) -> Any:
@@ -75,10 +78,13 @@ def create_app(
     @app.agent(topic)
     async def take(stream: Any) -> None:
         nonlocal taken
-        async for events in stream.take_events(batch, within=within):
+        async for events in take_batches(
+            stream, batch, within=within, backlog_within=backlog_within
+        ):
             if writes is not None:
                 decoded = [event for event in map(decode, events) if event is not None]
                 await writes.write_batch(events=decoded)  # one transaction, then the next
+            await ack_batch(stream, events)
             taken += len(events)
             if taken >= total:
                 # To the real stdout: the worker redirects `sys.stdout` into its logging.
@@ -111,6 +117,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=defaults["tracker_batch_size"].default)
     parser.add_argument("--within", type=float, default=defaults["tracker_batch_seconds"].default)
     parser.add_argument(
+        "--backlog-within",
+        type=float,
+        default=defaults["tracker_backlog_batch_seconds"].default,
+    )
+    parser.add_argument(
         "--stream-buffer", type=int, default=defaults["tracker_stream_buffer"].default
     )
     parser.add_argument(
@@ -124,6 +135,7 @@ def main() -> None:
         args.bootstrap,
         args.batch,
         args.within,
+        args.backlog_within,
         args.stream_buffer,
         args.store,
     )

@@ -27,6 +27,7 @@ from corridor.errors import CorridorError
 from corridor.events import TransitEvent
 from corridor.journey import Timeline
 from corridor.reference import CorridorReference
+from services.tracker.batching import ack_batch, take_batches
 from services.tracker.derived import FaustDerivedTopics, consignment_update, encode
 from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
@@ -164,8 +165,11 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
 
     @app.agent(events_topic)
     async def track(stream: Any) -> None:  # faust.Stream; its stubs lack take_events
-        async for batch in stream.take_events(
-            settings.tracker_batch_size, within=settings.tracker_batch_seconds
+        async for batch in take_batches(
+            stream,
+            settings.tracker_batch_size,
+            within=settings.tracker_batch_seconds,
+            backlog_within=settings.tracker_backlog_batch_seconds,
         ):
             decoded: list[TransitEvent] = []
             stream_events: dict[str, Any] = {}
@@ -180,6 +184,7 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
                     if known is None or event.occurred_at > known:
                         progress[read_from] = event.occurred_at
             if not decoded:
+                await ack_batch(stream, batch)  # nothing to store; each record was logged
                 continue
             states.bind(stream_events)
             started = time.perf_counter()
@@ -197,6 +202,7 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
                 len(timelines),
                 time.perf_counter() - started,
             )
+            await ack_batch(stream, batch)  # stored: now the offsets may be committed
 
     @app.timer(interval=settings.tracker_overdue_scan_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def scan_overdue() -> None:

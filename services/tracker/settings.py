@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.common.settings import DatabaseSettings, KafkaSettings
 
@@ -16,8 +16,14 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     )
     tracker_data_dir: Path = Field(default=Path(".run/tracker"))
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
-    tracker_batch_size: int = Field(default=50_000, ge=1, le=100_000)
+    # A batch's cost goes mostly with the consignments it touches, so while the tracker
+    # reads behind the log a batch keeps filling for up to the backlog window (one rebuild
+    # for more of each consignment's events); while it keeps up, the window flushes what
+    # arrived. Faust delivers ~30k records a second to the agent, so a 1 s window alone
+    # never let a catch-up batch reach 50,000 (services/tracker/batching.py).
+    tracker_batch_size: int = Field(default=100_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
+    tracker_backlog_batch_seconds: float = Field(default=5.0, gt=0, le=60)
     # Records fetched but not yet taken (~2 KB each). Faust pauses a partition whose
     # buffer fills and fetches again only after it drains; a buffer the size of a batch
     # keeps the fetcher busy while a batch is being stored.
@@ -35,3 +41,9 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # How soon a crashed worker's partitions move to the others (Kafka's floor is 6 s).
     tracker_session_timeout_seconds: float = Field(default=30.0, ge=6, le=300)
     tracker_db_retry_max_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backlog_window_holds_the_window(self) -> TrackerSettings:
+        if self.tracker_backlog_batch_seconds < self.tracker_batch_seconds:
+            raise ValueError("tracker_backlog_batch_seconds must be at least tracker_batch_seconds")
+        return self

@@ -1,0 +1,183 @@
+"""Batches close after the window while the tracker keeps up, and keep filling while it
+reads records that reached Kafka long ago (a catch-up), through faust's own stream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from pydantic import ValidationError
+
+from services.tracker.batching import ack_batch, record_age, take_batches
+from services.tracker.settings import TrackerSettings
+
+WINDOW = 0.1
+HOUR = 3600.0
+
+
+@dataclass
+class Taken:
+    batches: list[list[int]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    events: list[Any] = field(default_factory=list)  # the stream events, as taken
+
+    async def until(self, events: int) -> None:
+        async with asyncio.timeout(20):
+            while sum(map(len, self.batches)) < events:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@asynccontextmanager
+async def batching_agent(
+    tmp_path: Path,
+    max_events: int,
+    backlog_within: float,
+    ack: bool = True,
+    window: float = WINDOW,
+) -> AsyncIterator[tuple[Any, Taken]]:
+    app = faust.App(
+        f"batching-{time.monotonic_ns()}", store="memory://", web_enabled=False, datadir=tmp_path
+    )
+    taken = Taken()
+
+    @app.agent(value_type=int)
+    async def collect(stream: Any) -> None:
+        async for batch in take_batches(
+            stream, max_events, within=window, backlog_within=backlog_within
+        ):
+            if ack:
+                await ack_batch(stream, batch)
+            taken.events.extend(batch)
+            taken.batches.append([event.value for event in batch])
+            taken.arrived.set()
+
+    try:
+        async with collect.test_context() as agent:
+            yield agent, taken
+    finally:
+        # The in-memory context still builds faust's Kafka consumer to ack through, and
+        # its thread's event loop never runs: close it rather than leak its sockets.
+        if app._consumer is not None:
+            app._consumer._thread.thread_loop.close()  # type: ignore[attr-defined]
+
+
+async def two_fresh_batches(agent: Any, taken: Taken) -> None:
+    """Three fresh records, then two more after the first batch's window has closed."""
+    await put(agent, range(3), age=0)
+    await taken.until(3)
+    await asyncio.sleep(3 * WINDOW)
+    await put(agent, range(3, 5), age=0)
+    await taken.until(5)
+
+
+async def put(agent: Any, values: range, age: float) -> None:
+    sent_at = time.time() - age
+    for value in values:
+        await agent.put(value, timestamp=sent_at, wait=False)
+
+
+async def test_a_tracker_that_keeps_up_closes_each_batch_after_the_window(
+    tmp_path: Path,
+) -> None:
+    async with batching_agent(tmp_path, max_events=1000, backlog_within=30) as (agent, taken):
+        started = time.monotonic()
+        await two_fresh_batches(agent, taken)
+
+    assert taken.batches == [[0, 1, 2], [3, 4]]
+    assert all(event.message.acked for event in taken.events)
+    # fresh records never wait for the backlog window (30 s)
+    assert time.monotonic() - started < 15
+
+
+async def test_records_from_long_ago_keep_filling_the_batch_past_the_window(
+    tmp_path: Path,
+) -> None:
+    window = 0.5  # the batch looks for more every 50 ms once the window has closed
+    async with batching_agent(tmp_path, 10_000, backlog_within=30, window=window) as (
+        agent,
+        taken,
+    ):
+        # A catch-up: old records keep coming for three windows.
+        sent = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 3 * window
+        while loop.time() < until:
+            await put(agent, range(sent, sent + 1), age=HOUR)
+            sent += 1
+            await asyncio.sleep(0.005)
+        await taken.until(sent)
+
+    per_window = sent / 3
+    assert len(taken.batches[0]) > 1.5 * per_window  # it outlived its window
+
+
+async def test_a_backlog_batch_closes_at_the_end_of_the_log(tmp_path: Path) -> None:
+    # Old records, then nothing more: no reason to wait for the backlog window (30 s).
+    async with batching_agent(tmp_path, max_events=1000, backlog_within=30) as (agent, taken):
+        started = time.monotonic()
+        await put(agent, range(3), age=HOUR)
+        await taken.until(3)
+
+    assert taken.batches == [[0, 1, 2]]
+    assert time.monotonic() - started < 15
+
+
+async def test_a_backlog_batch_closes_when_the_tracker_catches_up(tmp_path: Path) -> None:
+    async with batching_agent(tmp_path, max_events=1000, backlog_within=30) as (agent, taken):
+        started = time.monotonic()
+        await put(agent, range(3), age=HOUR)
+        await put(agent, range(3, 5), age=0)  # the newest record taken is fresh
+        await taken.until(5)
+
+    assert taken.batches == [[0, 1, 2, 3, 4]]
+    assert time.monotonic() - started < 15
+
+
+async def test_a_backlog_batch_never_outgrows_its_size(tmp_path: Path) -> None:
+    async with batching_agent(tmp_path, max_events=4, backlog_within=30) as (agent, taken):
+        await put(agent, range(10), age=HOUR)
+        await taken.until(8)
+
+    assert taken.batches[:2] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+async def test_a_batch_stays_unacked_until_the_agent_acks_it(tmp_path: Path) -> None:
+    # Offsets may be committed only past what the agent acked; this agent acks nothing.
+    async with batching_agent(tmp_path, 1000, backlog_within=30, ack=False) as (agent, taken):
+        await two_fresh_batches(agent, taken)
+
+        assert taken.batches == [[0, 1, 2], [3, 4]]
+        assert not any(event.message.acked for event in taken.events)
+
+
+@pytest.mark.parametrize("age", [0, HOUR])
+def test_a_record_is_as_old_as_its_kafka_time_and_fresh_without_one(age: float) -> None:
+    @dataclass
+    class Message:
+        timestamp: float | None
+
+    @dataclass
+    class Event:
+        message: Message
+
+    now = time.time()
+    assert record_age(Event(Message(None)), now) == 0.0
+    assert record_age(Event(Message(now - age)), now) == pytest.approx(age)
+
+
+def test_a_backlog_window_shorter_than_the_window_is_refused() -> None:
+    with pytest.raises(ValidationError, match="tracker_backlog_batch_seconds"):
+        TrackerSettings(
+            kafka_bootstrap_servers="127.0.0.1:1",
+            database_url="postgresql://tracker@127.0.0.1:1/none",
+            tracker_batch_seconds=2.0,
+            tracker_backlog_batch_seconds=1.0,
+        )
