@@ -220,14 +220,23 @@ async def test_two_workers_share_partitions_and_agree_with_one(
 
 
 async def _wait_for_split(workers: TrackerWorkers, within_seconds: float) -> list[set[int]]:
-    """Both workers' latest assignments, once each owns some events partitions."""
+    """Both workers' latest assignments, once each owns some events partitions and has
+    finished that rebalance. Records that reach a worker still in its rebalance can stay
+    unacked and unstored until the next one (docs/tracker.md, *Known issue*); this test
+    is about splitting the work, so it produces only once the split has settled."""
     shares: list[set[int]] = [set(), set()]
     for _ in range(int(within_seconds)):
-        shares = [_assigned_events_partitions(workers.log_of(index)) for index in (0, 1)]
-        if all(shares) and len(shares[0] | shares[1]) == 6:
+        logs = [workers.log_of(index) for index in (0, 1)]
+        shares = [_assigned_events_partitions(log) for log in logs]
+        if all(shares) and len(shares[0] | shares[1]) == 6 and all(map(_settled, logs)):
             return shares
         await asyncio.sleep(1.0)
     raise AssertionError(f"the two workers never split the partitions: {shares}\n{workers.logs()}")
+
+
+def _settled(log: str) -> bool:
+    """Whether the worker's latest rebalance has ended (faust logs "Worker ready")."""
+    return "Worker ready" in log.rpartition("Setting newly assigned partitions")[2]
 
 
 def _assigned_events_partitions(log: str) -> set[int]:
