@@ -45,6 +45,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench import api_latency, cpu, ingest_latency, tracker_throughput
+from bench.rows import RowWatch
 from corridor.reference import load_reference
 from infra.kafka.broker import BrokerConfig, KafkaBroker, StartOutcome
 from infra.kafka.topics import ensure_topics, topic_specs
@@ -387,14 +388,26 @@ async def post_all(
 
 
 async def wait_for_rows(stack: Stack, at_least: int, within: float) -> float:
-    """Seconds on the monotonic clock when the database holds `at_least` event rows."""
+    """Seconds on the monotonic clock when the database came to hold `at_least` event rows
+    (the last one's commit, see `bench.rows`)."""
     started = time.monotonic()
     deadline = started + within
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(stored_events, stack.database_url) >= at_least:
-            return time.monotonic()
-        stack.check_alive()
-        await asyncio.sleep(tracker_throughput.poll_interval(time.monotonic() - started))
+    conn = await asyncio.to_thread(lambda: psycopg.connect(stack.database_url, autocommit=True))
+    try:
+        watch = RowWatch(conn, at_least)
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(watch.reached):
+                finished_at = await asyncio.to_thread(watch.finished_at)
+                return time.monotonic() - (time.time() - finished_at)
+            stack.check_alive()
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(
+                tracker_throughput.POLL_SECONDS
+                if watch.cheap
+                else tracker_throughput.poll_interval(elapsed)
+            )
+    finally:
+        conn.close()
     raise SystemExit(f"fewer than {at_least} rows after {within:g}s; see {stack.run_dir}")
 
 
