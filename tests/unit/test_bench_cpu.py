@@ -1,4 +1,4 @@
-"""The bench's CPU accounting: what each path cost, and the cores its goal would need."""
+"""The bench's accounting: what each path cost, the cores at the goal, which baseline counts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import cpu
-from bench.tracker_throughput import Figures, cores_at_goal
+from bench.tracker_throughput import Figures, PathRun, cores_at_goal, faster
 
 pytestmark = pytest.mark.skipif(not cpu.available(), reason="reads /proc (Linux)")
 
@@ -110,3 +110,19 @@ def test_the_figures_say_how_many_cores_the_goal_would_need() -> None:
     assert tracker_line.split() == ["tracker", "500", "200", "–", "800", "1.60"]
     [baseline_line] = [line for line in table.splitlines() if line.startswith("baseline  ")]
     assert baseline_line.split() == ["baseline", "50", "30", "10", "100", "1.00"]
+
+
+def test_the_baseline_counts_its_faster_run_and_the_table_shows_both() -> None:
+    # The machine's speed drifts between runs: the ratio is taken against the faster
+    # baseline run, so a slow spell while the baseline ran cannot flatter the tracker.
+    before, after = PathRun(seconds=2.0, cpu_seconds=1.0), PathRun(seconds=1.0, cpu_seconds=0.9)
+    assert faster(before, after) is after
+    assert faster(after, before) is after
+    figures = Figures(
+        events=10_000,
+        baseline_seconds=faster(before, after).seconds,
+        tracker_seconds=4.0,
+        baseline_runs=(before.seconds, after.seconds),
+    )
+    assert figures.ratio == pytest.approx(0.25)
+    assert "before and after the other paths: 5,000, 10,000 events/s" in figures.table()
