@@ -23,7 +23,7 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # never let a catch-up batch reach 50,000 (services/tracker/batching.py).
     tracker_batch_size: int = Field(default=100_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
-    tracker_backlog_batch_seconds: float = Field(default=5.0, gt=0, le=60)
+    tracker_backlog_batch_seconds: float = Field(default=15.0, gt=0, le=60)
     # Records fetched but not yet taken (~2 KB each). Faust pauses a partition whose
     # buffer fills and fetches again only after it drains; a buffer the size of a batch
     # keeps the fetcher busy while a batch is being stored.
