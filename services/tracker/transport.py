@@ -17,7 +17,7 @@ One that waits is resumed as a task and raced exactly as before.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
 import faust
@@ -73,7 +73,41 @@ class DirectWaitFirst(Service):
 
 
 class DirectDeliveryConsumer(DirectWaitFirst, faust_aiokafka.Consumer):
-    pass
+    """faust's aiokafka consumer with direct delivery, and a seek that loses nothing.
+
+    At the end of a rebalance faust resumes the stream partitions while flow is already
+    active, seeks them to their committed offsets, and then resumes flow control, which
+    empties every stream queue (`faust/tables/recovery.py`, `on_recovery_completed`;
+    `mode.utils.queues.FlowControlEvent.resume`). Records fetched during the seek and
+    still queued were dropped, never tracked, so never acked, and faust never fetched
+    them again: the partition's commit stuck below them, and they stayed out of the
+    database until the next rebalance. Direct delivery made it likelier, queuing a whole
+    fetch at once. So delivery stops before the seek: everything delivered until then is
+    at or above where the seek lands, and is read again (re-processing is idempotent).
+    """
+
+    async def perform_seek(self) -> None:
+        # Both of faust's callers in recovery resume flow right after. The other caller
+        # (a fetch that found flow stopped) has it stopped already: leave it so.
+        if self.flow_active:
+            self.stop_flow()
+        await super().perform_seek()
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        committed = await super().seek_to_committed()
+        # aiokafka seeks only to offsets above 0: a partition of ours never committed
+        # keeps the position it had reached, past records dropped before. Start it over
+        # as a fresh assignment would ("earliest"). Not the tables' changelogs, which
+        # faust never commits and restores by itself.
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            uncommitted = [
+                tp
+                for tp, offset in committed.items()
+                if not offset and self.app.topics.acks_enabled_for(tp.topic)
+            ]
+            if uncommitted:
+                await self._thread.seek_to_beginning(*uncommitted)
+        return committed
 
 
 def _close(waitables: tuple[Any, ...]) -> None:
