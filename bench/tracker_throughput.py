@@ -357,6 +357,8 @@ def run_tracker(
                 samples.append((time.time(), spent, meter.cost(spent)))
                 if watch.reached():
                     finished_at = watch.finished_at()
+                    spent = cpu.tree_cpu_seconds(*pids)  # one sample surely after the end
+                    samples.append((time.time(), spent, meter.cost(spent)))
                     _, spent, cost = next(s for s in samples if s[0] >= finished_at)
                     shutil.rmtree(data_dir, ignore_errors=True)  # kept on failure, to read
                     return PathRun(finished_at - launched_at, spent, cost)
