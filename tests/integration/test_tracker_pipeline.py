@@ -221,9 +221,10 @@ async def test_two_workers_share_partitions_and_agree_with_one(
 
 async def _wait_for_split(workers: TrackerWorkers, within_seconds: float) -> list[set[int]]:
     """Both workers' latest assignments, once each owns some events partitions and has
-    finished that rebalance. Records that reach a worker still in its rebalance can stay
-    unacked and unstored until the next one (docs/tracker.md, *Known issue*); this test
-    is about splitting the work, so it produces only once the split has settled."""
+    finished that rebalance. This test is about splitting the work, so it produces only
+    once the split has settled; records that reach a worker still in its rebalance are
+    test_tracker_rebalance.py's subject (docs/tracker.md, *Records lost after a
+    rebalance*)."""
     shares: list[set[int]] = [set(), set()]
     for _ in range(int(within_seconds)):
         logs = [workers.log_of(index) for index in (0, 1)]
