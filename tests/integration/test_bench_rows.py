@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from bench.rows import COMMIT_TIMESTAMPS, RowWatch
-from infra.postgres.cluster import REPO_ROOT, ClusterConfig, PostgresCluster
 from storage.migrate import migrate
+from tests.fixtures.postgres import scratch_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -26,35 +23,15 @@ FROM generate_series(1, %s) AS n
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def bench_like_database() -> Iterator[str]:
     """A database on a cluster configured as the bench's is: commit timestamps kept."""
-    run_root = REPO_ROOT / ".run" / "postgres-test" / f"rows-{uuid.uuid4().hex[:8]}"
-    cluster = PostgresCluster(
-        ClusterConfig(
-            name="rows",
-            port=_free_port(),
-            run_root=run_root,
-            synchronous_commit="off",
-            password="rows-" + uuid.uuid4().hex,
-            extra_settings=COMMIT_TIMESTAMPS,
-        )
-    )
-    try:
+    with scratch_cluster("rows", COMMIT_TIMESTAMPS) as cluster:
         cluster.start()
         cluster.wait_ready(timeout=60)
         cluster.create_database("rows")
         migrate(cluster.dsn("rows"))
         yield cluster.dsn("rows")
-    finally:
-        cluster.stop()
-        shutil.rmtree(run_root, ignore_errors=True)
 
 
 def _insert(dsn: str, rows: int, *, commit: bool = True) -> None:

@@ -9,9 +9,7 @@ second Python start-up, and its table can be read directly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import faust
@@ -20,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from faust.types import TableT
 
 from infra.kafka.topics import TopicSpec, ensure_topics
+from tests.fixtures.kafka import running
 
 pytest_plugins = ["tests.fixtures.kafka"]
 
@@ -59,7 +58,7 @@ async def test_faust_agent_updates_table_from_topic(
     produced = [("CONS-1", 3765), ("CONS-2", 500), ("CONS-1", 286), ("CONS-3", 1), ("CONS-1", 2)]
     expected = {"CONS-1": 3765 + 286 + 2, "CONS-2": 500, "CONS-3": 1}
 
-    async with _running(app):
+    async with running(app):
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
         )
@@ -87,15 +86,3 @@ async def _wait_for_table(table: TableT[str, int], expected: dict[str, int]) -> 
     except TimeoutError:
         pytest.fail(f"table still {totals} after {TABLE_SETTLE_TIMEOUT_S}s, expected {expected}")
     return totals
-
-
-@contextlib.asynccontextmanager
-async def _running(app: faust.App) -> AsyncIterator[faust.App]:
-    """Start a faust app in the current event loop and always stop it again (bounded)."""
-    async with asyncio.timeout(60):
-        await app.start()
-    try:
-        yield app
-    finally:
-        async with asyncio.timeout(30):
-            await app.stop()

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from infra.kafka.topics import TopicSpec, ensure_topics
 from services.tracker.batching import ack_batch, take_batches
 from services.tracker.transport import WireBytes, use_direct_delivery
+from tests.fixtures.kafka import running
 
 pytest_plugins = ["tests.fixtures.kafka"]
 
@@ -90,7 +91,7 @@ async def test_records_delivered_while_a_rebalance_ends_are_processed_and_commit
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        async with _running(app), _unblocked(release, gate := asyncio.Event()):
+        async with running(app), _unblocked(release, gate := asyncio.Event()):
             consumer: Any = app.consumer  # faust internals: flow, read offsets
             await _until(
                 lambda: bool(consumer.assignment()) and not app.rebalancing, "the first assignment"
@@ -177,14 +178,3 @@ async def _unblocked(*events: asyncio.Event) -> AsyncIterator[None]:
     finally:
         for event in events:
             event.set()
-
-
-@contextlib.asynccontextmanager
-async def _running(app: faust.App) -> AsyncIterator[faust.App]:
-    async with asyncio.timeout(60):
-        await app.start()
-    try:
-        yield app
-    finally:
-        async with asyncio.timeout(30):
-            await app.stop()
