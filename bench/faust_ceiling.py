@@ -20,7 +20,6 @@ is the tracker's own work. Its last line of output is JSON with the CPU seconds 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -35,9 +34,9 @@ import faust
 import mode
 
 from corridor.reference import load_reference
-from services.tracker.__main__ import GC_THRESHOLDS
 from services.tracker.app import decode
 from services.tracker.batching import ack_batch, take_batches
+from services.tracker.collection import BatchPacedCollection
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import use_direct_delivery
 from services.tracker.worker import QuietWorker
@@ -54,6 +53,7 @@ def create_app(
     backlog_within: float,
     stream_buffer: int,
     store_dsn: str | None = None,
+    collection: BatchPacedCollection | None = None,
 ) -> Any:
     data_dir = tempfile.mkdtemp(prefix="faust-ceiling-")
     app = faust.App(
@@ -86,6 +86,9 @@ def create_app(
                 await writes.write_batch(events=decoded)  # one transaction, then the next
             await ack_batch(stream, events)
             taken += len(events)
+            del events
+            if collection is not None:
+                collection.after_batch()  # as the tracker's worker
             if taken >= total:
                 # To the real stdout: the worker redirects `sys.stdout` into its logging.
                 report = json.dumps({"taken": taken, "cpu_seconds": time.process_time()})
@@ -128,7 +131,8 @@ def main() -> None:
         "--store", metavar="DSN", help="decode every record and store the raw events there"
     )
     args = parser.parse_args()
-    gc.set_threshold(*GC_THRESHOLDS)  # as the tracker's worker
+    collection = BatchPacedCollection()
+    collection.take_over()  # as the tracker's worker
     app = create_app(
         args.topic,
         args.total,
@@ -138,6 +142,7 @@ def main() -> None:
         args.backlog_within,
         args.stream_buffer,
         args.store,
+        collection,
     )
     sys.argv = [sys.argv[0], "worker", "-l", "warn"]
     app.main()

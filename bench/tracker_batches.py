@@ -27,7 +27,7 @@ from corridor.cloudevents import from_kafka_record, to_kafka_record
 from corridor.events import TransitEvent
 from corridor.journey import Timeline
 from corridor.reference import CorridorReference, load_reference
-from services.tracker.__main__ import GC_THRESHOLDS
+from services.tracker.collection import BatchPacedCollection
 from services.tracker.tracking import BatchTracker, RecentHistories
 from simulator import SimulationConfig, simulate
 from storage.rows import TimelineRows, event_row, timeline_rows
@@ -93,15 +93,22 @@ def fold(records: list[Record], size: int) -> tuple[float, float]:
         reference, RecentHistories(CACHE_EVENTS), _NoStates(), _Rows(reference), _NoTopics()
     )
 
+    collection = BatchPacedCollection()  # as the tracker's worker
+
     async def run() -> int:
         rebuilt = 0
         for start in range(0, len(events), size):
             rebuilt += len(await tracker.track(events[start : start + size]))
+            collection.after_batch()
         return rebuilt
 
     gc.collect()
+    collection.take_over()
     started = time.process_time()
-    rebuilt = asyncio.run(run())
+    try:
+        rebuilt = asyncio.run(run())
+    finally:
+        collection.hand_back()
     return (time.process_time() - started) / len(events), rebuilt / len(events)
 
 
@@ -111,7 +118,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="12500,25000,50000,100000")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
-    gc.set_threshold(*GC_THRESHOLDS)
     records = simulated_records(args.events)
     print(f"{len(records):,} events; CPU per event of BatchTracker.track and its rows")
     print(f"{'batch size':>10} {'us/event':>9} {'rebuilds/event':>15} {'vs smallest':>12}")

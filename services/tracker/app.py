@@ -28,6 +28,7 @@ from corridor.events import TransitEvent
 from corridor.journey import Timeline
 from corridor.reference import CorridorReference
 from services.tracker.batching import ack_batch, take_batches
+from services.tracker.collection import BatchPacedCollection
 from services.tracker.derived import FaustDerivedTopics, consignment_update, encode
 from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
@@ -107,8 +108,13 @@ def decode(event: Any) -> TransitEvent | None:
         return None
 
 
-def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust.App:
-    """Build the Faust app; nothing connects until the worker starts."""
+def create_app(
+    settings: TrackerSettings,
+    reference: CorridorReference,
+    collection: BatchPacedCollection | None = None,
+) -> faust.App:
+    """Build the Faust app; nothing connects until the worker starts. `collection`, when
+    the worker owns its process: when to collect garbage (see `BatchPacedCollection`)."""
     data_dir = settings.tracker_data_dir / settings.tracker_app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -185,6 +191,9 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
                         progress[read_from] = event.occurred_at
             if not decoded:
                 await ack_batch(stream, batch)  # nothing to store; each record was logged
+                del batch
+                if collection is not None:
+                    collection.after_batch()
                 continue
             states.bind(stream_events)
             started = time.perf_counter()
@@ -203,12 +212,23 @@ def create_app(settings: TrackerSettings, reference: CorridorReference) -> faust
                 time.perf_counter() - started,
             )
             await ack_batch(stream, batch)  # stored: now the offsets may be committed
+            # Let go of the batch before collecting, so its objects are freed, not walked.
+            del batch, decoded, stream_events, timelines
+            states.bind({})
+            if collection is not None:
+                collection.after_batch()
 
     @app.timer(interval=settings.tracker_overdue_scan_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def scan_overdue() -> None:
         raised = await scanner.scan()
         if raised:
             log.info("raised %d overdue-stay alerts", raised)
+
+    if collection is not None:
+
+        @app.timer(interval=collection.young_every)  # type: ignore[untyped-decorator]
+        async def collect_garbage_while_idle() -> None:
+            collection.tick()
 
     @app.service
     class DatabaseLifecycle(mode.Service):  # opens the pool with the worker, closes it after

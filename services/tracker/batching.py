@@ -99,6 +99,11 @@ async def _take_batches(
     def behind() -> bool:
         return bool(events) and newest_age > within
 
+    def hand_over() -> list[Any]:
+        nonlocal events
+        taken, events = events, []
+        return taken
+
     acks_enabled = stream.enable_acks
     stream.enable_acks = False  # the agent acks, once a batch is stored (`ack_batch`)
     stream.add_processor(add_to_batch)
@@ -119,9 +124,10 @@ async def _take_batches(
                 continue
             consuming = loop.create_future()
             try:
-                yield list(events)
+                # Handed over, not copied: once the agent lets go of the batch, nothing
+                # here holds its events either, so they are freed at once.
+                yield hand_over()
             finally:
-                events.clear()
                 notify(consuming)
                 full.clear()
                 consumed.set()
