@@ -65,7 +65,8 @@ async def batching_agent(
             else:  # let go, as the tracker does before it collects garbage
                 refs = [weakref.ref(event) for event in batch]
                 del batch
-                taken.alive_once_let_go.append([ref().value for ref in refs if ref() is not None])
+                alive = [event for event in (ref() for ref in refs) if event is not None]
+                taken.alive_once_let_go.append([event.value for event in alive])
             taken.arrived.set()
 
     try:
