@@ -39,7 +39,7 @@ from services.tracker.batching import ack_batch, take_batches
 from services.tracker.collection import BatchPacedCollection
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import use_direct_delivery
-from services.tracker.worker import QuietWorker
+from services.tracker.worker import QuietMonitor, QuietWorker
 from storage.db import create_pool
 from storage.writes import WriteRepository
 
@@ -69,6 +69,7 @@ def create_app(
         value_serializer="raw",
         stream_buffer_maxsize=stream_buffer,
         Worker=QuietWorker,
+        Monitor=QuietMonitor,  # as the tracker's
     )
     use_direct_delivery(app)  # as the tracker's
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")

@@ -35,7 +35,7 @@ from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
 from services.tracker.tracking import BatchTracker, RecentHistories
 from services.tracker.transport import WireBytes, use_direct_delivery
-from services.tracker.worker import QuietWorker
+from services.tracker.worker import QuietMonitor, QuietWorker
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def create_app(
         broker_heartbeat_interval=settings.tracker_session_timeout_seconds / 10,
         stream_buffer_maxsize=settings.tracker_stream_buffer,
         Worker=QuietWorker,
+        Monitor=QuietMonitor,
     )
     use_direct_delivery(app)
     events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
+from faust.types import TP
 from mode import Service
 
 from services.tracker.settings import TrackerSettings
 from services.tracker.transport import DirectDeliveryConsumer, DirectWaitFirst
-from services.tracker.worker import QuietWorker
+from services.tracker.worker import QuietMonitor, QuietWorker
 
 
 class Racer(DirectWaitFirst, Service):
@@ -127,6 +129,23 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
 
     assert app.transport.Consumer is DirectDeliveryConsumer
     assert app.conf.stream_buffer_maxsize == 8_192
+    assert isinstance(app.monitor, QuietMonitor)
+
+
+def test_the_monitor_skips_records_but_still_follows_commits() -> None:
+    monitor = QuietMonitor()
+    tp = TP("transit-events", 0)
+    message = SimpleNamespace(time_in=None)
+
+    monitor.on_message_in(tp, 7, message)
+    state = monitor.on_stream_event_in(tp, 7, SimpleNamespace(task_owner=None), message)
+    monitor.on_stream_event_out(tp, 7, SimpleNamespace(), message, state)
+    monitor.on_message_out(tp, 7, message)
+    monitor.on_tp_commit({tp: 8})
+
+    assert (monitor.messages_received_total, monitor.events_total, state) == (0, 0, None)
+    assert message.time_in is None  # no per-record stamps either
+    assert monitor.tp_committed_offsets == {tp: 8}
 
 
 def test_the_worker_keeps_the_log_level_asked_for(tmp_path: Any) -> None:
