@@ -277,3 +277,12 @@ class TransitEvent(_Strict):
             canonical = self.canonical_json().encode()
             digest = cache["_fingerprint"] = hashlib.sha256(canonical).hexdigest()
         return digest
+
+    def adopt_canonical_json(self, text: str, fingerprint: str) -> None:
+        """Take `text` as this event's canonical JSON and `fingerprint` as its digest,
+        instead of serialising the event again. Only for a caller that can vouch for
+        both: `text` parsed into this event and was written by `canonical_json` (the
+        CloudEvents binding does, for a body whose declared digest it checked)."""
+        cache: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        cache["_json"] = text
+        cache["_fingerprint"] = fingerprint

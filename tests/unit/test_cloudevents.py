@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,8 +41,10 @@ def test_binary_mode_headers() -> None:
         "ce_subject": b"CONS-0001",
         "ce_dataschema": b"urn:middlecorridor:schema:transit-event:1.0",
         "content-type": b"application/json",
+        "ce_datasha256": ARRIVED.fingerprint().encode(),
     }
     assert record.key == b"CONS-0001"
+    assert record.value == ARRIVED.canonical_json().encode()
 
 
 def test_round_trip() -> None:
@@ -93,3 +98,45 @@ def test_missing_header_wrong_key_and_bad_body_are_refused() -> None:
         from_kafka_record(record.key, b'{"event_type": "gate.arrived"}', record.headers)
     with pytest.raises(InvalidEvent, match="repeated"):
         from_kafka_record(record.key, record.value, [*record.headers, ("ce_id", b"other")])
+
+
+def respelled(record: KafkaRecord) -> bytes:
+    """The same event, spelled as another tool might: indented, keys in another order."""
+    return json.dumps(json.loads(record.value), indent=2, sort_keys=True).encode()
+
+
+def test_a_body_with_its_declared_digest_is_the_events_canonical_json() -> None:
+    record = to_kafka_record(ARRIVED)
+    decoded = from_kafka_record(record.key, record.value, record.headers)
+    assert decoded.canonical_json() == record.value.decode()
+    assert decoded.fingerprint() == hashlib.sha256(record.value).hexdigest()
+
+
+@pytest.mark.parametrize("digest", ["kept", "dropped"])
+def test_a_body_respelled_on_the_way_keeps_the_fingerprint_of_its_content(digest: str) -> None:
+    # A tool re-serialised the body and kept (or dropped) the digest header: the digest no
+    # longer matches, so the event is serialised afresh. A faithful re-send spelled this
+    # way is still recognised as one, not taken for a conflicting version.
+    record = to_kafka_record(ARRIVED)
+    headers = [
+        (name, value)
+        for name, value in record.headers
+        if digest == "kept" or name != "ce_datasha256"
+    ]
+    decoded = from_kafka_record(record.key, respelled(record), headers)
+    assert decoded == ARRIVED
+    assert decoded.canonical_json() == ARRIVED.canonical_json()
+    assert decoded.fingerprint() == ARRIVED.fingerprint()
+
+
+def test_a_declared_digest_is_taken_at_its_word_once_it_matches_the_body() -> None:
+    # The digest vouches for the body as written: a writer that declares the digest of
+    # a body it did not write canonically is believed (ingest and the simulator write the
+    # events topic, both through `to_kafka_record`).
+    record = to_kafka_record(ARRIVED)
+    body = respelled(record)
+    digest = hashlib.sha256(body).hexdigest().encode()
+    headers = [(n, digest if n == "ce_datasha256" else v) for n, v in record.headers]
+    decoded = from_kafka_record(record.key, body, headers)
+    assert decoded == ARRIVED
+    assert decoded.canonical_json() == body.decode()
