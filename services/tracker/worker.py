@@ -36,8 +36,10 @@ class QuietMonitor(Monitor):
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         return None
 
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
+    def on_stream_event_in(
+        self, tp: Any, offset: int, stream: Any, event: Any
+    ) -> dict[str, Any] | None:
+        return None  # no state to hand to on_stream_event_out
 
     def on_stream_event_out(
         self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
