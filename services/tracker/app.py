@@ -227,7 +227,7 @@ def create_app(
 
     if collection is not None:
 
-        @app.timer(interval=collection.young_every)  # type: ignore[untyped-decorator]
+        @app.timer(interval=collection.tick_every)  # type: ignore[untyped-decorator]
         async def collect_garbage_while_idle() -> None:
             collection.tick()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.tracker.collection import BatchPacedCollection
+from services.tracker.settings import TrackerSettings
 
 
 class _Clock:
@@ -101,3 +102,23 @@ def test_without_taking_over_nothing_is_collected_by_hand(
     collection.tick()
     assert collected == []
     assert gc.isenabled()
+
+
+def test_the_idle_timer_outwaits_the_longest_batch_window() -> None:
+    # A collection in the middle of a batch walks everything the batch holds: the timer
+    # must not fire while batches still end, however long the backlog window is set.
+    longest = 60.0
+
+    def settings(backlog_seconds: float) -> TrackerSettings:
+        return TrackerSettings(
+            kafka_bootstrap_servers="127.0.0.1:1",
+            database_url="postgresql://tracker@127.0.0.1:1/none",
+            tracker_backlog_batch_seconds=backlog_seconds,
+        )
+
+    settings(longest)
+    with pytest.raises(ValueError, match="tracker_backlog_batch_seconds"):
+        settings(longest + 1)
+    default = BatchPacedCollection()
+    assert default.young_every >= 2 * longest
+    assert default.tick_every < default.young_every
