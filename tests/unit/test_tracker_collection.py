@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -25,76 +26,100 @@ def clock() -> _Clock:
 
 
 @pytest.fixture
-def collected() -> list[int]:
+def collected() -> list[str]:
     return []
 
 
 @pytest.fixture
-def collection(clock: _Clock, collected: list[int]) -> Iterator[BatchPacedCollection]:
+def collection(clock: _Clock, collected: list[str]) -> Iterator[BatchPacedCollection]:
     def collect(generation: int) -> int:
-        collected.append(generation)
+        collected.append(f"collect {generation}")
         return 0
 
-    paced = BatchPacedCollection(young_every=10.0, full_every=600.0, clock=clock, collect=collect)
+    paced = BatchPacedCollection(
+        young_every=120.0,
+        full_every=600.0,
+        clock=clock,
+        collect=collect,
+        freeze=lambda: collected.append("freeze"),
+        unfreeze=lambda: collected.append("unfreeze"),
+    )
     was_enabled = gc.isenabled()
     yield paced
     if paced.active:
-        paced.hand_back()
+        gc.enable()  # not hand_back: it would unfreeze through the fake
     if was_enabled:
         gc.enable()
 
 
-def test_taking_over_turns_automatic_collection_off_until_handed_back(
-    collection: BatchPacedCollection,
-) -> None:
-    collection.take_over()
-    assert not gc.isenabled()
-    collection.hand_back()
-    assert gc.isenabled()
+def test_taking_over_turns_automatic_collection_off_until_handed_back() -> None:
+    collection = BatchPacedCollection()
+    was_enabled = gc.isenabled()
+    try:
+        collection.take_over()
+        assert not gc.isenabled()
+        collection.hand_back()
+        assert gc.isenabled()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
-def test_each_batch_collects_the_young_generations(
-    collection: BatchPacedCollection, clock: _Clock, collected: list[int]
+def test_what_outlives_a_batch_is_set_aside_not_walked(
+    collection: BatchPacedCollection, clock: _Clock, collected: list[str]
 ) -> None:
     collection.take_over()
     for _ in range(3):
-        clock.now += 2
+        clock.now += 15
         collection.after_batch()
-    assert collected == [1, 1, 1]
+    assert collected == ["freeze", "freeze", "freeze"]
 
 
-def test_everything_is_collected_once_the_full_interval_has_passed(
-    collection: BatchPacedCollection, clock: _Clock, collected: list[int]
+def test_everything_is_unfrozen_and_collected_once_the_full_interval_has_passed(
+    collection: BatchPacedCollection, clock: _Clock, collected: list[str]
 ) -> None:
     collection.take_over()
     clock.now += 599
     collection.after_batch()
     clock.now += 1
     collection.after_batch()
-    clock.now += 5
+    clock.now += 15
     collection.after_batch()
-    assert collected == [1, 2, 1]
+    assert collected == ["freeze", "unfreeze", "collect 2", "freeze"]
+
+
+def test_the_timer_keeps_quiet_while_batches_end(
+    collection: BatchPacedCollection, clock: _Clock, collected: list[str]
+) -> None:
+    collection.take_over()
+    for _ in range(50):  # 50 batches of 15 s: the full interval passes meanwhile
+        clock.now += 15
+        collection.tick()
+        collection.after_batch()
+    assert "collect 1" not in collected
+    assert collected.count("collect 2") == 1  # after a batch, never in the middle of one
 
 
 def test_an_idle_worker_still_collects_on_the_timer(
-    collection: BatchPacedCollection, clock: _Clock, collected: list[int]
+    collection: BatchPacedCollection, clock: _Clock, collected: list[str]
 ) -> None:
     collection.take_over()
-    clock.now += 9
+    clock.now += 119
     collection.tick()  # a batch-less stretch shorter than young_every: nothing yet
     assert collected == []
     clock.now += 1
     collection.tick()
-    assert collected == [1]
-    clock.now += 5
-    collection.after_batch()  # batches keep the timer quiet
-    clock.now += 6
+    assert collected == ["collect 1"]
+    clock.now += 60
+    collection.tick()  # the next one waits young_every again
+    assert collected == ["collect 1"]
+    clock.now += 420  # 600 s since taking over, still no batch
     collection.tick()
-    assert collected == [1, 1]
+    assert collected == ["collect 1", "unfreeze", "collect 2"]
 
 
 def test_without_taking_over_nothing_is_collected_by_hand(
-    collection: BatchPacedCollection, clock: _Clock, collected: list[int]
+    collection: BatchPacedCollection, clock: _Clock, collected: list[str]
 ) -> None:
     # Tests and embedded apps run the tracker in a process they own: leave GC alone.
     clock.now += 700
@@ -122,3 +147,30 @@ def test_the_idle_timer_outwaits_the_longest_batch_window() -> None:
     default = BatchPacedCollection()
     assert default.young_every >= 2 * longest
     assert default.tick_every < default.young_every
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector can free it
+
+
+def test_a_cycle_left_by_a_batch_lives_until_the_next_full_collection(clock: _Clock) -> None:
+    collection = BatchPacedCollection(clock=clock)  # the real collector
+    was_enabled = gc.isenabled()
+    collection.take_over()
+    try:
+        cycle = _Node()
+        alive = weakref.ref(cycle)
+        del cycle
+        clock.now += 15
+        collection.after_batch()
+        assert alive() is not None  # set aside with the batch's survivors
+        assert gc.get_freeze_count() > 0
+        clock.now += 600
+        collection.after_batch()
+        assert alive() is None
+    finally:
+        collection.hand_back()
+        if not was_enabled:
+            gc.disable()
+    assert gc.get_freeze_count() == 0
