@@ -134,6 +134,7 @@ def create_app(
         broker_session_timeout=settings.tracker_session_timeout_seconds,
         broker_heartbeat_interval=settings.tracker_session_timeout_seconds / 10,
         stream_buffer_maxsize=settings.tracker_stream_buffer,
+        producer_linger=settings.tracker_producer_linger_seconds,
         Worker=QuietWorker,
         Monitor=QuietMonitor,
     )

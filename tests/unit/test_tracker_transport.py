@@ -124,11 +124,13 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
         tracker_data_dir=tmp_path,
         tracker_store="memory://",
         tracker_stream_buffer=8_192,
+        tracker_producer_linger_seconds=0.05,
     )
     app: faust.App = create_app(settings, load_reference())
 
     assert app.transport.Consumer is DirectDeliveryConsumer
     assert app.conf.stream_buffer_maxsize == 8_192
+    assert app.conf.producer_linger == 0.05  # derived records go out in fuller requests
     assert isinstance(app.monitor, QuietMonitor)
 
 
