@@ -85,7 +85,7 @@ def create_app(
             if writes is not None:
                 decoded = [event for event in map(decode, events) if event is not None]
                 await writes.write_batch(events=decoded)  # one transaction, then the next
-            await ack_batch(stream, events)
+            ack_batch(stream, events)
             taken += len(events)
             del events
             if collection is not None:

@@ -192,7 +192,7 @@ def create_app(
                     if known is None or event.occurred_at > known:
                         progress[read_from] = event.occurred_at
             if not decoded:
-                await ack_batch(stream, batch)  # nothing to store; each record was logged
+                ack_batch(stream, batch)  # nothing to store; each record was logged
                 del batch
                 if collection is not None:
                     collection.after_batch()
@@ -213,7 +213,7 @@ def create_app(
                 len(timelines),
                 time.perf_counter() - started,
             )
-            await ack_batch(stream, batch)  # stored: now the offsets may be committed
+            ack_batch(stream, batch)  # stored: now the offsets may be committed
             # Let go of the batch before collecting, so its objects are freed, not walked.
             del batch, decoded, stream_events, timelines
             states.bind({})

@@ -6,7 +6,7 @@ touches (each is rebuilt, written and announced once per batch), so under a back
 longer window pays: more of each consignment's events share one rebuild. Under live
 traffic it only adds latency, every event waiting for its window to close.
 
-`take_batches` is `take_events` with two changes. When the window closes it looks at
+`take_batches` is `take_events` with three changes. When the window closes it looks at
 the newest record taken. If that record had reached Kafka more than a window before it
 was taken, the tracker reads behind the log, so the batch keeps filling, in short
 slices, until it is full, the tracker has caught up (a record taken fresh, or a slice
@@ -14,10 +14,19 @@ in which nothing came: the end of the log), or `backlog_within` has passed since
 agent asked. A tracker that keeps up takes each record moments after it arrived and
 flushes after `within`, as before.
 
-The other change is who acks. `take_events` acks a batch's events when the agent asks
+The second change is who acks. `take_events` acks a batch's events when the agent asks
 for the next batch, whatever became of them (also when the agent's body raised). Here
 the agent acks them itself (`ack_batch`) once they are stored, so that "offsets move
 only past stored events" is a line of the agent's, not a property of its loop.
+
+The third is how the events are taken. faust's stream hands the agent one event per
+turn of the event loop, through a chain of coroutines (its iterator, each processor,
+`on_merge`) and the monitor's calls in and out: ~12 % of a worker's CPU in profiles.
+A batch needs none of that, so `take_batches` takes the events straight off the
+stream's channel queue, as many as are there at once, and does per event only what
+faust's iterator does for the record's sake: drop a record of an earlier assignment
+(faust delivers it again), and track it as unacked, so that no offset is committed
+past it before it is acked.
 
 Storing one batch while the next fills was tried and was slower (docs/tracker.md).
 """
@@ -28,8 +37,6 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
-
-from mode.utils.futures import notify
 
 # While behind, the window is extended in slices of this share of `within`: a batch
 # that has caught up flushes soon after, not a whole window later.
@@ -43,7 +50,7 @@ def record_age(event: Any, now: float) -> float:
 
 
 def take_batches(
-    stream: Any,  # faust.Stream; its stubs lack the members take_events uses
+    stream: Any,  # faust.Stream; its stubs lack the members used here
     max_events: int,
     within: float,
     backlog_within: float,
@@ -58,6 +65,62 @@ def take_batches(
     return batches
 
 
+class _ChannelTaker:
+    """Takes events off a stream's channel queue as faust's stream iterator would,
+    without its per-event coroutines (see the module's docstring), into `events`."""
+
+    def __init__(self, stream: Any, clock: Callable[[], float]) -> None:
+        app = stream.app
+        # Iterating a topic registers it with the conductor, which then fills its queue.
+        self._queue = aiter(stream.channel).queue
+        self._app = app
+        self._flow_control = app.flow_control
+        self._acking_topics = app.topics._acking_topics  # live: faust updates it in place
+        self._consumer = app.consumer
+        self._clock = clock
+        self.events: list[Any] = []
+        self.newest_age = 0.0  # of the newest record taken, when it was taken
+
+    def take_waiting(self, limit: int) -> None:
+        """Take the events already queued, until `events` holds `limit`."""
+        queue, events = self._queue, self.events
+        before = len(events)
+        while len(events) < limit and not queue.empty():
+            # get_nowait, not the queue's deque: faust resumes fetching as a full one ebbs.
+            self._take(queue.get_nowait())
+        if len(events) > before:
+            self.newest_age = record_age(events[-1], self._clock())
+
+    async def take_next(self, seconds: float) -> bool:
+        """Wait up to `seconds` for one more event; False when none came."""
+        try:
+            event = await asyncio.wait_for(self._queue.get(), seconds)
+        except TimeoutError:
+            return False
+        if self._take(event):
+            self.newest_age = record_age(event, self._clock())
+        return True
+
+    def hand_over(self) -> list[Any]:
+        """The events taken, which nothing here holds any more: once the agent lets go
+        of them they are freed at once."""
+        taken, self.events = self.events, []
+        return taken
+
+    def _take(self, event: Any) -> bool:
+        message = event.message
+        if (
+            not self._flow_control.is_active()
+            or message.generation_id != self._app.consumer_generation_id
+        ):
+            return False  # read before a rebalance: dropped, as faust's iterator drops it
+        if message.topic in self._acking_topics and not message.tracked:
+            message.tracked = True
+            self._consumer.track_message(message)  # no commit past it until it is acked
+        self.events.append(event)
+        return True
+
+
 async def _take_batches(
     stream: Any,
     max_events: int,
@@ -66,77 +129,44 @@ async def _take_batches(
     clock: Callable[[], float],
 ) -> AsyncGenerator[list[Any], None]:
     loop = asyncio.get_running_loop()
-    events: list[Any] = []
-    full = asyncio.Event()
-    consumed = asyncio.Event()
-    consuming: asyncio.Future[None] | None = None
-    newest_age = 0.0  # of the newest record taken, when it was taken
+    await stream.maybe_start()
+    taker = _ChannelTaker(stream, clock)
 
-    async def add_to_batch(value: Any) -> Any:
-        nonlocal consuming, newest_age
-        try:
-            if consuming is not None:  # the agent holds the previous batch
-                try:
-                    await consuming
-                finally:
-                    consuming = None
-            event = stream.current_event
-            if event is None:
-                raise RuntimeError("batch found no current event")
-            events.append(event)
-            newest_age = record_age(event, clock())
-            if len(events) >= max_events:
-                full.set()
-                consumed.clear()
-                await stream.wait(consumed)  # never more than max_events in a batch
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            stream.log.exception("Error adding to batch: %r", exc)
-            await stream.crash(exc)
-        return value
+    async def fill(until: float) -> None:
+        """Take events until the batch is full or the loop's clock reaches `until`."""
+        while True:
+            taker.take_waiting(max_events)
+            left = until - loop.time()
+            if len(taker.events) >= max_events or left <= 0 or stream.should_stop:
+                return
+            if not await taker.take_next(left):
+                return
 
     def behind() -> bool:
-        return bool(events) and newest_age > within
+        return bool(taker.events) and taker.newest_age > within
 
-    def hand_over() -> list[Any]:
-        nonlocal events
-        taken, events = events, []
-        return taken
-
-    acks_enabled = stream.enable_acks
-    stream.enable_acks = False  # the agent acks, once a batch is stored (`ack_batch`)
-    stream.add_processor(add_to_batch)
-    stream._enable_passive(aiter(stream.channel))
     try:
         while not stream.should_stop:
             asked = loop.time()
-            await stream.wait_for_stopped(full, timeout=within)
-            while not full.is_set() and not stream.should_stop and behind():
+            await fill(asked + within)
+            while len(taker.events) < max_events and not stream.should_stop and behind():
                 left = backlog_within - (loop.time() - asked)
                 if left <= 0:
                     break
-                before = len(events)
-                await stream.wait_for_stopped(full, timeout=min(left, within * _SLICE_SHARE))
-                if len(events) == before:
+                before = len(taker.events)
+                await fill(loop.time() + min(left, within * _SLICE_SHARE))
+                if len(taker.events) == before:
                     break  # nothing more came: the end of the log, however old its records
-            if not events:
-                continue
-            consuming = loop.create_future()
-            try:
-                # Handed over, not copied: once the agent lets go of the batch, nothing
-                # here holds its events either, so they are freed at once.
-                yield hand_over()
-            finally:
-                notify(consuming)
-                full.clear()
-                consumed.set()
-    finally:
-        stream.enable_acks = acks_enabled
-        stream._processors.remove(add_to_batch)
+            if taker.events:
+                yield taker.hand_over()
+    except StopAsyncIteration:
+        return  # the channel ended (faust's iterator ends the same way)
 
 
-async def ack_batch(stream: Any, events: Sequence[Any]) -> None:
+def ack_batch(stream: Any, events: Sequence[Any]) -> None:
     """Ack a batch's events: their offsets may be committed (call once it is stored)."""
+    on_message_out = stream._on_message_out
     for event in events:
-        await stream.ack(event)
+        if event.ack():  # the last reference to its record: faust may commit past it
+            message = event.message
+            on_message_out(message.tp, message.offset, message)
