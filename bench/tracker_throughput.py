@@ -46,8 +46,15 @@ from simulator import SimulationConfig, simulate
 from storage.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Kafka's default initial rebalance delay (3 s), as a deployed broker has it: the test
+# brokers' 0 gave the first worker to join every partition at once, and the second one,
+# joining 0.2 s later, idled ~18 s until the first had stored its first catch-up batch
+# and could let partitions go (faust waits for every record taken to be acked).
 BENCH_BROKER = BrokerConfig(
-    port=39092, controller_port=39093, run_dir=REPO_ROOT / ".run" / "kafka-bench"
+    port=39092,
+    controller_port=39093,
+    run_dir=REPO_ROOT / ".run" / "kafka-bench",
+    initial_rebalance_delay_ms=3000,
 )
 BENCH_CLUSTER = ClusterConfig(
     name="bench", port=35432, synchronous_commit="off", extra_settings=COMMIT_TIMESTAMPS

@@ -87,6 +87,10 @@ class BrokerConfig:
     # The machine has two cores and also runs PostgreSQL and the services; the broker of a
     # dev/test stack needs far less than Kafka's default 1 GiB heap.
     max_heap: str = "512m"
+    # How long the group coordinator holds a new group's first rebalance for more members.
+    # Kafka's default is 3 s; a test's consumer group has one member and should start at
+    # once. A benchmark of several workers keeps the default (see bench/tracker_throughput.py).
+    initial_rebalance_delay_ms: int = 0
 
     def __post_init__(self) -> None:
         # Absolute paths: the process check matches the broker's command line, which holds
@@ -348,6 +352,7 @@ class KafkaBroker:
             port=config.port,
             controller_port=config.controller_port,
             data_dir=config.resolved_data_dir,
+            initial_rebalance_delay_ms=config.initial_rebalance_delay_ms,
         )
         config.run_dir.mkdir(parents=True, exist_ok=True)
         config.server_properties_file.write_text(rendered)
