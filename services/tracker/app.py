@@ -126,6 +126,7 @@ def create_app(
         web_port=settings.tracker_web_port,
         web_host="127.0.0.1",
         topic_partitions=settings.tracker_partitions,
+        table_standby_replicas=settings.tracker_standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=True,

@@ -42,6 +42,12 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
         "recently touched consignment out first.",
     )
     tracker_partitions: int = Field(default=6, ge=1, le=256)
+    # Workers that keep a warm copy of another worker's part of the states table. The
+    # tracker writes that table and never reads it (timelines are rebuilt from the
+    # history cache or the database), so a standby would only make every worker read
+    # every other worker's changelog all the time, and cost ~1.5 s at each rebalance
+    # to find its end; a partition that moves is restored from its changelog instead.
+    tracker_standby_replicas: int = Field(default=0, ge=0, le=8)
     tracker_overdue_hours: float = Field(default=72.0, gt=0)
     tracker_overdue_scan_seconds: float = Field(default=30.0, gt=0)
     # How soon a crashed worker's partitions move to the others (Kafka's floor is 6 s).

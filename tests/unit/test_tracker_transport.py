@@ -131,6 +131,7 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
     assert app.transport.Consumer is DirectDeliveryConsumer
     assert app.conf.stream_buffer_maxsize == 8_192
     assert app.conf.producer_linger == 0.05  # derived records go out in fuller requests
+    assert app.conf.table_standby_replicas == 0  # nobody reads the table: no warm copies
     assert isinstance(app.monitor, QuietMonitor)
 
 
