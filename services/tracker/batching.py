@@ -10,9 +10,12 @@ traffic it only adds latency, every event waiting for its window to close.
 the newest record taken. If that record had reached Kafka more than a window before it
 was taken, the tracker reads behind the log, so the batch keeps filling, in short
 slices, until it is full, the tracker has caught up (a record taken fresh, or a slice
-in which nothing came: the end of the log), or `backlog_within` has passed since the
-agent asked. A tracker that keeps up takes each record moments after it arrived and
-flushes after `within`, as before.
+in which nothing came while the log holds nothing past the records taken), or
+`backlog_within` has passed since the agent asked. A quiet slice alone is no end of the
+log: under load the fetcher often leaves the queue empty for a slice while partitions
+are far behind, and each such batch closed small (12,871 events where 100,000 were
+waiting), costing more per event. A tracker that keeps up takes each record moments
+after it arrived and flushes after `within`, as before.
 
 The second change is who acks. `take_events` acks a batch's events when the agent asks
 for the next batch, whatever became of them (also when the agent's body raised). Here
@@ -38,6 +41,8 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
+
+from faust.exceptions import ConsumerNotStarted
 
 # While behind, the window is extended in slices of this share of `within`: a batch
 # that has caught up flushes soon after, not a whole window later.
@@ -79,6 +84,7 @@ class _ChannelTaker:
         self._acking_topics = app.topics._acking_topics  # live: faust updates it in place
         self._consumer = app.consumer
         self._clock = clock
+        self._newest_offsets: dict[Any, int] = {}  # per partition taken from
         self.events: list[Any] = []
         self.newest_age = 0.0  # of the newest record taken, when it was taken
 
@@ -102,6 +108,22 @@ class _ChannelTaker:
             self.newest_age = record_age(event, self._clock())
         return True
 
+    def records_left(self) -> bool:
+        """Whether a partition taken from holds records past the newest taken, as of the
+        consumer's last fetch (its highwater)."""
+        if not self._flow_control.is_active():
+            return False  # a rebalance: the assignment is changing
+        consumer = self._consumer
+        try:
+            assigned = consumer.assignment()
+        except ConsumerNotStarted:  # an agent's test context, with no Kafka log
+            return False
+        return any(
+            offset + 1 < (consumer.highwater(tp) or 0)
+            for tp, offset in self._newest_offsets.items()
+            if tp in assigned
+        )
+
     def hand_over(self) -> list[Any]:
         """The events taken, which nothing here holds any more: once the agent lets go
         of them they are freed at once."""
@@ -118,6 +140,7 @@ class _ChannelTaker:
         if message.topic in self._acking_topics and not message.tracked:
             message.tracked = True
             self._consumer.track_message(message)  # no commit past it until it is acked
+        self._newest_offsets[message.tp] = message.offset
         self.events.append(event)
         return True
 
@@ -156,8 +179,8 @@ async def _take_batches(
                     break
                 before = len(taker.events)
                 await fill(loop.time() + min(left, within * _SLICE_SHARE))
-                if len(taker.events) == before:
-                    break  # nothing more came: the end of the log, however old its records
+                if len(taker.events) == before and not taker.records_left():
+                    break  # caught up: the end of the log, however old its records
             if taker.events:
                 yield taker.hand_over()
     except StopAsyncIteration:

@@ -214,17 +214,23 @@ def test_a_backlog_window_shorter_than_the_window_is_refused() -> None:
 
 class _Records:
     """Just enough of a faust app, stream and channel for `take_batches` to read from:
-    a queue of events, an assignment generation and flow control."""
+    a queue of events, an assignment generation, flow control and the log's end (the
+    highwater, one past its last offset) of the one partition assigned."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.tracked: list[int] = []
         self.flow_active = True
+        self.highwater = 0
         self.app = SimpleNamespace(
             consumer_generation_id=2,
             flow_control=SimpleNamespace(is_active=lambda: self.flow_active),
             topics=SimpleNamespace(_acking_topics={"events"}),
-            consumer=SimpleNamespace(track_message=lambda m: self.tracked.append(m.offset)),
+            consumer=SimpleNamespace(
+                track_message=lambda m: self.tracked.append(m.offset),
+                assignment=lambda: {("events", 0)},
+                highwater=lambda tp: self.highwater,
+            ),
         )
         self.stream = SimpleNamespace(
             app=self.app,
@@ -243,9 +249,14 @@ class _Records:
     async def _started(self) -> bool:
         return False
 
-    def put(self, offset: int, generation: int) -> None:
+    def put(self, offset: int, generation: int, timestamp: float | None = None) -> None:
         message = SimpleNamespace(
-            topic="events", offset=offset, generation_id=generation, tracked=False, timestamp=None
+            topic="events",
+            tp=("events", 0),
+            offset=offset,
+            generation_id=generation,
+            tracked=False,
+            timestamp=timestamp,
         )
         self.queue.put_nowait(SimpleNamespace(message=message))
 
@@ -284,3 +295,39 @@ async def test_records_delivered_while_flow_is_stopped_are_dropped() -> None:
 
     assert [event.message.offset for event in batch] == [2]
     assert records.tracked == [2]
+
+
+async def test_a_backlog_batch_waits_out_a_pause_in_delivery_while_the_log_holds_more() -> None:
+    # Under load the fetcher can leave the queue empty for a while, far behind the log's
+    # end: closing the batch then would store a small batch at a higher cost per event.
+    records = _Records()
+    records.highwater = 5  # offsets 0-4 are in the log
+    long_ago = time.time() - HOUR
+    records.put(0, generation=2, timestamp=long_ago)
+    records.put(1, generation=2, timestamp=long_ago)
+    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    taking = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(3 * WINDOW)  # three windows, thirty slices, nothing delivered
+    for offset in range(2, 5):
+        records.put(offset, generation=2, timestamp=long_ago)
+
+    batch = await asyncio.wait_for(taking, 10)
+    await batches.aclose()
+
+    assert [event.message.offset for event in batch] == [0, 1, 2, 3, 4]
+
+
+async def test_a_backlog_batch_closes_at_once_when_nothing_is_left_in_the_log() -> None:
+    records = _Records()
+    records.highwater = 2
+    long_ago = time.time() - HOUR
+    records.put(0, generation=2, timestamp=long_ago)
+    records.put(1, generation=2, timestamp=long_ago)
+    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    started = time.monotonic()
+
+    batch = await asyncio.wait_for(anext(batches), 10)
+    await batches.aclose()
+
+    assert [event.message.offset for event in batch] == [0, 1]
+    assert time.monotonic() - started < 5  # not the backlog window (30 s)
