@@ -217,6 +217,9 @@ async def test_two_workers_share_partitions_and_agree_with_one(
     # Every event stored: a record no worker takes must fail here, not only slow the wait.
     assert snapshot["raw_events"][1] == distinct, workers.logs()
     assert database_snapshot(workers.database_url) == snapshot
+    # The worker reading partition 0 scans for overdue stays; one of the two must.
+    clock = await _assert_partition_clocks_are_stored(workers)
+    await _assert_overdue_stays_raise_alerts(workers, result, clock)
 
 
 async def _wait_for_split(workers: TrackerWorkers, within_seconds: float) -> list[set[int]]:

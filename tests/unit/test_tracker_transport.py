@@ -132,6 +132,8 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
     assert app.conf.stream_buffer_maxsize == 8_192
     assert app.conf.producer_linger == 0.05  # derived records go out in fuller requests
     assert app.conf.table_standby_replicas == 0  # nobody reads the table: no warm copies
+    # No leader topic: its empty partition made the leader's fetches long-poll.
+    assert app.conf.topic_disable_leader is True
     assert isinstance(app.monitor, QuietMonitor)
 
 
