@@ -140,7 +140,7 @@ def create_app(
         # faust elects its leader by assigning one worker the partition of an extra topic
         # that never holds a record. In that worker's fetches it made each fetch long-poll
         # for 1.5 s whenever the events partitions all had records waiting to be taken
-        # (aiokafka sends one fetch per broker at a time), and that worker fell 5-10 s
+        # (aiokafka sends one fetch per broker at a time), and that worker fell 4-11 s
         # behind the others over 1M events. The overdue scan elects its own (below).
         topic_disable_leader=True,
         Worker=QuietWorker,

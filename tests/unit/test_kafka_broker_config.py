@@ -22,12 +22,11 @@ def test_a_test_broker_rebalances_a_new_group_at_once(tmp_path: Path) -> None:
     assert properties["listeners"].endswith(":19092,CONTROLLER://127.0.0.1:19093")
 
 
-def test_the_benchmark_broker_waits_for_more_workers_as_kafka_does_by_default(
-    tmp_path: Path,
-) -> None:
-    # Workers launched together share the first assignment instead of one taking all.
+def test_the_benchmark_broker_waits_a_second_for_more_workers(tmp_path: Path) -> None:
+    # Workers launched together share the first assignment instead of one taking all;
+    # a second covers their launch, where Kafka's default 3 s held every run for 6 s.
     config = BrokerConfig(
         run_dir=tmp_path, initial_rebalance_delay_ms=BENCH_BROKER.initial_rebalance_delay_ms
     )
 
-    assert rendered(config)["group.initial.rebalance.delay.ms"] == "3000"
+    assert rendered(config)["group.initial.rebalance.delay.ms"] == "1000"
