@@ -89,7 +89,7 @@ class BrokerConfig:
     max_heap: str = "512m"
     # How long the group coordinator holds a new group's first rebalance for more members.
     # Kafka's default is 3 s; a test's consumer group has one member and should start at
-    # once. A benchmark of several workers keeps the default (see bench/tracker_throughput.py).
+    # once. The benchmark of several workers waits 1 s (see bench/tracker_throughput.py).
     initial_rebalance_delay_ms: int = 0
 
     def __post_init__(self) -> None:
