@@ -84,6 +84,13 @@ def topic_specs(prefix: str = DEFAULT_TOPIC_PREFIX) -> list[TopicSpec]:
             partitions=3,
             config={"cleanup.policy": "delete", "retention.ms": _retention_days(30)},
         ),
+        # Records of the events topic the tracker could not store for a reason other than an
+        # outage, each as it was read plus an error header; replayed from the dead_letters table.
+        TopicSpec(
+            name=f"{prefix}dead-letters",
+            partitions=1,
+            config={"cleanup.policy": "delete", "retention.ms": _retention_days(90)},
+        ),
         # Input that failed validation, for inspection; one partition keeps it in arrival order.
         TopicSpec(
             name=f"{prefix}ingest-rejects",

@@ -11,7 +11,7 @@ import sys
 from corridor.reference import load_reference
 from services.common.settings import SettingsError, load_settings
 from services.tracker.app import create_app
-from services.tracker.collection import BatchPacedCollection
+from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.settings import TrackerSettings
 
 
