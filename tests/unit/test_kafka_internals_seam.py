@@ -15,8 +15,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SEAM = ROOT / "services" / "common" / "kafka_internals.py"
-SCANNED = ("bench", "corridor", "dashboards", "infra", "scripts", "services", "simulator")
-SCANNED += ("storage",)
+SCANNED = [
+    "bench",
+    "corridor",
+    "dashboards",
+    "infra",
+    "scripts",
+    "services",
+    "simulator",
+    "storage",
+]
 FRAMEWORKS = ("faust", "mode", "aiokafka")
 UNDOCUMENTED = {"track_message", "consumer_generation_id"}
 # Private-looking names of the standard library and pydantic, not of the frameworks.

@@ -83,16 +83,18 @@ def arrivals(count: int) -> list[TransitEvent]:
     ]
 
 
-def loop_over(
-    tracker: FakeTracker, dead_letters: FakeDeadLetters, acked: list[list[Any]]
-) -> TrackingLoop:
+class Acks(list[Sequence[Any]]):
+    """The batches acked, in order."""
+
+
+def loop_over(tracker: FakeTracker, dead_letters: FakeDeadLetters, acked: Acks) -> TrackingLoop:
     return TrackingLoop(tracker, NoStates(), dead_letters, acked.append, crash=crash)
 
 
 async def test_a_poison_record_is_set_aside_and_the_rest_of_the_batch_stored() -> None:
     events = arrivals(50)
     poison = events[17]
-    tracker, dead_letters, acked = FakeTracker({str(poison.event_id)}), FakeDeadLetters(), []
+    tracker, dead_letters, acked = FakeTracker({str(poison.event_id)}), FakeDeadLetters(), Acks()
     batch = batch_of(events)
 
     await loop_over(tracker, dead_letters, acked).settle(batch)
@@ -108,7 +110,7 @@ async def test_a_record_that_is_no_event_is_set_aside_with_the_decode_error() ->
     events = arrivals(3)
     batch = batch_of(events)
     batch.insert(1, stream_event(99, b"C-BAD", b"{not json", [("ce_specversion", b"1.0")]))
-    tracker, dead_letters, acked = FakeTracker(set()), FakeDeadLetters(), []
+    tracker, dead_letters, acked = FakeTracker(set()), FakeDeadLetters(), Acks()
 
     await loop_over(tracker, dead_letters, acked).settle(batch)
 
@@ -120,7 +122,7 @@ async def test_a_record_that_is_no_event_is_set_aside_with_the_decode_error() ->
 async def test_more_failures_than_poison_explains_stop_the_worker_unacked() -> None:
     events = arrivals(tracking_loop.MAX_DEAD_LETTERS_PER_BATCH + 1)
     tracker = FakeTracker({str(e.event_id) for e in events})
-    dead_letters, acked = FakeDeadLetters(), []
+    dead_letters, acked = FakeDeadLetters(), Acks()
 
     with pytest.raises(Crashed):
         await loop_over(tracker, dead_letters, acked).settle(batch_of(events))
@@ -132,7 +134,7 @@ async def test_more_failures_than_poison_explains_stop_the_worker_unacked() -> N
 async def test_a_failure_to_set_poison_aside_stops_the_worker_unacked() -> None:
     events = arrivals(4)
     tracker = FakeTracker({str(events[0].event_id)})
-    dead_letters, acked = FakeDeadLetters(broken=True), []
+    dead_letters, acked = FakeDeadLetters(broken=True), Acks()
 
     with pytest.raises(Crashed):
         await loop_over(tracker, dead_letters, acked).settle(batch_of(events))
@@ -142,7 +144,7 @@ async def test_a_failure_to_set_poison_aside_stops_the_worker_unacked() -> None:
 
 async def test_a_healthy_batch_is_stored_in_one_go_and_acked() -> None:
     events = arrivals(10)
-    tracker, dead_letters, acked = FakeTracker(set()), FakeDeadLetters(), []
+    tracker, dead_letters, acked = FakeTracker(set()), FakeDeadLetters(), Acks()
     batch = batch_of(events)
 
     await loop_over(tracker, dead_letters, acked).settle(batch)
