@@ -1,4 +1,5 @@
 """`python -m services.tracker worker [faust options]`: run a tracker worker.
+`python -m services.tracker dead-letters list|replay ID`: see `dead_letters_cli`.
 
 Several workers with the same TRACKER_APP_ID share the partitions of the events
 topic; give each its own TRACKER_WEB_PORT and TRACKER_DATA_DIR.
@@ -16,6 +17,11 @@ from services.tracker.settings import TrackerSettings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["dead-letters"]:
+        from services.tracker.dead_letters_cli import app as dead_letters
+
+        dead_letters(sys.argv[2:], prog_name="python -m services.tracker dead-letters")
+        return
     try:
         settings = load_settings(TrackerSettings)
     except SettingsError as exc:

@@ -75,7 +75,11 @@ def decode(stream_event: Any) -> TransitEvent:
     return from_kafka_record(message.key, message.value, record_headers(message))
 
 
-def dead_letter(stream_event: Any, error: BaseException | str) -> DeadLetter:
+def one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())[:2000]
+
+
+def dead_letter(stream_event: Any, error: BaseException) -> DeadLetter:
     message = stream_event.message
     key = message.key
     return DeadLetter(
@@ -86,7 +90,7 @@ def dead_letter(stream_event: Any, error: BaseException | str) -> DeadLetter:
         value=message.value,
         headers=tuple(record_headers(message)),
         consignment_id=key.decode(errors="replace") if key else None,
-        error=error if isinstance(error, str) else f"{type(error).__name__}: {error}"[:2000],
+        error=one_line(error),
     )
 
 
