@@ -3,7 +3,8 @@
 The rest of the code sees small public functions and classes here, and never a private
 name of those libraries (`tests/unit/test_kafka_internals_seam.py` enforces it). Why each
 piece exists, and what it cost or saved when measured, is in docs/tracker.md
-(*Record delivery*, *Batches*, *Logging and monitoring*) and docs/ingest.md.
+(*Record delivery*, *Batches*, *Logging and monitoring*) and docs/ingest.md. This module
+loads faust: ingest, which needs only `drop_buffered_records`, pays its import once.
 
 On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
 

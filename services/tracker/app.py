@@ -66,6 +66,19 @@ def _faust_app(settings: TrackerSettings) -> faust.App:
     return app
 
 
+def _states_table(app: faust.App, settings: TrackerSettings) -> TableStates:
+    table = app.Table(
+        "consignment-states",
+        default=None,
+        partitions=settings.tracker_partitions,
+        key_type=bytes,
+        value_type=bytes,
+        # Ignored by memory://. faust's rocksdb store pops keys off this dict: a copy each.
+        options=dict(STATE_STORE_OPTIONS),
+    )
+    return TableStates(table)
+
+
 def _raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, key_serializer="raw", value_serializer="raw")
 
@@ -79,17 +92,7 @@ def create_app(
     the worker owns its process: when to collect garbage (see `BatchPacedCollection`)."""
     app = _faust_app(settings)
     events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
-    states = TableStates(
-        app.Table(
-            "consignment-states",
-            default=None,
-            partitions=settings.tracker_partitions,
-            key_type=bytes,
-            value_type=bytes,
-            # Ignored by memory://. faust's rocksdb store pops keys off this dict: a copy each.
-            options=dict(STATE_STORE_OPTIONS),
-        )
-    )
+    states = _states_table(app, settings)
     store = PostgresTrackingStore(
         settings.dsn, reference, retry_max_seconds=settings.tracker_db_retry_max_seconds
     )
