@@ -88,7 +88,7 @@ def create_app(
             if writes is not None:
                 decoded = [decode(event) for event in events]
                 await writes.write_batch(events=decoded)  # one transaction, then the next
-            ack_events(stream, events)
+            ack_events(events)
             taken += len(events)
             del events
             if collection is not None:

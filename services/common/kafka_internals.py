@@ -21,11 +21,12 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
   while flow is stopped, and tracks acking-topic messages with `Consumer.track_message`;
   `app.topics._acking_topics` is still a live set; the channel's iterator still has a
   `queue` with `get_nowait` (which resumes paused partitions as it ebbs).
-- `close_with_stream`, `ack_events`: `Stream._active_agens` and `Stream._on_message_out`.
+- `close_with_stream`: `Stream._active_agens`. `ack_events`: the app's sensors are only
+  its monitor (else they would miss `on_message_out`).
 - `on_behalf_of`: `faust.streams._current_event` is still the context variable a
   table reads to choose the partition of a write.
-- `QuietWorker.on_setup_root_logger` (the spinner) and `QuietMonitor`'s four per-record
-  hooks still have these signatures.
+- `QuietWorker.on_setup_root_logger` (the spinner) and `QuietMonitor.on_message_in` (the
+  consumer's per-record call) still have these signatures.
 - `drop_buffered_records`: aiokafka's `producer._message_accumulator.fail_all`.
 """
 
@@ -193,24 +194,13 @@ class QuietWorker(faust.Worker):
 
 
 class QuietMonitor(Monitor):
-    """faust's monitor without its four calls per record, which only feed faust's web
-    statistics page (nothing serves or reads it). Commits, end offsets, tables and the
-    producer are still followed."""
+    """faust's monitor without its bookkeeping of each record received, which only feeds
+    faust's web statistics page (nothing serves or reads it). Commits, end offsets,
+    tables and the producer are still followed. Its per-event stream hooks need no
+    override: batches are taken off the channel queue, past the stream's iterator that
+    calls them, and `ack_events` leaves the sensors out."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(
-        self, tp: Any, offset: int, stream: Any, event: Any
-    ) -> dict[str, Any] | None:
-        return None  # no state to hand to on_stream_event_out
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
         return None
 
 
@@ -317,13 +307,11 @@ def close_with_stream(stream: Any, batches: AsyncGenerator[Any, None]) -> None:
     stream._active_agens.add(batches)
 
 
-def ack_events(stream: Any, events: Sequence[Any]) -> None:
-    """Ack stream events: their offsets may be committed (call once they are stored)."""
-    on_message_out = stream._on_message_out
+def ack_events(events: Sequence[Any]) -> None:
+    """Ack stream events: their offsets may be committed (call once they are stored).
+    faust's iterator would also tell the sensors; the only one, the monitor, ignores it."""
     for event in events:
-        if event.ack():  # the last reference to its record: faust may commit past it
-            message = event.message
-            on_message_out(message.tp, message.offset, message)
+        event.ack()
 
 
 # --- tables -------------------------------------------------------------------------------

@@ -118,9 +118,7 @@ def create_app(
 
     @app.agent(events_topic)
     async def track(stream: Any) -> None:  # faust.Stream; its stubs lack what is used
-        loop = TrackingLoop(
-            tracker, states, dead_letters, lambda batch: ack_events(stream, batch), collection
-        )
+        loop = TrackingLoop(tracker, states, dead_letters, ack_events, collection)
         await loop.run(take_batches(stream, window))
 
     _add_timers(app, settings, store, derived, events_topic, collection)

@@ -86,7 +86,7 @@ async def test_records_delivered_while_a_rebalance_ends_are_processed_and_commit
         async for batch in take_batches(stream, BatchWindow(1_000, within=0.1, backlog_within=0.1)):
             seen.extend(event.message.offset for event in batch)
             await release.wait()
-            ack_events(stream, batch)
+            ack_events(batch)
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()

@@ -60,7 +60,7 @@ async def batching_agent(
             stream, BatchWindow(max_events, within=window, backlog_within=backlog_within)
         ):
             if ack:
-                ack_events(stream, batch)
+                ack_events(batch)
             taken.batches.append([event.value for event in batch])
             if keep:
                 taken.events.extend(batch)
