@@ -139,7 +139,7 @@ class TrackingLoop:
         try:
             if decoded:
                 self._states.bind(stream_events)
-                await self._track(decoded, sources, poison)
+                poison += await self._track(decoded, sources)
             if poison:
                 await self._dead_letters.isolate(poison)
         except Exception as exc:
@@ -149,25 +149,23 @@ class TrackingLoop:
             self._states.bind({})
         self._ack(batch)  # stored or dead-lettered: now the offsets may be committed
 
-    async def _track(
-        self,
-        events: list[TransitEvent],
-        sources: list[Any],
-        poison: list[DeadLetter],
-    ) -> None:
+    async def _track(self, events: list[TransitEvent], sources: list[Any]) -> list[DeadLetter]:
+        """Track `events`; returns the dead letters among them (usually none)."""
         started = time.perf_counter()
         try:
             timelines = await self._tracker.track(events, progress_of(events, sources))
         except Exception as exc:
             log.warning("a batch of %d events failed (%r); isolating the poison", len(events), exc)
+            poison: list[DeadLetter] = []
             await self._bisect(events, sources, exc, poison)
-            return
+            return poison
         log.info(
             "tracked %d events of %d consignments in %.3f s",
             len(events),
             len(timelines),
             time.perf_counter() - started,
         )
+        return []
 
     async def _bisect(
         self,

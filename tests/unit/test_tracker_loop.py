@@ -153,3 +153,16 @@ async def test_a_healthy_batch_is_stored_in_one_go_and_acked() -> None:
     assert len(tracker.stored) == 10
     assert dead_letters.isolated == []
     assert acked == [batch]
+
+
+async def test_records_that_are_no_events_are_set_aside_however_many() -> None:
+    # Bad input, not a fault of the tracker: no limit applies.
+    count = tracking_loop.MAX_DEAD_LETTERS_PER_BATCH + 5
+    batch = [stream_event(i, b"C-BAD", b"{not json", []) for i in range(count)]
+    tracker, dead_letters, acked = FakeTracker(set()), FakeDeadLetters(), Acks()
+
+    await loop_over(tracker, dead_letters, acked).settle(batch)
+
+    assert len(dead_letters.isolated) == count
+    assert acked == [batch]
+    assert tracker.attempts == 0
