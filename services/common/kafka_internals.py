@@ -28,6 +28,9 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
 - `QuietWorker.on_setup_root_logger` (the spinner) and `QuietMonitor.on_message_in` (the
   consumer's per-record call) still have these signatures.
 - `drop_buffered_records`: aiokafka's `producer._message_accumulator.fail_all`.
+- `use_direct_delivery`, `WireBytes`: `app.transport` may still be replaced before first
+  use, its class still builds consumers from `Consumer`, and `Schema.loads_key` /
+  `loads_value` are still what a topic's channel calls per record.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ __all__ = [
     "close_with_stream",
     "drop_buffered_records",
     "on_behalf_of",
+    "record_age",
     "start_taking",
     "use_direct_delivery",
 ]
