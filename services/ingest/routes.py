@@ -93,6 +93,15 @@ def build_router(
         ] = None,
     ) -> IngestResult:
         document = parse_json(await request.body())
+        if (housekeeping := epermit.ignored_event_type(document)) is not None:
+            response.status_code = 200
+            return IngestResult(
+                accepted=0,
+                duplicates=0,
+                rejected=0,
+                results=[],
+                ignored=f"{housekeeping} is ledger housekeeping, not a permit's journey",
+            )
         where = location or _only_location(principal)
         if not intake.reference.has_location(where):
             raise invalid("location", f"unknown corridor location {where!r}")

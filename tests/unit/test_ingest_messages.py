@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from corridor.events import EventType, TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.reference import load_reference
 from services.ingest import create_app
 from services.ingest.adapters import ncts
@@ -415,13 +415,14 @@ async def test_bad_etir_messages_are_problems(
 # --- e-Permit -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "name", ["epermit_permit_created.json", "epermit_permit_created_camelcase.json"]
+)
 async def test_permit_created_maps_to_permit_issued(
-    api: Client, publisher: RecordingPublisher
+    api: Client, publisher: RecordingPublisher, name: str
 ) -> None:
     response = await api.post(
-        "/v1/messages/epermit",
-        sample("epermit_permit_created.json"),
-        params={"location": "KZ-NUR-ZHOLY"},
+        "/v1/messages/epermit", sample(name), params={"location": "KZ-NUR-ZHOLY"}
     )
     assert response.status_code == 202, response.text
     [event] = publisher.events
@@ -432,6 +433,23 @@ async def test_permit_created_maps_to_permit_issued(
         2027, 2, 1, tzinfo=ZoneInfo("Asia/Almaty")
     )
     assert event.occurred_at.timestamp() == 1793001600
+
+
+async def test_a_permit_without_plate_or_serial_and_a_long_country_code_is_issued(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    document = json.loads(sample("epermit_permit_created.json"))
+    del document["plate_number"]
+    document["permit_id"] = "AZE-KAZ-2026-1-1042"
+    response = await api.post(
+        "/v1/messages/epermit", json.dumps(document), params={"location": "AZ-ALAT"}
+    )
+    assert response.status_code == 202, response.text
+    [event] = publisher.events
+    assert (event.references.permit_id, event.references.vehicle_plates) == (
+        "AZE-KAZ-2026-1-1042",
+        (),
+    )
 
 
 async def test_permit_used_takes_the_keys_only_location_and_the_directory(
@@ -451,24 +469,42 @@ async def test_permit_used_takes_the_keys_only_location_and_the_directory(
     assert event.attributes.direction is not None
     assert event.attributes.direction.value == "inbound"
     assert event.occurred_at.timestamp() == 1795429800
-    assert event.consignment_id == "MC-2026-000123"
+    # The ledger event names no company: it makes no claim on the carrier.
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000123", CARRIER_NOT_NAMED)
 
 
-async def test_permit_revoked_maps_to_permit_revoked(
-    api: Client, directory: InMemoryDirectory, publisher: RecordingPublisher
+async def test_a_revocation_of_an_unknown_permit_is_accepted_without_a_company(
+    api: Client, publisher: RecordingPublisher
 ) -> None:
-    directory.add(ReferenceKind.PERMIT_ID, "AZ-KZ-2026-2-2077", "MC-2026-000200", "carrier-kz-02")
     response = await api.post(
         "/v1/messages/epermit",
         sample("epermit_permit_revoked.json"),
         params={"location": "AZ-ALAT"},
     )
     assert response.status_code == 202, response.text
-    assert [e.event_type for e in publisher.events] == [EventType.PERMIT_REVOKED]
+    [event] = publisher.events
+    assert event.event_type is EventType.PERMIT_REVOKED
+    assert (event.consignment_id, event.carrier_id) == ("AZ-KZ-2026-2-2077", CARRIER_NOT_NAMED)
+    assert event.occurred_at.timestamp() == 1795499940  # revoked_at, not event_timestamp
+
+
+async def test_quota_events_are_answered_200_and_ignored(
+    api: Client, keys: InMemoryKeyStore, publisher: RecordingPublisher
+) -> None:
+    # Even from a key with several locations and no location given: nothing is placed.
+    response = await api.post("/v1/messages/epermit", sample("epermit_quota_created.json"))
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 0
+    assert "QUOTA_CREATED" in response.json()["ignored"]
+    assert publisher.events == []
 
 
 def epermit(**changes: Any) -> str:
     return json.dumps(json.loads(sample("epermit_permit_created.json")) | changes)
+
+
+def epermit_camel(**changes: Any) -> str:
+    return json.dumps(json.loads(sample("epermit_permit_created_camelcase.json")) | changes)
 
 
 @pytest.mark.parametrize(
@@ -476,11 +512,14 @@ def epermit(**changes: Any) -> str:
     [
         (epermit(), {}, 422, "location"),
         (epermit(), {"location": "XX-NOWHERE"}, 422, "location"),
-        (epermit(eventType="PERMIT_LOST"), {"location": "AZ-ALAT"}, 422, "eventType"),
-        (epermit(permitId="AZ-AZ-2026-1-1"), {"location": "AZ-ALAT"}, 422, "permitId"),
-        (epermit(expireAt="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expireAt"),
-        (epermit(eventTimestamp="soon"), {"location": "AZ-ALAT"}, 422, "eventTimestamp"),
-        (sample("epermit_permit_used.json"), {"location": "AZ-ALAT"}, 422, "companyId"),
+        (epermit(event_type="PERMIT_LOST"), {"location": "AZ-ALAT"}, 422, "event_type"),
+        (epermit(permit_id="AZ-AZ-2026-1-1"), {"location": "AZ-ALAT"}, 422, "permit_id"),
+        (epermit(expires_at="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit(expires_at="31/12/9999"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit(event_timestamp="soon"), {"location": "AZ-ALAT"}, 422, "event_timestamp"),
+        (epermit(company_id=None), {"location": "AZ-ALAT"}, 422, "company_id"),
+        (epermit_camel(expireAt="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expireAt"),
+        (epermit_camel(permitId="AZ-1"), {"location": "AZ-ALAT"}, 422, "permitId"),
     ],
     ids=[
         "no-location",
@@ -488,8 +527,11 @@ def epermit(**changes: Any) -> str:
         "unknown-type",
         "bad-permit-id",
         "bad-date",
+        "date-beyond-year-9999",
         "wrong-type",
-        "unknown-permit-without-company",
+        "created-without-company",
+        "camelcase-bad-date",
+        "camelcase-bad-permit-id",
     ],
 )
 async def test_bad_epermit_events_are_problems(

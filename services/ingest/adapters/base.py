@@ -58,7 +58,7 @@ class Subject:
     lookups: tuple[tuple[ReferenceKind, str], ...]
     consignment_fallback: str | None
     consignment_field: str
-    carrier_fallback: str | None
+    carrier: str | None  # the carrier the message names, if it names one
     carrier_field: str
 
 

@@ -107,7 +107,7 @@ def to_message(document: Any, reference: CorridorReference) -> MappedMessage:
         consignment_fallback=carnet,
         consignment_field="tirCarnet",
         # The holder id's slashes are not allowed in carrier ids: AAA/BBB/NNN -> AAA-BBB-NNN.
-        carrier_fallback=message.carrier_id or holder.replace("/", "-"),
+        carrier=message.carrier_id or holder.replace("/", "-"),
         carrier_field="carrierId",
     )
     return MappedMessage(subject, (draft,))

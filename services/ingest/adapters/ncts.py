@@ -224,7 +224,7 @@ def _subject(root: Element, mrn: str | None, lrn: str | None) -> Subject:
         lookups=tuple(lookups),
         consignment_fallback=mrn or lrn,
         consignment_field="TransitOperation.MRN",
-        carrier_fallback=carrier,
+        carrier=carrier,
         carrier_field="Consignment.Carrier.identificationNumber",
     )
 
