@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -124,7 +125,7 @@ NCTS_CASES = [
         MRN,
     ),
     (
-        "ncts_cc168c_left_security_area.xml",
+        "ncts_cd168c_left_security_area.xml",
         EventType.OPERATION_TERMINATED,
         "GE-SARPI",
         "2026-11-19T07:58:00",
@@ -165,6 +166,48 @@ NCTS_CASES = [
         "2026-11-18T11:58:00",
         "24GE000201T0000992",
     ),
+    (
+        "ncts_cc013c_amendment.xml",
+        EventType.DECLARATION_SUBMITTED,
+        "GE-POTI",
+        "2026-11-18T12:40:00",
+        MRN,
+    ),
+    (
+        "ncts_cc051c_no_release.xml",
+        EventType.DECLARATION_REJECTED,
+        "GE-POTI",
+        "2026-11-18T13:10:00",
+        "24GE000201T0000510",
+    ),
+    (
+        "ncts_cc055c_guarantee_not_valid.xml",
+        EventType.DECLARATION_REJECTED,
+        "GE-POTI",
+        "2026-11-18T12:00:00",
+        "24GE000201T0000553",
+    ),
+    (
+        "ncts_cc182c_incident.xml",
+        EventType.INCIDENT_REPORTED,
+        "TR-SARP",
+        "2026-11-20T14:55:00",
+        MRN,
+    ),
+    (
+        "ncts_cc043c_unloading_permission.xml",
+        EventType.SEALS_CHECKED,
+        "TR-KAPIKULE",
+        "2026-11-21T17:00:00",
+        MRN,
+    ),
+    (
+        "ncts_cc044c_unloading_remarks.xml",
+        EventType.SEALS_CHECKED,
+        "TR-KAPIKULE",
+        "2026-11-21T18:05:00",
+        MRN,
+    ),
 ]
 
 
@@ -183,10 +226,10 @@ async def test_ncts_samples_map_to_events(
     local_time: str,
     consignment: str,
 ) -> None:
-    # Messages without a carrier (arrival, release at destination) need the directory.
     directory.add(ReferenceKind.MRN, MRN, MRN, "GE0123456789")
+    body = sample(name)
     response = await api.post(
-        "/v1/messages/ncts", sample(name), headers={"Content-Type": "application/xml"}
+        "/v1/messages/ncts", body, headers={"Content-Type": "application/xml"}
     )
     assert response.status_code == 202, response.text
     assert response.json()["results"][0]["warnings"] == []
@@ -196,7 +239,9 @@ async def test_ncts_samples_map_to_events(
     assert published.location == location
     assert published.occurred_at == local(local_time, zone)
     assert published.consignment_id == consignment
-    assert published.carrier_id == "GE0123456789"
+    # Only a message naming a holder or carrier claims the consignment for one.
+    names_carrier = b"GE0123456789</identificationNumber>" in body
+    assert published.carrier_id == ("GE0123456789" if names_carrier else CARRIER_NOT_NAMED)
     assert published.source.system.value == "ncts"
     assert (
         published.attributes.customs_office in load_reference().location(location).customs_offices
@@ -219,20 +264,56 @@ def test_release_for_transit_carries_references_seals_and_mode() -> None:
     )
 
 
-async def test_the_directory_supplies_consignment_and_carrier(
+async def test_the_directory_supplies_the_consignment_the_message_names_the_carrier(
     api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
 ) -> None:
     directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
     await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
     [event] = publisher.events
-    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", "carrier-ge-07")
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", "GE0123456789")
 
 
-async def test_unknown_consignment_without_a_carrier_is_422_naming_the_field(
+async def test_a_message_naming_no_carrier_is_accepted_for_an_unknown_consignment(
     api: Client, publisher: RecordingPublisher
 ) -> None:
     response = await api.post("/v1/messages/ncts", sample("ncts_cc007c_arrival_notification.xml"))
-    assert_problem(response, 422, "Consignment.Carrier.identificationNumber")
+    assert response.status_code == 202, response.text
+    [event] = publisher.events
+    assert (event.consignment_id, event.carrier_id) == (MRN, CARRIER_NOT_NAMED)
+
+
+async def test_a_failing_container_check_digit_is_a_warning_on_the_event(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    body = sample("ncts_cc029c_release_for_transit.xml").replace(b"CSQU3054383", b"CSQU3054384")
+    response = await api.post("/v1/messages/ncts", body)
+    assert response.status_code == 202, response.text
+    [warning] = response.json()["results"][0]["warnings"]
+    assert warning["field"] == "Consignment/TransportEquipment/containerIdentificationNumber"
+    assert "check digit" in warning["rule"]
+    [event] = publisher.events
+    assert event.references.container_numbers == ()
+    assert event.attributes.warnings is not None
+    assert "CSQU3054384" in event.attributes.warnings[0]
+
+
+async def test_a_business_date_before_the_message_day_is_the_start_of_that_day(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    body = sample("ncts_cc045c_write_off.xml").replace(
+        b"<writeOffDate>2026-11-22<", b"<writeOffDate>2026-11-21<"
+    )
+    assert (await api.post("/v1/messages/ncts", body)).status_code == 202
+    [event] = publisher.events
+    assert event.occurred_at == local("2026-11-21T00:00:00", "Asia/Tbilisi")
+
+
+async def test_a_control_decision_notification_is_answered_200_and_ignored(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc060c_control_decision.xml"))
+    assert response.status_code == 200, response.text
+    assert "CC060C" in response.json()["ignored"]
     assert publisher.events == []
 
 
@@ -293,12 +374,73 @@ async def test_a_refused_cancellation_publishes_nothing(
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(b"GE000201", b"XX999999"),
             422,
-            "CustomsOfficeOfDeparture.referenceNumber",
+            "CustomsOfficeOfDeparture/referenceNumber",
         ),
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(MRN.encode(), b"24GE0002"),
             422,
-            "references.mrn",
+            "TransitOperation/MRN",
+        ),
+        (
+            re.sub(
+                rb"<HolderOfTheTransitProcedure>.*?</HolderOfTheTransitProcedure>",
+                b"",
+                sample("ncts_cc029c_release_for_transit.xml"),
+                flags=re.S,
+            ),
+            422,
+            "HolderOfTheTransitProcedure",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<messageType>CC029C</messageType>", b"<messageType>CC007C</messageType>"
+            ),
+            422,
+            "messageType",
+        ),
+        (
+            re.sub(
+                rb"<messageSender>.*?</messageSender>",
+                b"",
+                sample("ncts_cc029c_release_for_transit.xml"),
+            ),
+            422,
+            "messageSender",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<releaseDate>2026-11-18<", b"<releaseDate>2014-13-45<"
+            ),
+            422,
+            "TransitOperation/releaseDate",
+        ),
+        (
+            sample("ncts_cc007c_arrival_notification.xml").replace(
+                b"2026-11-21T16:05:00", b"2026-11-31T16:05:00"
+            ),
+            422,
+            "TransitOperation/arrivalNotificationDateAndTime",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"http://ncts.dgtaxud.ec", b"http://ncts.dgtaxud.ec/v5"
+            ),
+            400,
+            "body",
+        ),
+        (
+            sample("ncts_cd118c_crossing_frontier.xml").replace(
+                b"<passageDate>2026-11-19T09:32:00</passageDate>", b""
+            ),
+            422,
+            "TransitOperation/passageDate",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<modeOfTransportAtTheBorder>3<", b"<modeOfTransportAtTheBorder>6<"
+            ),
+            422,
+            "Consignment/modeOfTransportAtTheBorder",
         ),
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(
@@ -317,6 +459,14 @@ async def test_a_refused_cancellation_publishes_nothing(
         "unmapped-type",
         "unknown-office",
         "bad-mrn",
+        "missing-holder",
+        "root-and-messageType-disagree",
+        "missing-messageSender",
+        "impossible-date",
+        "impossible-date-time",
+        "wrong-namespace",
+        "missing-passageDate",
+        "unknown-mode-code",
         "bad-time",
     ],
 )

@@ -92,6 +92,10 @@ class EventDraft:
 class MappedMessage:
     subject: Subject
     drafts: tuple[EventDraft, ...]
+    # (element, finding): admitted, but worth the sender's attention.
+    warnings: tuple[tuple[str, str], ...] = ()
+    # Why a valid message carries no tracking fact (then `drafts` is empty).
+    ignored: str | None = None
 
 
 def event_id(system: SourceSystem, *identity: str) -> uuid.UUID:

@@ -108,7 +108,9 @@ def ignored_event_type(document: Any) -> str | None:
 
 def to_message(document: Any, reference: CorridorReference, location: str) -> MappedMessage:
     if not isinstance(document, dict):
-        raise InvalidEvent("body", f"a ledger event is a JSON object, not {type(document).__name__}")
+        raise InvalidEvent(
+            "body", f"a ledger event is a JSON object, not {type(document).__name__}"
+        )
     spelled = {_snake(str(key)): str(key) for key in document}
     snake = {_snake(str(key)): value for key, value in document.items()}
     try:
@@ -175,9 +177,7 @@ def _snake(key: str) -> str:
 def _end_of_day(ledger_date: str, zone: ZoneInfo, field: str) -> datetime:
     day, month, year = (int(part) for part in ledger_date.split("/"))
     try:
-        return datetime.combine(datetime(year, month, day).date(), time(), zone) + timedelta(
-            days=1
-        )
+        return datetime.combine(datetime(year, month, day).date(), time(), zone) + timedelta(days=1)
     except (ValueError, OverflowError) as exc:
         raise InvalidEvent(field, f"{ledger_date!r} is not a usable date: {exc}") from None
 
