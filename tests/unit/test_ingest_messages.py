@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator
@@ -15,9 +16,11 @@ import pytest
 
 from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.reference import load_reference
+from corridor.timeline import build_timeline
 from services.ingest import create_app
 from services.ingest.adapters import ncts
 from services.ingest.adapters.base import MalformedMessage, ReferenceKind, UnsafeXml
+from services.ingest.directory import resolve
 from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
 from tests.unit.test_ingest_api import NOW, assert_problem, settings
 
@@ -506,6 +509,10 @@ ETIR_CASES = [
     ("etir_i9_start.json", EventType.OPERATION_STARTED, "KZ-NUR-ZHOLY"),
     ("etir_i11_termination.json", EventType.OPERATION_TERMINATED, "KZ-KURYK"),
     ("etir_i13_discharge.json", EventType.OPERATION_DISCHARGED, "KZ-KURYK"),
+    ("etir_i7_record_declaration.json", EventType.DECLARATION_ACCEPTED, "KZ-NUR-ZHOLY"),
+    ("etir_i17_refusal_to_start.json", EventType.DECLARATION_REJECTED, "KZ-NUR-ZHOLY"),
+    ("etir_e11_amendment.json", EventType.DECLARATION_SUBMITTED, "KZ-NUR-ZHOLY"),
+    ("etir_e3_guarantee_cancellation.json", EventType.CONSIGNMENT_CANCELLED, "KZ-NUR-ZHOLY"),
 ]
 
 
@@ -716,3 +723,45 @@ def test_events_are_valid_contract_events(publisher: RecordingPublisher) -> None
     message = ncts.to_message(sample("ncts_cc045c_write_off.xml"), load_reference())
     event = message.drafts[0].complete(MRN, "GE0123456789")
     assert TransitEvent.model_validate_json(event.model_dump_json()) == event
+
+
+# --- arrival order ----------------------------------------------------------------------------
+
+DEPARTURE = (
+    "ncts_cc015c_declaration.xml",
+    "ncts_cc028c_mrn_allocated.xml",
+    "ncts_cc029c_release_for_transit.xml",
+)
+EN_ROUTE = ("ncts_cd118c_crossing_frontier.xml", "ncts_cc007c_arrival_notification.xml")
+ONE_CONSIGNMENT = DEPARTURE + EN_ROUTE
+
+
+async def test_one_consignments_messages_in_every_order_give_the_same_timeline() -> None:
+    reference = load_reference()
+    timelines = set()
+    orders = [
+        (*first, *then)
+        for first in itertools.permutations(DEPARTURE)
+        for then in itertools.permutations(EN_ROUTE)
+    ]
+    for order in orders:
+        directory = InMemoryDirectory()  # what the tracker knows, learnt as events are stored
+        events = []
+        for name in order:
+            for event in await resolve(ncts.to_message(sample(name), reference), directory):
+                directory.learn(event)
+                events.append(event)
+        timeline = build_timeline(events, reference)
+        timelines.add(
+            (
+                timeline.consignment_id,
+                timeline.carrier_id,
+                timeline.state,
+                tuple(e.fingerprint() for e in timeline.events),
+            )
+        )
+    # The LRN-carrying departure messages come first in no particular order; the
+    # MRN-only ones after a departure message was stored (docs/ingest.md says why).
+    [(consignment, carrier, _, fingerprints)] = timelines
+    assert (consignment, carrier) == ("GETRD-2026-000042", "GE0123456789")
+    assert len(fingerprints) == len(ONE_CONSIGNMENT)

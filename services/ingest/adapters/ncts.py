@@ -152,7 +152,8 @@ def to_message(
     if canonical not in RULES and canonical not in IGNORED:
         known = sorted({*RULES, *IGNORED})
         raise InvalidEvent(
-            "messageType", f"{message_type} is not a message ingest maps (one of {', '.join(known)})"
+            "messageType",
+            f"{message_type} is not a message ingest maps (one of {', '.join(known)})",
         )
     ncts_schema.validate(root, message_type)
     mrn, lrn = _text(root, "TransitOperation/MRN"), _text(root, "TransitOperation/LRN")
