@@ -29,9 +29,22 @@ _ROUTE_DECLARING_TYPES = frozenset(
 def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference) -> Timeline:
     """Everything the rules derive from one consignment's events; pure and deterministic."""
     received = tuple(events)
-    consignment_id = _single_consignment(received)
+    consignment_id = single_consignment(received)
     kept, conflicts = deduplicate(received)
     ordered = tuple(sorted(kept, key=lambda event: event.sort_key))
+    return derive_timeline(consignment_id, ordered, conflicts, reference)
+
+
+def derive_timeline(
+    consignment_id: str,
+    ordered: tuple[TransitEvent, ...],
+    conflicts: Sequence[Anomaly],
+    reference: CorridorReference,
+) -> Timeline:
+    """The rules over one consignment's distinct events in timeline order (one version
+    per `event_id`, as `deduplicate` keeps it) and the conflicts found among them. Both
+    `build_timeline` and the incremental fold (`corridor.folding`) end here, so every
+    rule has this one home."""
     route_id = declared_route_id(ordered)
     route = reference.routes_by_id.get(route_id) if route_id else None
     stays, departure_anomalies = derive_stays(ordered)
@@ -59,7 +72,7 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
     )
 
 
-def _single_consignment(events: Sequence[TransitEvent]) -> str:
+def single_consignment(events: Iterable[TransitEvent]) -> str:
     ids = sorted({event.consignment_id for event in events})
     if not ids:
         raise InvalidEvent("events", "a timeline needs at least one event")
@@ -69,7 +82,8 @@ def _single_consignment(events: Sequence[TransitEvent]) -> str:
 
 
 def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], list[Anomaly]]:
-    """One event per `event_id`; of conflicting versions keep the smallest fingerprint."""
+    """One event per `event_id`; of conflicting versions keep the smallest fingerprint
+    (`corridor.folding` applies the same rule one batch at a time)."""
     versions: dict[UUID, dict[str, TransitEvent]] = defaultdict(dict)
     for event in events:
         versions[event.event_id][event.fingerprint()] = event
@@ -79,9 +93,13 @@ def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], lis
         chosen = by_fingerprint[min(by_fingerprint)]
         kept.append(chosen)
         if len(by_fingerprint) > 1:
-            detail = f"{len(by_fingerprint)} different versions of this event; kept one"
-            conflicts.append(anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail))
+            conflicts.append(conflicting_versions(chosen, len(by_fingerprint)))
     return kept, conflicts
+
+
+def conflicting_versions(chosen: TransitEvent, versions: int) -> Anomaly:
+    detail = f"{versions} different versions of this event; kept one"
+    return anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail)
 
 
 def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:

@@ -31,12 +31,12 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # Offsets are committed only after the producer is flushed, so nothing waits on it
     # but the records themselves.
     tracker_producer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
-    # Counted in events, as memory goes with them (docs/tracker.md, *Memory*).
-    tracker_cache_events: int = Field(
-        default=300_000,
+    tracker_cache_mib: int = Field(
+        default=850,
         ge=0,
-        description="Decoded events kept in memory per worker, whole histories, least "
-        "recently touched consignment out first.",
+        description="Memory per worker for the consignments it folded last (their events "
+        "and stored rows, estimated); least recently touched out first "
+        "(docs/tracker.md, *Memory*).",
     )
     tracker_partitions: int = Field(default=6, ge=1, le=256)
     # Workers that keep a warm copy of another worker's part of the states table. The
