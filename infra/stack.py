@@ -31,6 +31,8 @@ TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "corridor.")
 INGEST_PORT = int(os.environ.get("INGEST_PORT", "8001"))
 API_PORT = int(os.environ.get("API_PORT", "8002"))
 
+STACK_ENV_FILE = STACK_RUN_DIR / "stack.env"
+
 Say = Callable[[str], None]
 
 
@@ -125,6 +127,13 @@ def up(say: Say = print, replay: bool = True) -> StackEndpoints:
     endpoints = StackEndpoints(start_kafka(say), start_postgres(say))
     migrate(endpoints.database_url, say)
     env = endpoints.service_env()
+    if _previous_env() not in (None, env):
+        # Services still running with other settings (another DATABASE_URL, say) would
+        # serve another database than the one just migrated and given the demo keys.
+        for process in reversed(service_processes({})):
+            if process.stop():
+                say(f"{process.name}: stopped, its settings changed")
+    _write_env_file(env)
     for process in service_processes(env):
         launched = process.start()
         process.wait_ready(timeout=90)
@@ -132,7 +141,6 @@ def up(say: Say = print, replay: bool = True) -> StackEndpoints:
         say(f"{process.name}: {state} (log {process.log_file})")
     if replay:
         replay_sample(env, say)
-    _write_env_file(env)
     say("")
     say(f"Kafka bootstrap   {endpoints.kafka_bootstrap}")
     say(f"PostgreSQL        {_redacted(endpoints.database_url)}  (password in .run/postgres/)")
@@ -164,8 +172,18 @@ def status(say: Say = print) -> None:
     say(f"{'kafka':12} {'running' if KafkaBroker(BrokerConfig()).is_running() else 'stopped'}")
 
 
+def _previous_env() -> dict[str, str] | None:
+    """The settings the running services were started with, from stack.env."""
+    try:
+        lines = STACK_ENV_FILE.read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    pairs = (line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
+    return {key: json.loads(value) for key, value in pairs}
+
+
 def _write_env_file(env: dict[str, str]) -> None:
-    path = STACK_RUN_DIR / "stack.env"
+    path = STACK_ENV_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.writelines(f"export {key}={json.dumps(value)}\n" for key, value in env.items())
