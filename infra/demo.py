@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from corridor.reference import load_reference
 from infra.processes import REPO_ROOT, STACK_RUN_DIR
@@ -74,16 +75,16 @@ async def _register_demo_keys(database_url: str, keys: dict[str, str]) -> list[s
     return added
 
 
-def demo_keys(database_url: str) -> dict[str, str]:
+def demo_keys(database_url: str, keys_file: Path = KEYS_FILE) -> dict[str, str]:
     """The demo keys of this stack: made on the first `up`, kept (mode 600) in .run/, and
     registered in the database of every `up`."""
-    if KEYS_FILE.is_file():
-        keys: dict[str, str] = json.loads(KEYS_FILE.read_text())
+    if keys_file.is_file():
+        keys: dict[str, str] = json.loads(keys_file.read_text())
     else:
         keys = {spec.field: generate_key(spec.role).plain for spec in _demo_key_specs()}
         keys["carrier_id"] = DEFAULT_CARRIERS[0]
-        KEYS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(keys, handle, indent=2)
     asyncio.run(_register_demo_keys(database_url, keys))
