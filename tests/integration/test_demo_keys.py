@@ -26,7 +26,9 @@ async def _roles(database_url: str, keys: dict[str, str]) -> dict[str, str | Non
 
 
 def test_the_kept_keys_are_registered_in_another_database(
-    postgres_dsn_base: str, _migrated_template: str, tmp_path: Path
+    postgres_dsn_base: str,
+    _migrated_template: str,  # noqa: PT019 (its value, the template, is used)
+    tmp_path: Path,
 ) -> None:
     keys_file = tmp_path / "demo-keys.json"
     names = [_unique_name("demo"), _unique_name("demo")]
