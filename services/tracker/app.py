@@ -129,6 +129,8 @@ def create_app(
         web_port=settings.tracker_web_port,
         web_host=settings.tracker_web_bind,
         topic_partitions=settings.tracker_partitions,
+        # Its table's changelog, created by faust: replicated like the declared topics.
+        topic_replication_factor=settings.kafka_replication_factor,
         table_standby_replicas=settings.tracker_standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
