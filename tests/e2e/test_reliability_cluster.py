@@ -40,6 +40,8 @@ from tests.integration.tracker_harness import (
     TrackerWorkers,
     first_difference,
     free_port,
+    produce,
+    stored_event_count,
     truth_snapshot,
     wait_until_converged,
 )
@@ -68,8 +70,8 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KafkaCluster]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def cluster() -> AsyncIterator[KafkaCluster]:
     first = _free_port_run(6)
     base = BrokerConfig(
         port=first,
@@ -269,3 +271,50 @@ async def test_brokers_killed_during_ingest_and_tracking_lose_and_invent_nothing
         assert tracker.alive(), tracker.logs()
     finally:
         tracker.stop_all()
+
+
+async def test_a_worker_killed_mid_replay_hands_its_partitions_to_the_other(
+    cluster: KafkaCluster, fresh_database_url: str, tmp_path: Path
+) -> None:
+    prefix = f"cluster{uuid.uuid4().hex[:6]}."
+    await ensure_topics(
+        cluster.bootstrap_servers, topic_specs(prefix), replication_factor=3, min_insync_replicas=2
+    )
+    result = simulate(SimulationConfig(seed=47, consignments=120, days=20))
+    events = [delivery.event for delivery in result.deliveries]
+    half = len(events) // 2
+    topic = f"{prefix}transit-events"
+    workers = ClusterTracker(
+        cluster.bootstrap_servers,
+        prefix,
+        fresh_database_url,
+        tmp_path / "tracker",
+        app_id=f"tracker-failover-{uuid.uuid4().hex[:6]}",
+    )
+    distinct = len({event.event_id for event in events})
+    first_half = len({event.event_id for event in events[:half]})
+    try:
+        workers.start(0)
+        workers.start(1)
+        await produce(cluster.bootstrap_servers, topic, events[:half])
+        deadline = time.monotonic() + 180
+        while await asyncio.to_thread(stored_event_count, fresh_database_url) < first_half:
+            assert workers.alive(), workers.logs()
+            assert time.monotonic() < deadline, f"first half never stored:\n{workers.logs()}"
+            await asyncio.sleep(0.5)
+        # Mid-replay: worker 1 dies holding its partitions; the second half lands on all six,
+        # so worker 0 must take worker 1's partitions over to store it.
+        workers.kill(1)
+        await produce(cluster.bootstrap_servers, topic, events[half:])
+
+        expected = truth_snapshot(result.truth)
+        snapshot = await wait_until_converged(workers, expected, distinct, within_seconds=240)
+        for part in ("states", "stays", "crossings", "legs"):
+            assert snapshot[part] == expected[part], (
+                f"{part}: {first_difference(snapshot[part], expected[part])}\n{workers.logs()}"
+            )
+        versions = {(str(event.event_id), event.occurred_at) for event in events}
+        assert snapshot["raw_events"] == (len(versions), distinct)
+        assert workers.alive(), workers.logs()
+    finally:
+        workers.stop_all()
