@@ -148,7 +148,9 @@ def main() -> None:
         args.store,
         collection,
     )
-    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    # `worker` starts faust's web server (0.0.0.0:6066) unless told not to, whatever
+    # `web_enabled` says: it collided with any other faust worker on the machine.
+    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
     app.main()
 
 

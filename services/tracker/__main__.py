@@ -2,7 +2,7 @@
 `python -m services.tracker dead-letters list|replay ID`: see `dead_letters_cli`.
 
 Several workers with the same TRACKER_APP_ID share the partitions of the events
-topic; give each its own TRACKER_WEB_PORT and TRACKER_DATA_DIR.
+topic; give each its own TRACKER_DATA_DIR (and TRACKER_WEB_PORT when the web server is on).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def main() -> None:
     app = create_app(settings, load_reference(), collection)
     if len(sys.argv) == 1:
         sys.argv.append("worker")
+    # faust's `worker` command turns its web server on unless told otherwise, whatever the
+    # app's settings say; the setting decides.
+    if sys.argv[1] == "worker" and not {"--with-web", "--without-web"} & set(sys.argv):
+        sys.argv.append("--with-web" if settings.tracker_web_enabled else "--without-web")
     app.main()
 
 

@@ -44,9 +44,13 @@ def _faust_app(settings: TrackerSettings) -> faust.App:
         store=settings.tracker_store,
         # Per app id: a table store must never meet the changelog of another app.
         datadir=str(data_dir),
+        web_enabled=settings.tracker_web_enabled,
+        web_bind=settings.tracker_web_bind,
         web_port=settings.tracker_web_port,
-        web_host="127.0.0.1",
+        web_host=settings.tracker_web_bind,
         topic_partitions=settings.tracker_partitions,
+        # Its table's changelog, created by faust: replicated like the declared topics.
+        topic_replication_factor=settings.kafka_replication_factor,
         table_standby_replicas=settings.tracker_standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",

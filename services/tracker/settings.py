@@ -15,6 +15,10 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
         default="rocksdb://", description="Faust table store: rocksdb:// (rocksdict) or memory://"
     )
     tracker_data_dir: Path = Field(default=Path(".run/tracker"))
+    # faust's own web server (its /stats pages, table queries between workers): nothing of
+    # the tracker uses it, so it is off unless asked for, and then on loopback by default.
+    tracker_web_enabled: bool = False
+    tracker_web_bind: str = Field(default="127.0.0.1", min_length=1)
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
     # While the tracker reads behind the log a batch keeps filling for up to the backlog
     # window (one rebuild for more of each consignment's events); while it keeps up, the
