@@ -114,6 +114,7 @@ def create_app(
         settings.tracker_batch_size,
         within=settings.tracker_batch_seconds,
         backlog_within=settings.tracker_backlog_batch_seconds,
+        live_max_events=settings.tracker_live_batch_size,
     )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
