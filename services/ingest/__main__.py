@@ -21,8 +21,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from corridor.reference import load_reference
+from corridor.errors import ReferenceDataError
 from services.common.keystore import PostgresKeyStore
+from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
 from services.ingest.app import create_app
 from services.ingest.pg_directory import PostgresConsignmentDirectory
@@ -59,7 +60,7 @@ async def wait_for_kafka(publisher: KafkaEventPublisher, within_seconds: float) 
 
 
 async def serve(settings: IngestSettings) -> None:
-    reference = load_reference()
+    reference = load_corridor_reference(settings.customs_offices_extra_file)
     await wait_for_database(settings.dsn, timeout=settings.ingest_startup_timeout_seconds)
     publisher = KafkaEventPublisher(
         settings.bootstrap_servers, settings.events_topic, settings.ingest_publish_timeout_seconds
@@ -99,7 +100,12 @@ def main() -> None:
     try:
         settings = load_settings(IngestSettings)
         asyncio.run(serve(settings))
-    except (SettingsError, DatabaseUnavailableError, KafkaUnavailableError) as exc:
+    except (
+        SettingsError,
+        ReferenceDataError,
+        DatabaseUnavailableError,
+        KafkaUnavailableError,
+    ) as exc:
         print(f"ingest: cannot start: {exc}", file=sys.stderr)
         sys.exit(1)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.common.settings import DatabaseSettings, KafkaSettings
+from services.common.settings import DatabaseSettings, KafkaSettings, ReferenceDataSettings
 
 
-class IngestSettings(KafkaSettings, DatabaseSettings):
+class IngestSettings(KafkaSettings, DatabaseSettings, ReferenceDataSettings):
     ingest_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     ingest_port: int = Field(default=8001, ge=1, le=65535)
     ingest_max_batch: int = Field(default=500, ge=1, le=10_000)
