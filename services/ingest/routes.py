@@ -88,7 +88,7 @@ def build_router(
         findings = tuple(FieldError(field=f, rule=r) for f, r in message.warnings)
         candidates = [
             Checked(c.event, (*c.warnings, *findings)) if isinstance(c, Checked) else c
-            for c in (intake.check(e, lenient_mrn_check_digit=True) for e in events)
+            for c in (intake.check(e, mrn_warning_field=ncts.MRN_ELEMENT) for e in events)
         ]
         return await publish("ncts", principal, candidates, response)
 

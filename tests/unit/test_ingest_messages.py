@@ -345,7 +345,7 @@ async def test_a_wrong_mrn_check_digit_is_accepted_with_a_warning(
     response = await api.post("/v1/messages/ncts", body)
     assert response.status_code == 202
     [warning] = response.json()["results"][0]["warnings"]
-    assert warning["field"] == "references.mrn"
+    assert warning["field"] == "TransitOperation/MRN"
     assert "check digit" in warning["rule"]
     assert len(publisher.events) == 1
 

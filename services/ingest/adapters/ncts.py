@@ -45,6 +45,7 @@ from services.ingest.adapters.base import (
 from services.ingest.adapters.ncts_xsd import OfficialXsds
 
 NAMESPACE = "http://ncts.dgtaxud.ec"
+MRN_ELEMENT = "TransitOperation/MRN"
 DEFAULT_MAX_BYTES = 1_000_000
 _MODES = {"1": TransportMode.SEA, "2": TransportMode.RAIL, "3": TransportMode.ROAD}
 _ROAD_VEHICLE_ID_TYPES = {"30", "31"}  # registration number of the road vehicle / trailer
