@@ -25,5 +25,7 @@ def load_corridor_reference(extra_offices: Path | None = None) -> CorridorRefere
         try:
             lists.append((str(extra_offices), extra_offices.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            raise ReferenceDataError(str(extra_offices), f"cannot be read: {exc}") from None
+            raise ReferenceDataError(
+                "CUSTOMS_OFFICES_EXTRA_FILE", f"{extra_offices} cannot be read: {exc}"
+            ) from None
     return with_customs_offices(load_reference(), lists)

@@ -80,10 +80,11 @@ def test_a_list_without_the_header_is_refused() -> None:
         with_customs_offices(load_reference(), [("extra.csv", "TR999999,TR-SARP,x,false,s\n")])
 
 
-def test_an_unreadable_extra_file_names_it(tmp_path: Path) -> None:
+def test_an_unreadable_extra_file_names_the_setting_and_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
 
     with pytest.raises(ReferenceDataError) as raised:
         load_corridor_reference(missing)
 
-    assert raised.value.field == str(missing)
+    assert raised.value.field == "CUSTOMS_OFFICES_EXTRA_FILE"
+    assert str(missing) in raised.value.rule
