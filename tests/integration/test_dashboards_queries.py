@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from grafana_foundation_sdk.models.dashboard import Panel, VariableType
@@ -24,6 +25,12 @@ from dashboards import consignment as consignment_dashboard
 from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.common.keys import Role
+from services.ingest.memory import InMemoryKeyStore
+from storage.db import create_pool
+from storage.reads import ReadRepository
 from storage.records import NewAlert
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
@@ -186,3 +193,50 @@ async def test_consignment_alerts_panel_shows_that_consignments_alerts(
     # An id with a quote is data, not SQL (Grafana doubles quotes in single values).
     sql = interpolate_variables(item.query.raw_sql, {"consignment": "x' OR 'a' = 'a"})
     assert _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))[1] == []
+
+
+async def test_the_tfi1_panel_shows_the_apis_figures(populated_database_url: str) -> None:
+    """The overview's TFI1 panel and GET /v1/performance/crossings read the same rollup
+    the same way: over the sample month (whole days, a range the API answers from the
+    rollups), the same medians and p90s per crossing."""
+    (item,) = [
+        q
+        for q in PANEL_QUERIES
+        if q.dashboard_uid == "corridor-overview" and "CPMM TFI1" in (q.panel.title or "")
+    ]
+    _, rows = _rows(populated_database_url, MacroEngine(SAMPLE_RANGE).expand(item.query.raw_sql))
+    panel = {str(row[0]): (row[1], row[2]) for row in rows}
+
+    store = InMemoryKeyStore()
+    key = store.add("ops", Role.OPERATOR)
+    end = SAMPLE_CONFIG.start + timedelta(days=SAMPLE_CONFIG.days)
+    settings = ApiSettings(database_url=populated_database_url, api_exact_percentiles_max_days=1)
+    async with create_pool(populated_database_url, min_size=1, max_size=2) as pool:
+        app = create_app(
+            settings,
+            reads=ReadRepository(pool),
+            key_store=store,
+            reference=load_reference(),
+            now=lambda: end,
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            response = await client.get(
+                "/v1/performance/crossings",
+                params={"from": SAMPLE_CONFIG.start.isoformat(), "to": end.isoformat()},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+    body = response.json()
+    assert body["percentiles"] == "sketch"
+    api = {
+        f"{i['border_id']} {i['direction']}": (
+            i["tfi1"]["median_seconds"],
+            i["tfi1"]["p90_seconds"],
+        )
+        for i in body["items"]
+        if i["tfi1"]["count"]
+    }
+    assert panel
+    assert set(panel) == set(api)
+    for crossing, (median_hours, p90_hours) in panel.items():
+        assert (median_hours * 3600, p90_hours * 3600) == pytest.approx(api[crossing], rel=1e-12)
