@@ -205,7 +205,7 @@ async def test_the_tfi1_panel_shows_the_apis_figures(populated_database_url: str
         if q.dashboard_uid == "corridor-overview" and "CPMM TFI1" in (q.panel.title or "")
     ]
     _, rows = _rows(populated_database_url, MacroEngine(SAMPLE_RANGE).expand(item.query.raw_sql))
-    panel = {str(row[0]): (row[1], row[2]) for row in rows}
+    panel = {str(row[0]): (float(str(row[1])), float(str(row[2]))) for row in rows}
 
     store = InMemoryKeyStore()
     key = store.add("ops", Role.OPERATOR)
