@@ -22,6 +22,8 @@ class AlertKind(StrEnum):
     PERMIT_EXPIRED = "permit_expired"
     DEPARTURE_WITHOUT_ARRIVAL = "departure_without_arrival"
     INVALID_TRANSITION = "invalid_transition"
+    # Raised by the tracker, not the domain: a record it could not store (dead letter).
+    DEAD_LETTER = "dead_letter"
 
 
 _FROM_ANOMALY = {

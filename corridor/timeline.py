@@ -13,7 +13,7 @@ from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import EventType, TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
@@ -46,7 +46,7 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=ordered[-1].carrier_id,
+        carrier_id=named_carrier(ordered),
         state=status.state,
         current_location=status.current_location,
         last_event_at=max(event.occurred_at for event in ordered),
@@ -90,6 +90,15 @@ def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:
         if event.event_type in _ROUTE_DECLARING_TYPES and event.attributes.route_id:
             return event.attributes.route_id
     return None
+
+
+def named_carrier(ordered: Sequence[TransitEvent]) -> str:
+    """The carrier of the latest event that names one; events naming none make no claim,
+    so a message without a carrier never decides whose consignment it is."""
+    return next(
+        (e.carrier_id for e in reversed(ordered) if e.carrier_id != CARRIER_NOT_NAMED),
+        CARRIER_NOT_NAMED,
+    )
 
 
 def _anomaly_order(anomaly: Anomaly) -> tuple[object, ...]:

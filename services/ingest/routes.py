@@ -17,7 +17,7 @@ from services.ingest import openapi
 from services.ingest.adapters import epermit, etir, ncts
 from services.ingest.adapters.base import MappedMessage
 from services.ingest.directory import ConsignmentDirectory, resolve
-from services.ingest.intake import Candidate, EventIntake, ForeignLocation
+from services.ingest.intake import Candidate, Checked, EventIntake, ForeignLocation
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.results import IngestResult, report
@@ -74,9 +74,18 @@ def build_router(
     @router.post("/messages/ncts", **openapi.route("ncts", max_batch))
     async def post_ncts(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = ncts.to_message(await request.body(), intake.reference, max_bytes=max_xml_bytes)
+        if message.ignored is not None:
+            response.status_code = 200
+            return IngestResult(
+                accepted=0, duplicates=0, rejected=0, results=[], ignored=message.ignored
+            )
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        candidates = [intake.check(e, lenient_mrn_check_digit=True) for e in events]
+        findings = tuple(FieldError(field=f, rule=r) for f, r in message.warnings)
+        candidates = [
+            Checked(c.event, (*c.warnings, *findings)) if isinstance(c, Checked) else c
+            for c in (intake.check(e, lenient_mrn_check_digit=True) for e in events)
+        ]
         return await publish("ncts", principal, candidates, response)
 
     @router.post("/messages/epermit", **openapi.route("epermit", max_batch))
@@ -93,6 +102,15 @@ def build_router(
         ] = None,
     ) -> IngestResult:
         document = parse_json(await request.body())
+        if (housekeeping := epermit.ignored_event_type(document)) is not None:
+            response.status_code = 200
+            return IngestResult(
+                accepted=0,
+                duplicates=0,
+                rejected=0,
+                results=[],
+                ignored=f"{housekeeping} is ledger housekeeping, not a permit's journey",
+            )
         where = location or _only_location(principal)
         if not intake.reference.has_location(where):
             raise invalid("location", f"unknown corridor location {where!r}")
