@@ -4,10 +4,10 @@ endpoint over a one-year range, through a real uvicorn process and an httpx clie
     python -m bench.api_latency [--events 1000000] [--requests 300] [--dsn URL]
                                 [--database NAME]
 
-Ranges over API_EXACT_PERCENTILES_MAX_DAYS (31) are answered from the daily aggregates
-(median/p90 from histograms); the "31 d" cases time the exact path over the longest range
-that still uses it. The `percentiles` column shows which path answered. Cold figures run
-the API with its report cache off (API_KPI_CACHE_SECONDS=0: every request reads the
+Ranges over API_EXACT_PERCENTILES_MAX_DAYS (31) are answered from the rollups (median/p90
+from sketches within 1 %, weekly buckets exact); the "31 d" cases time the exact path over
+the longest range that still uses it. The `percentiles` column shows which path answered.
+Cold figures run the API with its report cache off (API_KPI_CACHE_SECONDS=0: every request reads the
 database); warm ones with the cache on (the same query repeated: the cache's best case).
 
 A simulated year (`--events` / ~40 events per consignment) is written through the domain

@@ -49,7 +49,7 @@ class Api:
 
 
 @asynccontextmanager
-async def _serve(
+async def serve_api(
     database_url: str, truth: GroundTruth, exact_percentiles_max_days: int
 ) -> AsyncIterator[Api]:
     store = InMemoryKeyStore()
@@ -77,7 +77,7 @@ async def _serve(
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def api(populated_database_url: str, sample_run: Sample) -> AsyncIterator[Api]:
     """Exact percentiles for every range the tests ask (up to 400 days)."""
-    async with _serve(populated_database_url, sample_run[0].truth, 400) as served:
+    async with serve_api(populated_database_url, sample_run[0].truth, 400) as served:
         yield served
 
 
@@ -90,7 +90,7 @@ async def kpi(
     """The KPI endpoints with exact percentiles, and with every range over one day (the
     tests' ranges are 37 days) answered from the rollups."""
     limit = 400 if request.param is Percentiles.EXACT else 1
-    async with _serve(populated_database_url, sample_run[0].truth, limit) as served:
+    async with serve_api(populated_database_url, sample_run[0].truth, limit) as served:
         yield served, request.param
 
 

@@ -13,27 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from grafana_foundation_sdk.models.dashboard import Panel, VariableType
 
 from corridor.alerts import AlertKind
+from corridor.events import TransitEvent
 from corridor.reference import load_reference
 from dashboards import alerts as alerts_dashboard
 from dashboards import consignment as consignment_dashboard
 from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
-from services.api.app import create_app
-from services.api.settings import ApiSettings
-from services.common.keys import Role
-from services.ingest.memory import InMemoryKeyStore
-from storage.db import create_pool
-from storage.reads import ReadRepository
+from simulator import SimulationResult
 from storage.records import NewAlert
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
+from tests.integration.test_api_truth import serve_api
 
 # A text-box variable takes whatever the operator types or a link passes; here it takes
 # ids the sample month really has: journeys that completed, so every panel has rows.
@@ -195,7 +191,9 @@ async def test_consignment_alerts_panel_shows_that_consignments_alerts(
     assert _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))[1] == []
 
 
-async def test_the_tfi1_panel_shows_the_apis_figures(populated_database_url: str) -> None:
+async def test_the_tfi1_panel_shows_the_apis_figures(
+    populated_database_url: str, sample_run: tuple[SimulationResult, list[TransitEvent]]
+) -> None:
     """The overview's TFI1 panel and GET /v1/performance/crossings read the same rollup
     the same way: over the sample month (whole days, a range the API answers from the
     rollups), the same medians and p90s per crossing."""
@@ -207,28 +205,14 @@ async def test_the_tfi1_panel_shows_the_apis_figures(populated_database_url: str
     _, rows = _rows(populated_database_url, MacroEngine(SAMPLE_RANGE).expand(item.query.raw_sql))
     panel = {str(row[0]): (float(str(row[1])), float(str(row[2]))) for row in rows}
 
-    store = InMemoryKeyStore()
-    key = store.add("ops", Role.OPERATOR)
     end = SAMPLE_CONFIG.start + timedelta(days=SAMPLE_CONFIG.days)
-    settings = ApiSettings(database_url=populated_database_url, api_exact_percentiles_max_days=1)
-    async with create_pool(populated_database_url, min_size=1, max_size=2) as pool:
-        app = create_app(
-            settings,
-            reads=ReadRepository(pool),
-            key_store=store,
-            reference=load_reference(),
-            now=lambda: end,
+    async with serve_api(populated_database_url, sample_run[0].truth, 1) as api:
+        body = await api.get(
+            "/v1/performance/crossings",
+            **{"from": SAMPLE_CONFIG.start.isoformat(), "to": end.isoformat()},
         )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            response = await client.get(
-                "/v1/performance/crossings",
-                params={"from": SAMPLE_CONFIG.start.isoformat(), "to": end.isoformat()},
-                headers={"Authorization": f"Bearer {key}"},
-            )
-    body = response.json()
     assert body["percentiles"] == "sketch"
-    api = {
+    figures = {
         f"{i['border_id']} {i['direction']}": (
             i["tfi1"]["median_seconds"],
             i["tfi1"]["p90_seconds"],
@@ -237,6 +221,8 @@ async def test_the_tfi1_panel_shows_the_apis_figures(populated_database_url: str
         if i["tfi1"]["count"]
     }
     assert panel
-    assert set(panel) == set(api)
+    assert set(panel) == set(figures)
     for crossing, (median_hours, p90_hours) in panel.items():
-        assert (median_hours * 3600, p90_hours * 3600) == pytest.approx(api[crossing], rel=1e-12)
+        assert (median_hours * 3600, p90_hours * 3600) == pytest.approx(
+            figures[crossing], rel=1e-12
+        )
