@@ -135,7 +135,7 @@ async def weekly_report_latency(
                 timings.append((time.perf_counter() - began) * 1000)
                 assert response.status_code == 200, response.text
         label = response.json()["percentiles"]
-    return percentile(timings, 0.5), percentile(timings, 0.99), label
+    return percentile(timings, 50), percentile(timings, 99), label
 
 
 def main(
