@@ -26,6 +26,8 @@ class AlertKind(StrEnum):
     NON_POSITIVE_DURATION = "non_positive_duration"
     UNCONNECTED_JUMP = "unconnected_jump"
     OUT_OF_SEQUENCE = "out_of_sequence"
+    # Raised by the tracker, not the domain: a record it could not store (dead letter).
+    DEAD_LETTER = "dead_letter"
 
 
 _FROM_ANOMALY = {
