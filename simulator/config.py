@@ -74,6 +74,53 @@ FAULT_PRESETS: dict[FaultProfile, FaultRates] = {
 }
 
 
+class JourneyKind(StrEnum):
+    """How a consignment's journey goes; `docs/simulator.md` gives each one's truth."""
+
+    REGULAR = "regular"
+    REJECTED = "rejected"  # declaration rejected, never accepted: nothing moves
+    CANCELLED = "cancelled"  # accepted, then cancelled before the first arrival
+    BREAKDOWN = "breakdown"  # an incident on a land leg delays it by hours
+    ACCIDENT = "accident"  # the same, longer
+    SEAL_BROKEN = "seal_broken"  # incident on a land leg; new seals fitted there
+    SEALS_REPLACED = "seals_replaced"  # physical inspection at an entry, new seals after
+    PERMIT_REPLACED = "permit_replaced"  # a permit revoked before use, a new one issued
+    PERMIT_REVOKED = "permit_revoked"  # revoked after its entrance was used
+    PERMIT_EXPIRED = "permit_expired"  # expires before the truck enters the country
+    DEVIATION = "deviation"  # travels another route to the same destination
+    RETURN = "return"  # turned back to the previous location, then on again
+
+
+class JourneyMix(BaseModel):
+    """Share of consignments of each kind; the rest are regular. All assumed (no public
+    figures): small shares that still give every kind in a month of traffic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rejected: Share = 0.02
+    cancelled: Share = 0.01
+    breakdown: Share = 0.02
+    accident: Share = 0.005
+    seal_broken: Share = 0.005
+    seals_replaced: Share = 0.01
+    permit_replaced: Share = 0.005
+    permit_revoked: Share = 0.005
+    permit_expired: Share = 0.005
+    deviation: Share = 0.01
+    return_: Share = Field(default=0.01, alias="return")
+
+    @classmethod
+    def regular_only(cls) -> JourneyMix:
+        return cls(**dict.fromkeys(_MIX_FIELDS, 0.0))
+
+    def shares(self) -> list[tuple[JourneyKind, float]]:
+        return [(JourneyKind(name), getattr(self, field)) for name, field in _MIX_FIELDS.items()]
+
+
+_MIX_FIELDS = {kind.value: kind.value for kind in JourneyKind if kind is not JourneyKind.REGULAR}
+_MIX_FIELDS["return"] = "return_"
+
+
 class SimulationConfig(BaseModel):
     """One run. Same config, same output, byte for byte."""
 
@@ -86,6 +133,7 @@ class SimulationConfig(BaseModel):
     road_share: Share = 0.7
     carriers: tuple[CarrierId, ...] = Field(default=DEFAULT_CARRIERS, min_length=1)
     faults: FaultRates = FaultRates()
+    journeys: JourneyMix = JourneyMix()
     calibration: Calibration = DEFAULT_CALIBRATION
     capacity_scale: PositiveFloat | None = Field(
         default=None,

@@ -16,6 +16,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from corridor.alerts import Alert, alert_for_anomaly
+from corridor.anomalies import ADMINISTRATIVE_TYPES
 from corridor.events import LIFECYCLE_RANK, EventType, TransportMode
 from corridor.journey import (
     Anomaly,
@@ -27,8 +29,10 @@ from corridor.journey import (
     StayStatus,
 )
 from corridor.reference import CorridorReference
-from simulator.emit import EventFactory, conflict_index, plan_events
-from simulator.journeys import Journey
+from simulator.config import JourneyKind
+from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
+from simulator.faults import visible_indices
+from simulator.journeys import Journey, permit_expiry
 
 FORMAT = "corridor-simulator-truth/1"
 
@@ -43,6 +47,7 @@ class ConsignmentTruth:
     carrier_id: str
     route_id: str
     mode: TransportMode
+    kind: JourneyKind
     state: ConsignmentState
     current_location: str | None
     stays: tuple[Stay, ...]
@@ -75,6 +80,7 @@ class _Oracle:
             carrier_id=j.carrier_id,
             route_id=j.route.id,
             mode=j.mode,
+            kind=j.kind,
             state=state,
             current_location=current,
             stays=stays,
@@ -113,10 +119,12 @@ class _Oracle:
         finishing: list[tuple[datetime, int, str]] = []
         if j.goods_released is not None and (at := self.seen(j.goods_released)):
             finishing.append((at, LIFECYCLE_RANK[EventType.GOODS_RELEASED], final))
-        if len(stays) == len(j.route.locations) and (at := stays[-1].departed_at):
+        if len(stays) == len(j.path) and (at := stays[-1].departed_at):
             finishing.append((at, LIFECYCLE_RANK[EventType.GATE_DEPARTED], final))
         if j.discharged is not None and (at := self.seen(j.discharged)):
             finishing.append((at, LIFECYCLE_RANK[EventType.OPERATION_DISCHARGED], final))
+        if j.cancelled is not None and self.seen(j.cancelled):
+            return ConsignmentState.CANCELLED, None  # before the first arrival
         if finishing:
             return ConsignmentState.COMPLETED, min(finishing)[2]
         if stays and stays[-1].status is StayStatus.IN_PROGRESS:
@@ -124,7 +132,9 @@ class _Oracle:
         if stays:
             departed = [(s.departed_at, s.location) for s in stays if s.departed_at is not None]
             return ConsignmentState.IN_TRANSIT, max(departed)[1] if departed else None
-        if self.seen(j.accepted):
+        if j.rejected is not None and self.seen(j.rejected):
+            return ConsignmentState.REJECTED, None
+        if j.accepted is not None and self.seen(j.accepted):
             return ConsignmentState.DECLARED, None
         return ConsignmentState.ANNOUNCED, None
 
@@ -170,10 +180,10 @@ class _Oracle:
         return tuple(out)
 
     def anomalies(self, j: Journey) -> tuple[Anomaly, ...]:
-        if not j.conflicts:
+        if not j.conflicts and j.kind is JourneyKind.REGULAR:
             return ()
         plan = plan_events(j, self.ref)
-        out: list[Anomaly] = []
+        out = self.outcome_anomalies(j, plan)
         for conflict in j.conflicts:
             index = conflict_index(j, plan, conflict.stay)
             versions = [
@@ -190,7 +200,63 @@ class _Oracle:
                     detail="2 different versions of this event; kept one",
                 )
             )
-        return tuple(sorted(out, key=lambda a: (a.occurred_at, a.event_id)))
+        return tuple(sorted(out, key=lambda a: (a.occurred_at, a.event_id, a.kind.value, a.detail)))
+
+    def outcome_anomalies(self, j: Journey, plan: list[PlannedEvent]) -> list[Anomaly]:
+        """What the journey's kind makes a correct tracker report, read off the plan."""
+        out: list[Anomaly] = []
+        shown = visible_indices(j, plan, self.end)
+
+        def at(index: int, kind: AnomalyKind, detail: str) -> None:
+            event = self.factory.build(j, index, plan[index])
+            out.append(
+                Anomaly(
+                    j.consignment_id,
+                    kind,
+                    str(event.event_id),
+                    event.location,
+                    event.occurred_at,
+                    detail,
+                )
+            )
+
+        on_route, off_seen = set(j.route.locations), set()
+        sealed: list[int] = []
+        used: set[str | None] = set()
+        permits = {p.permit_id: p for p in j.permits}
+        for i in shown:
+            p = plan[i]
+            off_route = p.event_type not in ADMINISTRATIVE_TYPES and p.location not in on_route
+            if off_route and p.location not in off_seen:
+                off_seen.add(p.location)
+                at(i, AnomalyKind.OFF_ROUTE, f"{p.location} is not on declared route {j.route.id}")
+            if p.attributes.seals is not None:
+                if sealed:
+                    before = plan[sealed[-1]]
+                    old, new = set(before.attributes.seals or ()), set(p.attributes.seals)
+                    if old != new:
+                        detail = f"seals {sorted(old)} at {before.location} became {sorted(new)}"
+                        at(i, AnomalyKind.SEAL_CHANGED, detail)
+                sealed.append(i)
+            permit_id = p.references.permit_id
+            if p.event_type is EventType.PERMIT_USED:
+                used.add(permit_id)
+                expiry = _dt(permit_expiry(j, permits[permit_id or ""]))
+                if _dt(p.at) > expiry:
+                    detail = f"permit {permit_id} used after expiry {expiry.isoformat()}"
+                    at(i, AnomalyKind.PERMIT_EXPIRED, detail)
+            if p.event_type is EventType.PERMIT_REVOKED and permit_id in used:
+                at(
+                    i,
+                    AnomalyKind.INVALID_TRANSITION,
+                    "permit revoked after it was used; not applied",
+                )
+        return out
+
+
+def expected_alerts(truth: ConsignmentTruth) -> list[Alert]:
+    """The alerts a correct tracker raises for the consignment's anomalies."""
+    return [alert_for_anomaly(anomaly, truth.carrier_id) for anomaly in truth.anomalies]
 
 
 def derive_truth(
@@ -271,6 +337,7 @@ def consignment_json(c: ConsignmentTruth) -> dict[str, Any]:
         "carrier_id": c.carrier_id,
         "route_id": c.route_id,
         "mode": c.mode.value,
+        "kind": c.kind.value,
         "state": c.state.value,
         "current_location": c.current_location,
         "stays": [_stay_json(s) for s in c.stays],
@@ -368,6 +435,7 @@ def _consignment_from_json(item: dict[str, Any]) -> ConsignmentTruth:
         carrier_id=item["carrier_id"],
         route_id=item["route_id"],
         mode=TransportMode(item["mode"]),
+        kind=JourneyKind(item.get("kind", JourneyKind.REGULAR.value)),
         state=ConsignmentState(item["state"]),
         current_location=item["current_location"],
         stays=stays,
