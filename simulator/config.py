@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat
 
-from corridor.events import CarrierId
+from corridor.events import CarrierId, LocationCode
 from simulator.calibration import DEFAULT_CALIBRATION, Calibration, Share
 
 DEFAULT_START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -55,6 +55,23 @@ class FaultRates(BaseModel):
     out_of_order_window: int = Field(
         default=3, ge=1, description="Up to this many of the consignment's next events overtake."
     )
+    # Sources that misbehave as a whole, not event by event.
+    late_declaration: Share = Field(
+        default=0.0,
+        description="Per consignment: its declaration messages arrive only after the first "
+        "gate has reported it (the customs system was down, or batch-exports).",
+    )
+    batching_port: LocationCode | None = Field(
+        default=None,
+        description="This port's system sends each day's events in one batch at the next "
+        "midnight UTC.",
+    )
+    replayed_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Every event delivered on this day of the window (0 = the first) is "
+        "delivered again, in the same order, a day later: a source re-sent the whole day.",
+    )
 
     @classmethod
     def preset(cls, profile: FaultProfile | str) -> FaultRates:
@@ -70,6 +87,9 @@ FAULT_PRESETS: dict[FaultProfile, FaultRates] = {
         missing_departure=0.02,
         conflicting_duplicate=0.02,
         invalid=0.01,
+        late_declaration=0.03,
+        batching_port="AZ-ALAT",
+        replayed_day=9,
     ),
 }
 

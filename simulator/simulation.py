@@ -189,6 +189,7 @@ class _Stream:
         self.reference = reference
         self.factory = factory
         self.summary = summary
+        self.start = int(config.start.timestamp())
         self.end = int(config.end.timestamp())
 
     def __iter__(self) -> Iterator[Delivery]:
@@ -203,7 +204,7 @@ class _Stream:
             while upcoming is not None and (not heap or upcoming[0] <= heap[0][0]):
                 journey = upcoming[1]
                 plan = plan_events(journey, self.reference)
-                for scheduled in schedule_deliveries(journey, plan, self.end, rates):
+                for scheduled in schedule_deliveries(journey, plan, self.end, rates, self.start):
                     seq += 1
                     heapq.heappush(heap, (scheduled.deliver_ts, seq, journey, plan, scheduled))
                 upcoming = next(pending, None)
