@@ -30,6 +30,25 @@ class FaultProfile(StrEnum):
     FAULTY = "faulty"
 
 
+class ClockSkew(BaseModel):
+    """One location's gate or port system stamps its events `seconds` off (ahead if
+    positive) for the whole run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: LocationCode
+    seconds: int = Field(ge=-86400, le=86400)
+
+
+class SilentArrivals(BaseModel):
+    """One gate reports departures but no arrivals for a day of the window (0 = first)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: LocationCode
+    day: int = Field(ge=0)
+
+
 class FaultRates(BaseModel):
     """Probabilities of each delivery fault; all zero is a clean run."""
 
@@ -66,6 +85,8 @@ class FaultRates(BaseModel):
         description="This port's system sends each day's events in one batch at the next "
         "midnight UTC.",
     )
+    clock_skew: ClockSkew | None = None
+    silent_arrivals: SilentArrivals | None = None
     replayed_day: int | None = Field(
         default=None,
         ge=0,
@@ -90,6 +111,10 @@ FAULT_PRESETS: dict[FaultProfile, FaultRates] = {
         late_declaration=0.03,
         batching_port="AZ-ALAT",
         replayed_day=9,
+        # Behind by 2 h at the Georgian side of Red Bridge, 1 km from the Azerbaijani
+        # side: arrivals there are stamped before the departures they follow.
+        clock_skew=ClockSkew(location="GE-RED-BRIDGE", seconds=-2 * 3600),
+        silent_arrivals=SilentArrivals(location="GE-SARPI", day=12),
     ),
 }
 

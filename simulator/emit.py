@@ -81,6 +81,9 @@ _GATE = {
 }
 
 
+# Systems at the location itself: a wrong clock there skews only their events.
+_STAMPED_LOCALLY = frozenset({SourceSystem.GATE, SourceSystem.PORT})
+
 # Parts of an event kept with their JSON, so the NDJSON fast path pastes text.
 SourcePart = tuple[Source, str]
 AttributesPart = tuple[EventAttributes, str]
@@ -146,6 +149,9 @@ class _Planner:
         references: ReferencesPart | None = None,
     ) -> None:
         refs, refs_json = references or self.refs
+        skew = self.j.skew
+        if skew is not None and location == skew[0] and source[0].system in _STAMPED_LOCALLY:
+            at += skew[1]
         tail = f'"references":{refs_json},"source":{source[1]},"attributes":{attributes[1]}}}'
         planned = PlannedEvent(at, event_type, location, source[0], refs, attributes[0], stay, tail)
         self.out.append(planned)

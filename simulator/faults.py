@@ -49,6 +49,7 @@ class FaultKind(StrEnum):
     LATE_DECLARATION = "late_declaration"
     MIDNIGHT_BATCH = "midnight_batch"
     REPLAYED_DAY = "replayed_day"
+    SILENT_ARRIVAL = "silent_arrival"
 
 
 class InvalidKind(StrEnum):
@@ -87,12 +88,15 @@ class InvalidPayload:
 
 
 def visible_indices(journey: Journey, plan: list[PlannedEvent], end: int) -> list[int]:
-    """What the window lets through: happened by `end`, and not a dropped departure."""
-    dropped = journey.dropped_departures
+    """What the window lets through: reported as happening by `end`, and neither a dropped
+    departure nor an arrival the silent gate kept to itself."""
+    dropped, silenced = journey.dropped_departures, journey.silenced_arrivals
     return [
         i
         for i, p in enumerate(plan)
-        if p.at <= end and not (p.event_type in DEPARTURE_TYPES and p.stay in dropped)
+        if p.at <= end
+        and not (p.event_type in DEPARTURE_TYPES and p.stay in dropped)
+        and not (p.event_type is EventType.GATE_ARRIVED and p.stay in silenced)
     ]
 
 

@@ -127,6 +127,10 @@ class Journey:
     goods_released: int | None = None
     discharged: int | None = None
     dropped_departures: frozenset[int] = frozenset()
+    # Stays whose gate arrival a silent source never reported.
+    silenced_arrivals: frozenset[int] = frozenset()
+    # (location, seconds): that location's gate or port stamps its events this far off.
+    skew: tuple[str, int] | None = None
     conflicts: tuple[ConflictPlan, ...] = ()
     invalid_seeds: tuple[tuple[int | None, int], ...] = ()  # (stay or None, seed)
 
@@ -596,11 +600,12 @@ def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
             # visit: a fault and a journey kind that the truth does not combine.
             dropped = []
         journey.dropped_departures = frozenset(dropped)
+        journey.skew, journey.silenced_arrivals = _source_faults(journey, config)
         conflicts: list[ConflictPlan] = []
         candidates: list[tuple[int | None, int]] = [(None, journey.submitted)]
         if journey.kind not in _SEALS_OR_PLACES_CHANGE:
             candidates += [
-                (i, seal_check_at(stay))
+                (i, seal_check_at(stay) + _skew_at(journey, stay.location))
                 for i, stay in enumerate(journey.stays)
                 if has_seal_check(journey, i)
             ]
@@ -614,6 +619,30 @@ def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
             if rng.random() < rates.invalid:
                 invalid.append((stay_index, rng.getrandbits(64)))
         journey.invalid_seeds = tuple(invalid)
+
+
+def _skew_at(journey: Journey, location: str) -> int:
+    skew = journey.skew
+    return skew[1] if skew is not None and skew[0] == location else 0
+
+
+def _source_faults(
+    journey: Journey, config: SimulationConfig
+) -> tuple[tuple[str, int] | None, frozenset[int]]:
+    rates, path = config.faults, journey.path
+    skew = rates.clock_skew
+    skewed = (skew.location, skew.seconds) if skew and skew.location in path else None
+    silent = rates.silent_arrivals
+    if silent is None or silent.location not in path or journey.kind is JourneyKind.RETURN:
+        return skewed, frozenset()
+    day = int(config.start.timestamp()) + silent.day * DAY
+    return skewed, frozenset(
+        i
+        for i, stay in enumerate(journey.stays)
+        if stay.location == silent.location
+        and stay.landed is None  # a vessel arrival is the port's, not the gate's
+        and day <= stay.arrived < day + DAY
+    )
 
 
 def simulate_journeys(config: SimulationConfig, reference: CorridorReference) -> list[Journey]:

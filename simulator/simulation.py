@@ -229,8 +229,10 @@ def simulate(
     summary = Summary(consignments=len(journeys))
     dropped = sum(len(j.dropped_departures) for j in journeys)
     conflicts = sum(len(j.conflicts) for j in journeys)
+    silenced = sum(len(j.silenced_arrivals) for j in journeys)
     for kind, count in (
         (FaultKind.MISSING_DEPARTURE, dropped),
+        (FaultKind.SILENT_ARRIVAL, silenced),
         (FaultKind.CONFLICTING_DUPLICATE, conflicts),
         (FaultKind.INVALID_PAYLOAD, len(invalid)),
     ):

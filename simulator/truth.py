@@ -18,7 +18,13 @@ from typing import Any
 
 from corridor.alerts import Alert, alert_for_anomaly
 from corridor.anomalies import ADMINISTRATIVE_TYPES
-from corridor.events import LIFECYCLE_RANK, EventType, TransportMode
+from corridor.events import (
+    ARRIVAL_TYPES,
+    DEPARTURE_TYPES,
+    LIFECYCLE_RANK,
+    EventType,
+    TransportMode,
+)
 from corridor.journey import (
     Anomaly,
     AnomalyKind,
@@ -28,11 +34,12 @@ from corridor.journey import (
     Stay,
     StayStatus,
 )
+from corridor.plausibility import leg_breach
 from corridor.reference import CorridorReference
 from simulator.config import JourneyKind
 from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
 from simulator.faults import visible_indices
-from simulator.journeys import Journey, permit_expiry
+from simulator.journeys import Journey, StayPlan, permit_expiry
 
 FORMAT = "corridor-simulator-truth/1"
 
@@ -73,8 +80,11 @@ class _Oracle:
         return _dt(ts) if ts is not None and ts <= self.end else None
 
     def consignment(self, j: Journey) -> ConsignmentTruth:
-        stays = self.stays(j)
-        state, current = self.state(j, stays)
+        reported = self.reported_stays(j)
+        stays = tuple(stay for _, stay in reported)
+        departures = self.departures(j)
+        state, current = self.state(j, stays, departures)
+        legs = self.legs(j, stays)
         return ConsignmentTruth(
             consignment_id=j.consignment_id,
             carrier_id=j.carrier_id,
@@ -85,42 +95,75 @@ class _Oracle:
             current_location=current,
             stays=stays,
             crossings=self.crossings(stays),
-            legs=self.legs(stays),
-            anomalies=self.anomalies(j),
+            legs=legs,
+            anomalies=self.anomalies(j, stays, legs, departures),
         )
 
-    def stays(self, j: Journey) -> tuple[Stay, ...]:
-        out: list[Stay] = []
-        last = len(j.stays) - 1
+    def skew(self, j: Journey, location: str) -> int:
+        """How far the location's own systems stamp their events off the real time."""
+        return j.skew[1] if j.skew is not None and j.skew[0] == location else 0
+
+    def departures(self, j: Journey) -> list[tuple[datetime, int]]:
+        """Every departure reported by the window's end, as (when, stay index)."""
+        out = []
         for i, s in enumerate(j.stays):
-            departed = None if i in j.dropped_departures else self.seen(s.departed)
-            if departed is not None:
+            at = self.seen(s.departed + self.skew(j, s.location))
+            if at is not None and i not in j.dropped_departures:
+                out.append((at, i))
+        return out
+
+    def reported_stays(self, j: Journey) -> list[tuple[int, Stay]]:
+        """(stay index, Stay) as the reports show them: clocks skewed, silenced arrivals
+        making no stay, ordered by the arrival reported."""
+        shown: list[tuple[datetime, int, StayPlan]] = []
+        for i, s in enumerate(j.stays):
+            arrived = self.seen(s.arrived + self.skew(j, s.location))
+            if arrived is not None and i not in j.silenced_arrivals:
+                shown.append((arrived, i, s))
+        shown.sort(key=lambda item: (item[0], item[1]))
+        departed = dict((i, at) for at, i in self.departures(j))
+        out: list[tuple[int, Stay]] = []
+        for position, (arrived, i, s) in enumerate(shown):
+            delta = self.skew(j, s.location)
+            departed_at = departed.get(i)
+            if departed_at is not None:
                 status = StayStatus.COMPLETED
+            elif any(later[2].location != s.location for later in shown[position + 1 :]):
+                status = StayStatus.DEPARTURE_MISSING
             else:
-                status = StayStatus.DEPARTURE_MISSING if i < last else StayStatus.IN_PROGRESS
+                status = StayStatus.IN_PROGRESS
             begin, finish = s.inspection if s.inspection else (None, None)
             out.append(
-                Stay(
-                    consignment_id=j.consignment_id,
-                    location=s.location,
-                    visit=1 + sum(1 for earlier in j.stays[:i] if earlier.location == s.location),
-                    arrived_at=_dt(s.arrived),
-                    status=status,
-                    released_at=self.seen(s.released),
-                    departed_at=departed,
-                    inspection_started_at=self.seen(begin),
-                    inspection_completed_at=self.seen(finish),
+                (
+                    i,
+                    Stay(
+                        consignment_id=j.consignment_id,
+                        location=s.location,
+                        visit=1 + sum(1 for _, e in out if e.location == s.location),
+                        arrived_at=arrived,
+                        status=status,
+                        released_at=self.seen(s.released + delta),
+                        departed_at=departed_at,
+                        inspection_started_at=self.seen(begin + delta if begin else None),
+                        inspection_completed_at=self.seen(finish + delta if finish else None),
+                    ),
                 )
             )
-        return tuple(out)
+        return out
 
-    def state(self, j: Journey, stays: tuple[Stay, ...]) -> tuple[ConsignmentState, str | None]:
+    def state(
+        self, j: Journey, stays: tuple[Stay, ...], departures: list[tuple[datetime, int]]
+    ) -> tuple[ConsignmentState, str | None]:
         final = j.route.locations[-1]
         finishing: list[tuple[datetime, int, str]] = []
         if j.goods_released is not None and (at := self.seen(j.goods_released)):
             finishing.append((at, LIFECYCLE_RANK[EventType.GOODS_RELEASED], final))
-        if len(stays) == len(j.path) and (at := stays[-1].departed_at):
-            finishing.append((at, LIFECYCLE_RANK[EventType.GATE_DEPARTED], final))
+        last = len(j.path) - 1
+        finishing += [
+            (at, LIFECYCLE_RANK[EventType.GATE_DEPARTED], final)
+            for at, i in departures
+            if i == last
+        ]
         if j.discharged is not None and (at := self.seen(j.discharged)):
             finishing.append((at, LIFECYCLE_RANK[EventType.OPERATION_DISCHARGED], final))
         if j.cancelled is not None and self.seen(j.cancelled):
@@ -129,9 +172,9 @@ class _Oracle:
             return ConsignmentState.COMPLETED, min(finishing)[2]
         if stays and stays[-1].status is StayStatus.IN_PROGRESS:
             return ConsignmentState.AT_LOCATION, stays[-1].location
-        if stays:
-            departed = [(s.departed_at, s.location) for s in stays if s.departed_at is not None]
-            return ConsignmentState.IN_TRANSIT, max(departed)[1] if departed else None
+        if j.stays:  # the operation started at the first location: the goods move
+            latest = max(departures, default=None)
+            return ConsignmentState.IN_TRANSIT, j.stays[latest[1]].location if latest else None
         if j.rejected is not None and self.seen(j.rejected):
             return ConsignmentState.REJECTED, None
         if j.accepted is not None and self.seen(j.accepted):
@@ -158,32 +201,47 @@ class _Oracle:
             )
         return tuple(out)
 
-    def legs(self, stays: tuple[Stay, ...]) -> tuple[Leg, ...]:
+    def legs(self, j: Journey, stays: tuple[Stay, ...]) -> tuple[Leg, ...]:
         out: list[Leg] = []
         for origin, destination in pairwise(stays):
-            if origin.departed_at is None:
+            if origin.departed_at is None or origin.location == destination.location:
                 continue
+            # A stay the reports missed leaves two locations no segment joins.
             segment = self.ref.segment(origin.location, destination.location)
-            assert segment is not None, "routes only join locations with a segment"
             out.append(
                 Leg(
                     consignment_id=origin.consignment_id,
                     from_location=origin.location,
                     to_location=destination.location,
-                    mode=segment.mode,
+                    mode=segment.mode if segment else j.route.mode,
                     departed_at=origin.departed_at,
                     arrived_at=destination.arrived_at,
-                    distance_km=segment.km,
+                    distance_km=segment.km if segment else None,
                     origin_dwell_seconds=origin.dwell_seconds,
                 )
             )
         return tuple(out)
 
-    def anomalies(self, j: Journey) -> tuple[Anomaly, ...]:
-        if not j.conflicts and j.kind is JourneyKind.REGULAR:
+    def anomalies(
+        self,
+        j: Journey,
+        stays: tuple[Stay, ...],
+        legs: tuple[Leg, ...],
+        departures: list[tuple[datetime, int]],
+    ) -> tuple[Anomaly, ...]:
+        orphans = [i for _, i in departures if i in j.silenced_arrivals]
+        implausible = [(leg, breach) for leg in legs if (breach := leg_breach(leg))]
+        jumps = [
+            (a, b)
+            for a, b in pairwise(stays)
+            if a.location != b.location and self.ref.segment(a.location, b.location) is None
+        ]
+        regular = j.kind is JourneyKind.REGULAR
+        if not (j.conflicts or orphans or implausible or jumps) and regular:
             return ()
         plan = plan_events(j, self.ref)
         out = self.outcome_anomalies(j, plan)
+        out += self.source_anomalies(j, plan, orphans, implausible, jumps)
         for conflict in j.conflicts:
             index = conflict_index(j, plan, conflict.stay)
             versions = [
@@ -201,6 +259,53 @@ class _Oracle:
                 )
             )
         return tuple(sorted(out, key=lambda a: (a.occurred_at, a.event_id, a.kind.value, a.detail)))
+
+    def source_anomalies(
+        self,
+        j: Journey,
+        plan: list[PlannedEvent],
+        orphans: list[int],
+        implausible: list[tuple[Leg, tuple[AnomalyKind, str]]],
+        jumps: list[tuple[Stay, Stay]],
+    ) -> list[Anomaly]:
+        """What a silent gate and a wrong clock make a correct tracker report."""
+        shown = visible_indices(j, plan, self.end)
+        arrivals: dict[tuple[str, datetime], int] = {}
+        for i in shown:
+            if plan[i].event_type in ARRIVAL_TYPES:
+                arrivals.setdefault((plan[i].location, _dt(plan[i].at)), i)
+        out: list[Anomaly] = []
+
+        def at(index: int, kind: AnomalyKind, detail: str) -> None:
+            event = self.factory.build(j, index, plan[index])
+            out.append(
+                Anomaly(
+                    j.consignment_id,
+                    kind,
+                    str(event.event_id),
+                    event.location,
+                    event.occurred_at,
+                    detail,
+                )
+            )
+
+        for stay in orphans:
+            index = next(
+                i for i in shown if plan[i].stay == stay and plan[i].event_type in DEPARTURE_TYPES
+            )
+            location = plan[index].location
+            at(
+                index,
+                AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL,
+                f"departed {location} without an open visit there",
+            )
+        for leg, (kind, detail) in implausible:
+            at(arrivals[(leg.to_location, leg.arrived_at)], kind, detail)
+        for origin, destination in jumps:
+            detail = f"{origin.location} -> {destination.location}: no segment joins them"
+            index = arrivals[(destination.location, destination.arrived_at)]
+            at(index, AnomalyKind.UNCONNECTED_JUMP, detail)
+        return out
 
     def outcome_anomalies(self, j: Journey, plan: list[PlannedEvent]) -> list[Anomaly]:
         """What the journey's kind makes a correct tracker report, read off the plan."""

@@ -120,7 +120,13 @@ def test_changes_on_the_way_raise_their_anomaly_and_alert() -> None:
         assert AlertKind(anomaly.value) in alerts
 
 
+@cache
+def clean_month() -> tuple[SimulationResult, dict[str, list[TransitEvent]]]:
+    return run(seed=22, consignments=300, profile="clean")
+
+
 def test_journeys_that_go_as_declared_raise_nothing() -> None:
+    truths = list(clean_month()[0].truth.consignments.values())
     for kind in (
         JourneyKind.REGULAR,
         JourneyKind.BREAKDOWN,
@@ -128,13 +134,53 @@ def test_journeys_that_go_as_declared_raise_nothing() -> None:
         JourneyKind.PERMIT_REPLACED,
         JourneyKind.RETURN,
     ):
-        anomalies = kinds_of(by_kind(kind)) - {AnomalyKind.CONFLICTING_DUPLICATE}
-        assert anomalies == set(), kind
+        assert kinds_of([c for c in truths if c.kind is kind]) == set(), kind
 
 
 def test_simulated_physics_is_plausible() -> None:
-    result, _ = month()
+    result, _ = clean_month()
     assert not kinds_of(list(result.truth.consignments.values())) & PLAUSIBILITY
+
+
+def test_a_gate_clock_two_hours_behind_makes_legs_into_it_non_positive() -> None:
+    result, events = month()
+    flagged = [
+        a for c in result.truth.consignments.values() for a in c.anomalies if a.kind in PLAUSIBILITY
+    ]
+    skewed = [a for a in flagged if a.kind is AnomalyKind.NON_POSITIVE_DURATION]
+    assert skewed
+    # Mostly the leg across the bridge; where the Azerbaijani side took under 2 h, the
+    # Georgian arrival even sorts first and the legs around it turn odd as well.
+    common = [a for a in skewed if a.detail.startswith("AZ-RED-BRIDGE -> GE-RED-BRIDGE took -")]
+    assert len(common) > len(skewed) / 2
+    assert all("GE-RED-BRIDGE" in a.detail for a in skewed)
+    for c in result.truth.consignments.values():
+        built = build_timeline(events[c.consignment_id], reference())
+        void = {
+            (built.legs[i].from_location, built.legs[i].to_location) for i in built.implausible_legs
+        }
+        assert all("GE-RED-BRIDGE" in leg for leg in void), void
+
+
+def test_a_gate_silent_about_arrivals_for_a_day_leaves_departures_without_arrival() -> None:
+    result, _ = month()
+    day = result.truth.start.timestamp() + 12 * 86400
+    orphans = [
+        a
+        for c in result.truth.consignments.values()
+        for a in c.anomalies
+        if a.kind is AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL and a.location == "GE-SARPI"
+    ]
+    assert orphans
+    assert all(day <= a.occurred_at.timestamp() for a in orphans)
+    jumps = [
+        a
+        for c in result.truth.consignments.values()
+        for a in c.anomalies
+        if a.kind is AnomalyKind.UNCONNECTED_JUMP
+    ]
+    assert jumps
+    assert all("GE-SARPI" not in a.detail for a in jumps)  # the stay that was never opened
 
 
 def test_a_return_visits_a_location_twice() -> None:
