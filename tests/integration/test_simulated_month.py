@@ -1,0 +1,109 @@
+"""A simulated month of every journey kind, both directions and misbehaving sources,
+through Kafka, real tracker workers and PostgreSQL, judged against the simulator's truth.
+
+The delivery faults here keep each consignment's events in timeline order (re-sends,
+a re-sent day, conflicting versions, dropped departures, a skewed gate clock, a gate
+silent about arrivals), so every alert the tracker raises is one the final timeline
+holds and the alerts can be compared exactly. Faults that reorder a consignment's
+events are judged on timelines and states by tests/integration/test_tracker_pipeline.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from corridor.alerts import AlertKind
+from simulator import FaultRates, SimulationConfig, simulate
+from simulator.config import ClockSkew, JourneyKind, JourneyMix, SilentArrivals
+from simulator.truth import expected_alerts
+from tests.integration.tracker_harness import (
+    TrackerWorkers,
+    first_difference,
+    produce,
+    truth_snapshot,
+    wait_until_converged,
+)
+
+CONFIG = SimulationConfig(
+    seed=27,
+    consignments=160,
+    days=30,
+    journeys=JourneyMix(**{k.value: 0.06 for k in JourneyKind if k is not JourneyKind.REGULAR}),
+    faults=FaultRates(
+        duplicate=0.04,
+        missing_departure=0.02,
+        conflicting_duplicate=0.03,
+        replayed_day=9,
+        clock_skew=ClockSkew(location="GE-RED-BRIDGE", seconds=-2 * 3600),
+        silent_arrivals=SilentArrivals(location="GE-SARPI", day=12),
+    ),
+)
+# Raised by the tracker's own clock and its storage, not derived from the events.
+NOT_FROM_EVENTS = {AlertKind.OVERDUE_STAY.value, AlertKind.DEAD_LETTER.value}
+
+
+@pytest.fixture
+def workers(
+    kafka_bootstrap: str, topic_prefix: str, fresh_database_url: str, tmp_path: Path
+) -> Iterator[TrackerWorkers]:
+    tracker = TrackerWorkers(kafka_bootstrap, topic_prefix, fresh_database_url, tmp_path)
+    yield tracker
+    tracker.stop_all()
+
+
+async def test_a_month_of_every_kind_converges_to_the_truth(
+    kafka_bootstrap: str, workers: TrackerWorkers
+) -> None:
+    from infra.kafka.topics import ensure_topics, topic_specs
+
+    workers.topic_prefix = f"{workers.topic_prefix}{workers.app_id}."
+    await ensure_topics(kafka_bootstrap, topic_specs(workers.topic_prefix))
+    result = simulate(CONFIG)
+    events = [delivery.event for delivery in result.deliveries]
+    truth = result.truth
+    assert {c.kind for c in truth.consignments.values()} == set(JourneyKind)
+    await produce(kafka_bootstrap, f"{workers.topic_prefix}transit-events", events)
+    workers.start()
+
+    expected = truth_snapshot(truth)
+    distinct = len({e.event_id for e in events})
+    snapshot = await wait_until_converged(workers, expected, distinct, 240.0)
+    for key in ("states", "stays", "crossings", "legs"):
+        assert snapshot[key] == expected[key], (
+            f"{key}: {first_difference(snapshot[key], expected[key])}\n{workers.logs()}"
+        )
+
+    wanted = sorted(
+        (a.dedup_key, a.kind.value, a.location, a.occurred_at, a.detail)
+        for c in truth.consignments.values()
+        for a in expected_alerts(c)
+    )
+    with psycopg.connect(workers.database_url) as conn:
+        rows = conn.execute(
+            "SELECT dedup_key, kind, location, occurred_at, detail FROM alerts"
+            " WHERE kind <> ALL(%s) ORDER BY 1",
+            (list(NOT_FROM_EVENTS),),
+        ).fetchall()
+    raised = sorted(tuple(row) for row in rows)
+    assert raised == wanted, first_difference(raised, wanted)
+    # The month has each kind of trouble the truth predicts, so the comparison means something.
+    kinds = Counter(row[1] for row in raised)
+    for kind in (
+        "off_route",
+        "seal_changed",
+        "permit_expired",
+        "invalid_transition",
+        "non_positive_duration",
+        "departure_without_arrival",
+        "unconnected_jump",
+        "conflicting_duplicate",
+    ):
+        assert kinds[kind] > 0, kind
+    states = Counter(row[1] for row in snapshot["states"])
+    assert states["rejected"] > 0
+    assert states["cancelled"] > 0
