@@ -104,6 +104,14 @@ async def test_a_month_of_every_kind_converges_to_the_truth(
         "conflicting_duplicate",
     ):
         assert kinds[kind] > 0, kind
+    # Each leg a plausibility rule voids is one anomaly of the truth, and flagged for KPIs.
+    voiding = {AlertKind.LEG_TOO_FAST.value, AlertKind.NON_POSITIVE_DURATION.value}
+    with psycopg.connect(workers.database_url) as conn:
+        flagged = conn.execute(
+            "SELECT (SELECT count(*) FROM legs WHERE implausible),"
+            " (SELECT count(*) FROM stays WHERE implausible)"
+        ).fetchone()
+    assert flagged == (sum(kinds[kind] for kind in voiding), 0)
     states = Counter(row[1] for row in snapshot["states"])
     assert states["rejected"] > 0
     assert states["cancelled"] > 0
