@@ -260,6 +260,15 @@ class _Oracle:
             )
         return tuple(sorted(out, key=lambda a: (a.occurred_at, a.event_id, a.kind.value, a.detail)))
 
+    def anomaly_at(
+        self, j: Journey, plan: list[PlannedEvent], index: int, kind: AnomalyKind, detail: str
+    ) -> Anomaly:
+        """The anomaly the tracker reports on the plan's `index`-th event."""
+        event = self.factory.build(j, index, plan[index])
+        return Anomaly(
+            j.consignment_id, kind, str(event.event_id), event.location, event.occurred_at, detail
+        )
+
     def source_anomalies(
         self,
         j: Journey,
@@ -277,17 +286,7 @@ class _Oracle:
         out: list[Anomaly] = []
 
         def at(index: int, kind: AnomalyKind, detail: str) -> None:
-            event = self.factory.build(j, index, plan[index])
-            out.append(
-                Anomaly(
-                    j.consignment_id,
-                    kind,
-                    str(event.event_id),
-                    event.location,
-                    event.occurred_at,
-                    detail,
-                )
-            )
+            out.append(self.anomaly_at(j, plan, index, kind, detail))
 
         for stay in orphans:
             index = next(
@@ -313,17 +312,7 @@ class _Oracle:
         shown = visible_indices(j, plan, self.end)
 
         def at(index: int, kind: AnomalyKind, detail: str) -> None:
-            event = self.factory.build(j, index, plan[index])
-            out.append(
-                Anomaly(
-                    j.consignment_id,
-                    kind,
-                    str(event.event_id),
-                    event.location,
-                    event.occurred_at,
-                    detail,
-                )
-            )
+            out.append(self.anomaly_at(j, plan, index, kind, detail))
 
         on_route, off_seen = set(j.route.locations), set()
         sealed: list[int] = []
