@@ -85,6 +85,7 @@ class StayView:
     arrival_to_release_seconds: int | None
     release_to_departure_seconds: int | None
     inspection_seconds: int | None
+    implausible: bool = False  # voided by a plausibility rule: not in KPIs
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class LegView:
     origin_dwell_seconds: int | None
     swod_kmh: float | None
     swd_kmh: float | None
+    implausible: bool = False  # voided by a plausibility rule: not in KPIs
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,7 @@ _STAY_FIELDS = (
     "inspection_started_at",
     "inspection_completed_at",
     "dwell_seconds",
+    "implausible",
 )
 
 
@@ -164,6 +165,7 @@ def leg(view: LegView) -> schemas.Leg:
         origin_dwell_seconds=view.origin_dwell_seconds,
         swod_kmh=view.swod_kmh,
         swd_kmh=view.swd_kmh,
+        implausible=view.implausible,
     )
 
 

@@ -75,6 +75,11 @@ class Stay(Schema):
     dwell_seconds: int | None = Field(description="Arrival to departure; null while open.")
     dwell_hours: float | None
     stages: StageDurations
+    implausible: bool = Field(
+        default=False,
+        description="Voided by a plausibility rule (docs/domain.md, Plausibility): the "
+        "timeline keeps it, KPIs leave it out.",
+    )
 
 
 class ConsignmentSummary(Schema):
@@ -160,6 +165,11 @@ class Leg(Schema):
     origin_dwell_seconds: int | None
     swod_kmh: float | None = Field(description="CPMM speed without delay.")
     swd_kmh: float | None = Field(description="CPMM speed with delay (the origin's dwell).")
+    implausible: bool = Field(
+        default=False,
+        description="Voided by a plausibility rule (docs/domain.md, Plausibility): the "
+        "timeline keeps it, KPIs leave it out.",
+    )
 
 
 class Timeline(Schema):
