@@ -134,6 +134,7 @@ class JourneyKind(StrEnum):
     PERMIT_EXPIRED = "permit_expired"  # expires before the truck enters the country
     DEVIATION = "deviation"  # travels another route to the same destination
     RETURN = "return"  # turned back to the previous location, then on again
+    SPLIT = "split"  # reloaded onto two trucks at the Caspian port of arrival
 
 
 class JourneyMix(BaseModel):
@@ -153,6 +154,7 @@ class JourneyMix(BaseModel):
     permit_expired: Share = 0.005
     deviation: Share = 0.01
     return_: Share = Field(default=0.01, alias="return")
+    split: Share = 0.005
 
     @classmethod
     def regular_only(cls) -> JourneyMix:

@@ -31,6 +31,7 @@ from simulator import ids
 from simulator.journeys import (
     Journey,
     Permit,
+    Split,
     StayPlan,
     has_seal_check,
     permit_expiry,
@@ -339,6 +340,25 @@ class _Planner:
             )
         if k < self.last:
             self._prenotify(k, s)
+        split = j.split
+        if split is not None and k >= split.first:
+            self._second_truck(k, s, split)
+
+    def _second_truck(self, k: int, s: StayPlan, split: Split) -> None:
+        """The second truck's gate reports: it queues right behind the first (at the port
+        where the goods were split it only leaves), and leaves `lag` seconds after it."""
+        j, loc = self.j, s.location
+        refs = _references(self.refs[0].model_copy(update={"vehicle_plates": split.plates}))
+        attrs = _attrs(direction=s.direction, mode=j.mode)
+        if k > split.first:
+            behind = min(split.lag, (s.departed - s.arrived) // 2)
+            source = self.gate(E.GATE_ARRIVED, loc)
+            self.add(s.arrived + behind, E.GATE_ARRIVED, loc, source, attrs, k, refs)
+        released = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
+        source = self.gate(E.GATE_RELEASED, loc)
+        self.add(s.released + split.lag, E.GATE_RELEASED, loc, source, released, k, refs)
+        source = self.gate(E.GATE_DEPARTED, loc)
+        self.add(s.departed + split.lag, E.GATE_DEPARTED, loc, source, attrs, k, refs)
 
     def _leaves_country(self, k: int) -> bool:
         if k == self.last:

@@ -104,6 +104,15 @@ class Incident:
     new_seals: tuple[str, ...] | None = None  # fitted there, when the seal broke
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """From stay `first` on, a second truck with `plates` follows `lag` seconds behind."""
+
+    first: int
+    lag: int
+    plates: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Journey:
     index: int
@@ -123,6 +132,7 @@ class Journey:
     cancelled: int | None = None
     incident: Incident | None = None
     reseal: tuple[int, tuple[str, ...]] | None = None  # (stay, new seals) at inspection
+    split: Split | None = None
     stays: list[StayPlan] = field(default_factory=list)  # only those arrived by window end
     goods_released: int | None = None
     discharged: int | None = None
@@ -414,7 +424,24 @@ class JourneySimulator:
             journey.reseal = (stay, ids.seal_numbers(draw, country, len(journey.identity.seals)))
         if kind in _PERMIT_KINDS:
             self._permit_outcome(journey)
+        if kind is JourneyKind.SPLIT:
+            self._split(journey)
         return True
+
+    def _split(self, journey: Journey) -> None:
+        """Unloaded from the ferry onto two trucks at the port of arrival (road only: a
+        rail consignment's wagons travel as one train)."""
+        landings = [
+            i + 1
+            for i, (here, there) in enumerate(pairwise(journey.path))
+            if self._by_sea(here, there)
+        ]
+        if journey.mode is not TransportMode.ROAD or not landings:
+            journey.kind = JourneyKind.REGULAR
+            return
+        country = ids.carrier_country(journey.carrier_id)
+        plates = ids.vehicle_plates(self.outcomes, country)
+        journey.split = Split(landings[-1], int(self.outcomes.uniform(60, 300)), plates)
 
     def _permit_outcome(self, journey: Journey) -> None:
         if not journey.permits:
@@ -595,9 +622,10 @@ def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
             for i, stay in enumerate(journey.stays)
             if stay.departed <= end and rng.random() < rates.missing_departure
         ]
-        if journey.kind is JourneyKind.RETURN:
-            # Back at a visit never closed, the tracker would take the return for the same
-            # visit: a fault and a journey kind that the truth does not combine.
+        if journey.kind in (JourneyKind.RETURN, JourneyKind.SPLIT):
+            # A return to a visit never closed would fold into it; a second truck's
+            # departure would close a visit the first left open: faults and kinds the
+            # truth does not combine.
             dropped = []
         journey.dropped_departures = frozenset(dropped)
         journey.skew, journey.silenced_arrivals = _source_faults(journey, config)
@@ -633,7 +661,11 @@ def _source_faults(
     skew = rates.clock_skew
     skewed = (skew.location, skew.seconds) if skew and skew.location in path else None
     silent = rates.silent_arrivals
-    if silent is None or silent.location not in path or journey.kind is JourneyKind.RETURN:
+    if (
+        silent is None
+        or silent.location not in path
+        or journey.kind in (JourneyKind.RETURN, JourneyKind.SPLIT)
+    ):
         return skewed, frozenset()
     day = int(config.start.timestamp()) + silent.day * DAY
     return skewed, frozenset(

@@ -339,6 +339,11 @@ class _Oracle:
                 if _dt(p.at) > expiry:
                     detail = f"permit {permit_id} used after expiry {expiry.isoformat()}"
                     at(i, AnomalyKind.PERMIT_EXPIRED, detail)
+            second_truck = j.split is not None and p.references.vehicle_plates == j.split.plates
+            if p.event_type is EventType.GATE_DEPARTED and second_truck:
+                # The first truck's departure closed the visit the second one joined.
+                detail = f"departed {p.location} without an open visit there"
+                at(i, AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL, detail)
             if p.event_type is EventType.PERMIT_REVOKED and permit_id in used:
                 at(
                     i,

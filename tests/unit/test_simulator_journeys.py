@@ -183,6 +183,26 @@ def test_a_gate_silent_about_arrivals_for_a_day_leaves_departures_without_arriva
     assert all("GE-SARPI" not in a.detail for a in jumps)  # the stay that was never opened
 
 
+def test_a_split_consignment_reports_each_second_departure_without_an_arrival() -> None:
+    _, events = month()
+    cases = [c for c in by_kind(JourneyKind.SPLIT) if c.stays]
+    assert any(a.kind is AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL for c in cases for a in c.anomalies)
+    for truth in cases:
+        seen = events[truth.consignment_id]
+        declared = next(e for e in seen if e.event_type is EventType.DECLARATION_SUBMITTED)
+        second = {
+            str(e.event_id)
+            for e in seen
+            if e.event_type is EventType.GATE_DEPARTED
+            and e.references.vehicle_plates != declared.references.vehicle_plates
+        }
+        # The first truck's departure closes each visit; the second finds none open.
+        orphans = {
+            a.event_id for a in truth.anomalies if a.kind is AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL
+        }
+        assert orphans == second
+
+
 def test_a_return_visits_a_location_twice() -> None:
     assert any(s.visit == 2 for c in by_kind(JourneyKind.RETURN) for s in c.stays)
 
