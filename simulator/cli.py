@@ -21,6 +21,7 @@ from simulator.config import (
     DEFAULT_START,
     FaultProfile,
     FaultRates,
+    JourneyMix,
     SimulationConfig,
 )
 from simulator.files import Checkpoint, CheckpointMismatch, FileRecord, Position, read_records
@@ -63,6 +64,14 @@ RoadShare = Annotated[
 Faults = Annotated[
     FaultProfile, typer.Option(help="Fault preset: clean (none) or faulty (every fault kind).")
 ]
+Journeys = Annotated[
+    bool,
+    typer.Option(
+        "--journeys/--regular-only",
+        help="Every kind of journey (rejected, cancelled, incidents, ...) at its assumed share, "
+        "or only journeys that go as declared.",
+    ),
+]
 Carriers = Annotated[
     str,
     typer.Option(help="Comma-separated carrier ids (carrier-kz-01 form gives the permit country)."),
@@ -93,6 +102,7 @@ def _config(
     faults: FaultProfile,
     carriers: str,
     capacity_scale: float | None,
+    journeys: bool = True,
 ) -> SimulationConfig:
     if start.tzinfo is None:
         start = start.replace(tzinfo=DEFAULT_START.tzinfo)
@@ -103,6 +113,7 @@ def _config(
         start=start,
         road_share=road_share,
         faults=FaultRates.preset(faults),
+        journeys=JourneyMix() if journeys else JourneyMix.regular_only(),
         carriers=tuple(c.strip() for c in carriers.split(",") if c.strip()),
         capacity_scale=capacity_scale,
     )
@@ -135,6 +146,7 @@ def generate(
     start: Start = DEFAULT_START,
     road_share: RoadShare = 0.7,
     faults: Faults = FaultProfile.CLEAN,
+    journeys: Journeys = True,
     carriers: Carriers = _DEFAULT_CARRIERS,
     capacity_scale: Capacity = None,
     out: Annotated[str, typer.Option(help="NDJSON output file, or - for stdout.")] = "-",
@@ -147,7 +159,9 @@ def generate(
     quiet: Quiet = False,
 ) -> None:
     """Generate events to NDJSON (one TransitEvent JSON per line, in delivery order)."""
-    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    config = _config(
+        seed, consignments, days, start, road_share, faults, carriers, capacity_scale, journeys
+    )
     result = simulate(config)
     records: Iterable[Record] = result.deliveries
     if include_invalid:
@@ -212,6 +226,7 @@ def replay_command(
     start: Start = DEFAULT_START,
     road_share: RoadShare = 0.7,
     faults: Faults = FaultProfile.CLEAN,
+    journeys: Journeys = True,
     carriers: Carriers = _DEFAULT_CARRIERS,
     capacity_scale: Capacity = None,
     api_key: Annotated[
@@ -253,7 +268,9 @@ def replay_command(
     if checkpoint is not None:
         raise typer.BadParameter("--checkpoint needs a FILE: generated runs restart from the seed")
     sink = _sink(to, key, topic, timeout)
-    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    config = _config(
+        seed, consignments, days, start, road_share, faults, carriers, capacity_scale, journeys
+    )
     result = simulate(config)
     records: Iterable[Record] = result.deliveries
     if include_invalid:

@@ -98,6 +98,7 @@ class Summary:
 
     consignments: int
     states: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # journey kinds
     median_dwell_hours: dict[str, float] = field(default_factory=dict)
     events: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -109,6 +110,7 @@ class Summary:
             "events": self.events,
             "faults": dict(sorted(self.faults.items())),
             "states": dict(sorted(self.states.items())),
+            "journey_kinds": dict(sorted(self.kinds.items())),
             "median_dwell_hours": self.median_dwell_hours,
             "complete": self.complete,
         }
@@ -120,6 +122,7 @@ class Summary:
             "faults injected: "
             + (", ".join(f"{k}={v}" for k, v in sorted(self.faults.items())) or "none"),
             "final states: " + ", ".join(f"{k}={v}" for k, v in sorted(self.states.items())),
+            "journey kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(self.kinds.items())),
             "median dwell (h) of completed stays:",
         ]
         lines += [f"  {loc:<22} {hours:7.1f}" for loc, hours in self.median_dwell_hours.items()]
@@ -159,6 +162,7 @@ class SimulationResult:
         if not self._summary.states:
             truth = self.truth
             self._summary.states.update(c.state.value for c in truth.consignments.values())
+            self._summary.kinds.update(c.kind.value for c in truth.consignments.values())
             order = [location.code for location in self._reference.locations]
             self._summary.median_dwell_hours.update(_median_dwell(truth, order))
         return self._summary

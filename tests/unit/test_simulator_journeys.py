@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from functools import cache
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from corridor.alerts import AlertKind
 from corridor.events import EventType, TransitEvent
@@ -14,6 +17,7 @@ from corridor.journey import AnomalyKind, ConsignmentState
 from corridor.reference import CorridorReference, load_reference
 from corridor.timeline import build_timeline
 from simulator import FaultRates, SimulationConfig, SimulationResult, simulate
+from simulator.cli import app
 from simulator.config import JourneyKind, JourneyMix
 from simulator.truth import ConsignmentTruth, expected_alerts
 
@@ -246,3 +250,15 @@ def test_both_directions_every_mode_and_the_branches() -> None:
         if leg.mode.value == "sea"
     }
     assert {("KZ-AKTAU", "AZ-ALAT"), ("AZ-ALAT", "KZ-AKTAU"), ("AZ-ALAT", "KZ-KURYK")} <= sea
+
+
+def test_the_command_line_can_leave_out_every_kind_but_regular(tmp_path: Path) -> None:
+    summaries = {}
+    for flag in ("--journeys", "--regular-only"):
+        path = tmp_path / f"{flag}.json"
+        args = ["generate", "--consignments", "200", "--out", str(tmp_path / "e"), "-q"]
+        outcome = CliRunner().invoke(app, [*args, flag, "--summary-json", str(path)])
+        assert outcome.exit_code == 0, outcome.output
+        summaries[flag] = json.loads(path.read_text())["journey_kinds"]
+    assert summaries["--regular-only"] == {"regular": 200}
+    assert len(summaries["--journeys"]) > 5
