@@ -78,6 +78,7 @@ FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
 _RECENT_DWELLS = """
 SELECT dwell_seconds FROM stays
 WHERE location = %(location)s AND status = 'completed' AND dwell_seconds IS NOT NULL
+  AND NOT implausible
   AND arrived_at >= %(since)s - (%(until)s - %(since)s) AND arrived_at < %(until)s
   AND departed_at >= %(since)s AND departed_at < %(until)s
 """

@@ -147,6 +147,7 @@ class LocationPerformance:
     dwell_mean_seconds: float | None
     dwell_median_seconds: float | None
     dwell_p90_seconds: float | None
+    excluded_count: int = 0  # voided by a plausibility rule: in stays_count only
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class LegPerformance:
     travel_median_seconds: float | None
     swod_median_kmh: float | None
     swd_median_kmh: float | None
+    excluded_count: int = 0  # voided by a plausibility rule: not in the figures
 
 
 @dataclass(frozen=True, slots=True)
