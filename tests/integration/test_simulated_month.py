@@ -4,7 +4,8 @@ through Kafka, real tracker workers and PostgreSQL, judged against the simulator
 The delivery faults here keep each consignment's events in timeline order (re-sends,
 a re-sent day, conflicting versions, dropped departures, a skewed gate clock, a gate
 silent about arrivals), so every alert the tracker raises is one the final timeline
-holds and the alerts can be compared exactly. Faults that reorder a consignment's
+holds and the alerts can be compared exactly; the KPI rollups count what the truth says,
+less the legs it voids. Faults that reorder a consignment's
 events are judged on timelines and states by tests/integration/test_tracker_pipeline.py.
 """
 
@@ -18,9 +19,10 @@ import psycopg
 import pytest
 
 from corridor.alerts import AlertKind
-from simulator import FaultRates, SimulationConfig, simulate
+from simulator import FaultRates, GroundTruth, SimulationConfig, simulate
 from simulator.config import ClockSkew, JourneyKind, JourneyMix, SilentArrivals
 from simulator.truth import expected_alerts
+from storage.kpi_refresh import refresh_kpi_views
 from tests.integration.tracker_harness import (
     TrackerWorkers,
     first_difference,
@@ -45,6 +47,27 @@ CONFIG = SimulationConfig(
 )
 # Raised by the tracker's own clock and its storage, not derived from the events.
 NOT_FROM_EVENTS = {AlertKind.OVERDUE_STAY.value, AlertKind.DEAD_LETTER.value}
+
+
+async def _assert_kpis_count_what_the_truth_says(
+    database_url: str, truth: GroundTruth, voided_legs: int
+) -> None:
+    """The rollups count every plausible leg and completed stay, and what they left out."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await refresh_kpi_views(conn)
+    legs = sum(len(c.legs) for c in truth.consignments.values())
+    completed = sum(
+        1 for c in truth.consignments.values() for s in c.stays if s.status.value == "completed"
+    )
+    with psycopg.connect(database_url) as conn:
+        leg_counts = conn.execute(
+            "SELECT sum(legs_count), sum(excluded_count) FROM leg_time_daily"
+        ).fetchone()
+        stay_counts = conn.execute(
+            "SELECT sum(completed_count), sum(excluded_count) FROM location_dwell_daily"
+        ).fetchone()
+    assert leg_counts == (legs - voided_legs, voided_legs)
+    assert stay_counts == (completed, 0)
 
 
 @pytest.fixture
@@ -111,7 +134,9 @@ async def test_a_month_of_every_kind_converges_to_the_truth(
             "SELECT (SELECT count(*) FROM legs WHERE implausible),"
             " (SELECT count(*) FROM stays WHERE implausible)"
         ).fetchone()
-    assert flagged == (sum(kinds[kind] for kind in voiding), 0)
+    voided_legs = sum(kinds[kind] for kind in voiding)
+    assert flagged == (voided_legs, 0)
+    await _assert_kpis_count_what_the_truth_says(workers.database_url, truth, voided_legs)
     states = Counter(row[1] for row in snapshot["states"])
     assert states["rejected"] > 0
     assert states["cancelled"] > 0
