@@ -17,6 +17,7 @@ from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
+from corridor.plausibility import screen
 from corridor.reference import CorridorReference
 from corridor.stays import derive_stays
 
@@ -49,6 +50,8 @@ def derive_timeline(
     route = reference.routes_by_id.get(route_id) if route_id else None
     stays, departure_anomalies = derive_stays(ordered)
     status = derive_status(ordered, stays, route, reference)
+    legs = derive_legs(stays, reference, route)
+    screening = screen(ordered, stays, legs, reference)
     anomalies = [
         *conflicts,
         *departure_anomalies,
@@ -56,6 +59,7 @@ def derive_timeline(
         *off_route(ordered, route),
         *seal_changes(ordered),
         *expired_permit_uses(ordered),
+        *screening.anomalies,
     ]
     return Timeline(
         consignment_id=consignment_id,
@@ -67,8 +71,10 @@ def derive_timeline(
         events=ordered,
         stays=stays,
         crossings=derive_crossings(stays, reference),
-        legs=derive_legs(stays, reference, route),
+        legs=legs,
         anomalies=tuple(sorted(anomalies, key=_anomaly_order)),
+        implausible_legs=screening.implausible_legs,
+        implausible_stays=screening.implausible_stays,
     )
 
 
