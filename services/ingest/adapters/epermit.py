@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from corridor.errors import InvalidEvent
 from corridor.events import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     BorderDirection,
     EventAttributes,
     EventType,
@@ -141,6 +143,11 @@ def _end_of_day(ledger_date: str, zone: ZoneInfo) -> datetime:
         start = datetime.combine(datetime(year, month, day).date(), time(), zone)
     except ValueError as exc:
         raise InvalidEvent("expireAt", f"{ledger_date!r} is not a date: {exc}") from None
+    # Checked before adding the day, which would overflow at the end of year 9999.
+    if not EARLIEST_INSTANT <= start < LATEST_INSTANT - timedelta(days=1):
+        raise InvalidEvent(
+            "expireAt", f"{ledger_date!r} is outside {EARLIEST_INSTANT.year}..{LATEST_INSTANT.year}"
+        )
     return start + timedelta(days=1)
 
 
