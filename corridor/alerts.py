@@ -22,6 +22,7 @@ class AlertKind(StrEnum):
     PERMIT_EXPIRED = "permit_expired"
     DEPARTURE_WITHOUT_ARRIVAL = "departure_without_arrival"
     INVALID_TRANSITION = "invalid_transition"
+    IDENTITY_CONFLICT = "identity_conflict"
 
 
 _FROM_ANOMALY = {
@@ -31,6 +32,7 @@ _FROM_ANOMALY = {
     AnomalyKind.PERMIT_EXPIRED: AlertKind.PERMIT_EXPIRED,
     AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL: AlertKind.DEPARTURE_WITHOUT_ARRIVAL,
     AnomalyKind.INVALID_TRANSITION: AlertKind.INVALID_TRANSITION,
+    AnomalyKind.IDENTITY_CONFLICT: AlertKind.IDENTITY_CONFLICT,
 }
 
 

@@ -37,6 +37,8 @@ class AnomalyKind(StrEnum):
     SEAL_CHANGED = "seal_changed"
     INVALID_TRANSITION = "invalid_transition"
     PERMIT_EXPIRED = "permit_expired"
+    # An event names another carrier, carnet, MRN, permit or route than the first claim.
+    IDENTITY_CONFLICT = "identity_conflict"
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:

@@ -13,17 +13,13 @@ from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import EventType, TransitEvent
+from corridor.events import TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
+from corridor.ownership import consignment_identity, declared_route_id
 from corridor.reference import CorridorReference
 from corridor.stays import derive_stays
-
-# A rejected declaration declares nothing, so only these name the route.
-_ROUTE_DECLARING_TYPES = frozenset(
-    {EventType.DECLARATION_SUBMITTED, EventType.DECLARATION_ACCEPTED}
-)
 
 
 def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference) -> Timeline:
@@ -32,12 +28,14 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
     consignment_id = _single_consignment(received)
     kept, conflicts = deduplicate(received)
     ordered = tuple(sorted(kept, key=lambda event: event.sort_key))
+    identity, identity_conflicts = consignment_identity(ordered)
     route_id = declared_route_id(ordered)
     route = reference.routes_by_id.get(route_id) if route_id else None
     stays, departure_anomalies = derive_stays(ordered)
     status = derive_status(ordered, stays, route, reference)
     anomalies = [
         *conflicts,
+        *identity_conflicts,
         *departure_anomalies,
         *status.anomalies,
         *off_route(ordered, route),
@@ -46,7 +44,7 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=ordered[-1].carrier_id,
+        carrier_id=identity.carrier_id or "",
         state=status.state,
         current_location=status.current_location,
         last_event_at=max(event.occurred_at for event in ordered),
@@ -82,14 +80,6 @@ def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], lis
             detail = f"{len(by_fingerprint)} different versions of this event; kept one"
             conflicts.append(anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail))
     return kept, conflicts
-
-
-def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:
-    """The route named by the latest declaration event that names one."""
-    for event in reversed(ordered):
-        if event.event_type in _ROUTE_DECLARING_TYPES and event.attributes.route_id:
-            return event.attributes.route_id
-    return None
 
 
 def _anomaly_order(anomaly: Anomaly) -> tuple[object, ...]:
