@@ -335,6 +335,9 @@ _FILTERS: dict[str, str] = {
 _NORMALISED = frozenset({"tir_carnet", "mrn", "permit_id", "vehicle_plate", "container"})
 
 
+_CARRIERS = "SELECT consignment_id, carrier_id FROM consignments WHERE consignment_id = ANY(%s)"
+
+
 def encode_cursor(last_event_at: datetime, consignment_id: str) -> str:
     raw = json.dumps([last_event_at.isoformat(), consignment_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -360,6 +363,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class ReadRepository:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier of each of these consignments that is stored; unknown ids are absent."""
+        if not consignment_ids:
+            return {}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _CARRIERS, (list(consignment_ids),))
+        return {str(row[0]): str(row[1]) for row in rows}
 
     async def consignment(
         self, consignment_id: str, carrier_id: str | None = None

@@ -86,6 +86,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request body too large",
+    409: "Conflict",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",

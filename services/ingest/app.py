@@ -49,7 +49,11 @@ def create_app(
     app.state.key_store = key_store
     metrics = IngestMetrics.create()
     intake = EventIntake(
-        reference, publisher, now, timedelta(seconds=settings.ingest_max_future_skew_seconds)
+        reference,
+        publisher,
+        now,
+        timedelta(seconds=settings.ingest_max_future_skew_seconds),
+        carriers=directory,
     )
     install_problem_handlers(app)
     app.add_exception_handler(MalformedMessage, _on_malformed)

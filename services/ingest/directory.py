@@ -6,6 +6,7 @@ The PostgreSQL implementation lives in `services.ingest.pg_directory`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -21,12 +22,19 @@ class ConsignmentDirectory(Protocol):
         """(consignment_id, carrier_id) of the consignment known by this reference."""
         ...
 
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier each known consignment belongs to; unknown ids are absent."""
+        ...
+
 
 class EmptyDirectory:
     """Knows no consignment: every message falls back to its own identifiers."""
 
     async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
         return None
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return {}
 
 
 async def resolve(message: MappedMessage, directory: ConsignmentDirectory) -> list[TransitEvent]:

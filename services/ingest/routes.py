@@ -17,7 +17,7 @@ from services.ingest import openapi
 from services.ingest.adapters import epermit, etir, ncts
 from services.ingest.adapters.base import MappedMessage
 from services.ingest.directory import ConsignmentDirectory, resolve
-from services.ingest.intake import Candidate, EventIntake, ForeignLocation
+from services.ingest.intake import Candidate, EventIntake, ForeignLocation, OwnershipConflict
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.results import IngestResult, report
@@ -46,6 +46,16 @@ def build_router(
             metrics.rejected.labels(endpoint, "forbidden_location").inc(len(candidates))
             raise forbidden(
                 f"this key may not publish for location {exc.location!r}; nothing was published"
+            ) from None
+        except OwnershipConflict as exc:
+            metrics.rejected.labels(endpoint, "carrier_conflict").inc(len(candidates))
+            raise ProblemError(
+                409,
+                "carrier-conflict",
+                "Conflict",
+                f"{exc}; a consignment's carrier is fixed by its first claim; "
+                "nothing was published",
+                errors=exc.errors,
             ) from None
         except BrokerUnavailable:
             metrics.rejected.labels(endpoint, "broker_unavailable").inc(len(candidates))

@@ -364,3 +364,42 @@ async def test_events_too_far_in_the_future_use_the_injected_clock() -> None:
     async for h in make_harness(ingest_max_future_skew_seconds=0):
         soon = (NOW + timedelta(seconds=1)).isoformat()
         assert_problem(await h.post("/v1/events", event(occurred_at=soon)), 422, "occurred_at")
+
+
+# --- carrier ownership: a publisher cannot hand a consignment to another carrier -----------
+
+
+async def test_an_event_naming_another_carrier_for_a_known_consignment_is_409(
+    h: Harness,
+) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    hijack = event(event_type="seals.checked", carrier_id="carrier-az-99")
+    body = assert_problem(await h.post("/v1/events", hijack), 409, "carrier_id")
+    assert body["type"] == "/problems/carrier-conflict"
+    assert "carrier-kz-01" not in response_text(body)  # the owner is not the sender's to learn
+    assert h.publisher.events == []
+
+
+async def test_a_batch_with_one_hijack_publishes_nothing(h: Harness) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    fine = event(carrier_id="carrier-kz-01")
+    hijack = event(event_type="seals.checked", carrier_id="carrier-az-99")
+    assert_problem(await h.post("/v1/events", [fine, hijack]), 409, "[1].carrier_id")
+    assert h.publisher.events == []
+
+
+async def test_two_carriers_for_a_new_consignment_in_one_request_is_409(h: Harness) -> None:
+    declared = event(event_type="declaration.accepted", carrier_id="carrier-kz-01")
+    other = event(event_type="gate.arrived", carrier_id="carrier-az-99")
+    assert_problem(await h.post("/v1/events", [other, declared]), 409, "[0].carrier_id")
+    assert h.publisher.events == []
+
+
+async def test_the_owners_own_events_are_accepted(h: Harness) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    response = await h.post("/v1/events", event(carrier_id="carrier-kz-01"))
+    assert response.status_code == 202, response.text
+
+
+def response_text(body: dict[str, Any]) -> str:
+    return json.dumps(body)
