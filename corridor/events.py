@@ -33,7 +33,21 @@ MAX_SEALS = 100
 LocationCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$", max_length=40)
 ]
-ConsignmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+CONSIGNMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+
+def _plain_path_segments(value: str) -> str:
+    # '/' is allowed (ids built from holder ids and carnets), but an id is also a URL path
+    # in the API: an empty, '.' or '..' segment would be rewritten by any client that
+    # normalises paths, so such an id could never be asked for as written.
+    if any(segment in ("", ".", "..") for segment in value.split("/")):
+        raise ValueError("must not contain an empty, '.' or '..' segment between '/'")
+    return value
+
+
+ConsignmentId = Annotated[
+    str, StringConstraints(pattern=CONSIGNMENT_ID_PATTERN), AfterValidator(_plain_path_segments)
+]
 CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 # No NUL: PostgreSQL text and JSONB cannot hold it, and one would poison the pipeline.
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
