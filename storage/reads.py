@@ -12,8 +12,6 @@ exact, medians and p90s are interpolated in the summed fixed-edge histograms (do
 
 from __future__ import annotations
 
-import base64
-import json
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -35,6 +33,7 @@ from storage.views import (
     ApiKeyRole,
     ApiKeyView,
     ConsignmentFilter,
+    ConsignmentKey,
     ConsignmentStatusView,
     ConsignmentView,
     CrossingPerformance,
@@ -338,28 +337,6 @@ _NORMALISED = frozenset({"tir_carnet", "mrn", "permit_id", "vehicle_plate", "con
 _CARRIERS = "SELECT consignment_id, carrier_id FROM consignments WHERE consignment_id = ANY(%s)"
 
 
-def encode_cursor(last_event_at: datetime, consignment_id: str) -> str:
-    raw = json.dumps([last_event_at.isoformat(), consignment_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-class InvalidCursor(ValueError):
-    """A page cursor this module did not produce."""
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raise InvalidCursor (a ValueError) for a cursor this module did not produce."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, key = json.loads(raw)
-        moment = datetime.fromisoformat(when)
-    except (ValueError, TypeError) as error:
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from error
-    if moment.tzinfo is None or not isinstance(key, str):
-        raise InvalidCursor(f"invalid cursor {cursor!r}")
-    return moment, key
-
-
 class ReadRepository:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -406,11 +383,11 @@ class ReadRepository:
         value: str,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]:
         """Consignments known by ``value`` as id, carnet, MRN, permit, plate or container,
         newest first; keyset pagination on (last_event_at, consignment_id)."""
-        after_time, after_id = decode_cursor(cursor) if cursor else (None, None)
+        after_time, after_id = after or (None, None)
         params = {
             "raw": value.strip(),
             "q": normalize_reference(value),
@@ -423,12 +400,7 @@ class ReadRepository:
         async with self._pool.connection() as conn:
             rows = await _all(conn, _SEARCH, params)
         items = tuple(_consignment_view(row) for row in rows[:limit])
-        has_more = len(rows) > limit
-        last = items[-1] if items else None
-        next_cursor = (
-            encode_cursor(last.last_event_at, last.consignment_id) if has_more and last else None
-        )
-        return Page(items=items, next_cursor=next_cursor)
+        return Page(items=items, has_more=len(rows) > limit)
 
     async def in_progress_at(
         self,
@@ -576,10 +548,10 @@ class ReadRepository:
         filters: ConsignmentFilter,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]:
         """Consignments matching every given filter, newest last event first; keyset
-        pagination on (last_event_at, consignment_id). Raises InvalidCursor."""
+        pagination on (last_event_at, consignment_id)."""
         conditions: list[sql.Composable] = []
         params: dict[str, Any] = {"limit": limit + 1}
         for name, template in _FILTERS.items():
@@ -594,8 +566,8 @@ class ReadRepository:
         if carrier_id is not None:
             params["carrier"] = carrier_id
             conditions.append(sql.SQL("carrier_id = %(carrier)s"))
-        if cursor:
-            params["after_time"], params["after_id"] = decode_cursor(cursor)
+        if after is not None:
+            params["after_time"], params["after_id"] = after
             conditions.append(
                 sql.SQL("(last_event_at, consignment_id) < (%(after_time)s, %(after_id)s::text)")
             )
@@ -607,9 +579,7 @@ class ReadRepository:
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(query, params)).fetchall()
         items = tuple(_consignment_view(row) for row in rows[:limit])
-        last = items[-1] if items and len(rows) > limit else None
-        next_cursor = encode_cursor(last.last_event_at, last.consignment_id) if last else None
-        return Page(items=items, next_cursor=next_cursor)
+        return Page(items=items, has_more=len(rows) > limit)
 
     async def locations_performance(
         self,

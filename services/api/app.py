@@ -15,7 +15,7 @@ from services.api.ports import ApiReads
 from services.api.routes import alerts, consignments, health, locations, performance
 from services.api.settings import ApiSettings
 from services.common.keys import KeyStore
-from services.common.limits import RejectNulInQuery
+from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
 
 DESCRIPTION = """\
@@ -49,6 +49,7 @@ def create_app(
     metrics = ApiMetrics()
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
+    app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
     app.add_middleware(RequestMetrics, metrics=metrics)
     for router in (
         consignments.build_router(settings),

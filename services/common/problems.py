@@ -85,6 +85,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     413: "Request body too large",
     409: "Conflict",
     415: "Unsupported media type",

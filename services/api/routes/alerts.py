@@ -11,7 +11,7 @@ from corridor.alerts import AlertKind
 from services.api import examples, present, schemas
 from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
 from services.api.openapi import FORBIDDEN, responses
-from services.api.routes.paging import decode_alert_cursor, encode_alert_cursor, next_link
+from services.api.routes.paging import alert_position, encode_alert_cursor, next_link
 from services.api.settings import ApiSettings
 
 DEFAULT_SINCE = timedelta(days=7)
@@ -48,7 +48,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             location=known_location(context, "location", location),
             kind=kind.value if kind else None,
             carrier_id=carrier_scope(principal),
-            after_id=decode_alert_cursor(cursor),
+            after_id=alert_position(cursor),
             limit=limit + 1,
         )
         more = len(views) > limit

@@ -13,7 +13,11 @@ from services.api import examples, present, schemas
 from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
-from services.api.routes.paging import check_consignment_cursor, next_link
+from services.api.routes.paging import (
+    consignment_position,
+    next_consignment_cursor,
+    next_link,
+)
 from services.api.settings import ApiSettings
 from services.common.problems import ProblemError
 from storage.views import ConsignmentFilter, ConsignmentStatusView
@@ -138,12 +142,13 @@ def build_router(settings: ApiSettings) -> APIRouter:
             ),
         )
         page = await context.reads.search_consignments(
-            filters, carrier_scope(principal), limit, check_consignment_cursor(cursor)
+            filters, carrier_scope(principal), limit, consignment_position(cursor)
         )
+        next_cursor = next_consignment_cursor(page.items, page.has_more)
         return schemas.ConsignmentPage(
             items=[present.summary(item, context.base) for item in page.items],
-            next_cursor=page.next_cursor,
-            links=schemas.PageLinks(next=next_link(request, context.base, page.next_cursor)),
+            next_cursor=next_cursor,
+            links=schemas.PageLinks(next=next_link(request, context.base, next_cursor)),
         )
 
     return router
