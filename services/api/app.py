@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import FastAPI, Security
-from fastapi.security import HTTPBearer
+from fastapi import FastAPI
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
@@ -31,10 +30,6 @@ seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaqu
 """
 
 
-# Declares the scheme in the OpenAPI document; `require_roles` does the checking.
-_BEARER = Security(HTTPBearer(auto_error=False, description="`Authorization: Bearer mck_...`"))
-
-
 def create_app(
     settings: ApiSettings,
     *,
@@ -57,6 +52,6 @@ def create_app(
         alerts.build_router(settings),
         locations.build_router(),
     ):
-        app.include_router(router, dependencies=[_BEARER])
+        app.include_router(router)
     app.include_router(health.build_router(metrics))
     return app

@@ -409,3 +409,22 @@ async def test_the_owners_own_events_are_accepted(h: Harness) -> None:
 
 def response_text(body: dict[str, Any]) -> str:
     return json.dumps(body)
+
+
+def test_openapi_declares_the_bearer_key_and_the_instant_window() -> None:
+    app = create_app(
+        settings(),
+        publisher=RecordingPublisher(),
+        key_store=InMemoryKeyStore(),
+        reference=load_reference(),
+        directory=InMemoryDirectory(),
+        now=lambda: NOW,
+    )
+    document = app.openapi()
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path in ("/v1/events", "/v1/messages/ncts", "/v1/messages/etir", "/v1/messages/epermit"):
+        assert document["paths"][path]["post"]["security"] == [{"HTTPBearer": []}], path
+        assert "409" in document["paths"][path]["post"]["responses"]
+    occurred_at = document["components"]["schemas"]["TransitEvent"]["properties"]["occurred_at"]
+    assert occurred_at["formatMinimum"].startswith("2000-01-01T00:00:00")
+    assert occurred_at["formatExclusiveMaximum"].startswith("2068-01-01T00:00:00")

@@ -10,10 +10,18 @@ from pydantic import AwareDatetime
 from corridor.clearance import RECENT_WINDOW, ClearanceOutlook, clearance_outlook
 from corridor.journey import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
-from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
+from services.api.deps import (
+    Context,
+    Reader,
+    carrier_scope,
+    instant_query,
+    known_location,
+    within_bounds,
+)
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
 from services.api.routes.paging import (
+    CURSOR_PATTERN,
     consignment_position,
     next_consignment_cursor,
     next_link,
@@ -122,12 +130,19 @@ def build_router(settings: ApiSettings) -> APIRouter:
         ] = None,
         last_event_before: Annotated[
             AwareDatetime | None,
-            Query(description="Only consignments with no event since this instant."),
+            instant_query("Only consignments with no event since this instant."),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.api_page_size_max)] = (
             settings.api_page_size_default
         ),
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=512,
+                pattern=CURSOR_PATTERN,
+                description="`next_cursor` of the previous page.",
+            ),
+        ] = None,
     ) -> schemas.ConsignmentPage:
         filters = ConsignmentFilter(
             tir_carnet=tir_carnet,

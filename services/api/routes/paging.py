@@ -10,6 +10,7 @@ from services.api import cursors
 from services.api.deps import invalid
 from storage.views import ConsignmentKey, ConsignmentView
 
+CURSOR_PATTERN = cursors.CURSOR_PATTERN
 _NOT_OURS = "not a cursor this API issued; pass `next_cursor` back"
 
 
