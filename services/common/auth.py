@@ -24,7 +24,9 @@ def forbidden(detail: str) -> ProblemError:
     return ProblemError(403, "forbidden", "Forbidden", detail)
 
 
-def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+def require_roles(
+    *roles: Role,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks the role."""
 
     # `Security` declares the scheme in each service's OpenAPI document (securitySchemes
