@@ -49,6 +49,10 @@ ConsignmentId = Annotated[
     str, StringConstraints(pattern=CONSIGNMENT_ID_PATTERN), AfterValidator(_plain_path_segments)
 ]
 CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# The carrier_id of an event whose message names no carrier (an arrival notification, a
+# frontier crossing): it makes no claim, and the consignment's carrier comes from the
+# events that name one. No key may be issued for it.
+CARRIER_NOT_NAMED = "not-named"
 # No NUL: PostgreSQL text and JSONB cannot hold it, and one would poison the pipeline.
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 
@@ -248,6 +252,12 @@ class EventAttributes(_Strict):
     customs_office: ShortText | None = Field(default=None, examples=["KZ000123"])
     reason: ShortText | None = Field(
         default=None, description="Why: rejection reason, incident kind, cancellation cause."
+    )
+    warnings: tuple[ShortText, ...] | None = Field(
+        default=None,
+        max_length=MAX_CONTAINERS,
+        description="What the source message was admitted with but is worth fixing, "
+        "e.g. a container number failing the ISO 6346 check digit.",
     )
 
 

@@ -28,7 +28,8 @@ TIR_LEGACY_MAX = 25_000_000
 TIR_HOLDER_PATTERN = re.compile(r"^[A-Z]{3}/[0-9]{3}/[0-9]{1,10}$")
 UNLOCODE_PATTERN = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 CUSTOMS_OFFICE_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{6}$")
-PERMIT_ID_PATTERN = re.compile(r"^([A-Z]{2})-([A-Z]{2})-[0-9]{4}-[0-9]{1,3}-[0-9]{1,10}$")
+# The reference implementation allows country codes of any length (`[A-Z]+`); bounded here.
+PERMIT_ID_PATTERN = re.compile(r"^([A-Z]{1,10})-([A-Z]{1,10})-[0-9]{4}-[0-9]{1,3}-[0-9]{1,10}$")
 VEHICLE_PLATE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,13}[A-Z0-9]$")
 
 

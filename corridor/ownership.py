@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from corridor.events import EventType, TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind
 
 _DECLARATION_TYPES = frozenset(
@@ -44,7 +44,7 @@ class ConsignmentIdentity:
 
 # Field name (as in the event contract) and how an event claims it.
 _CLAIMS: tuple[tuple[str, str, Callable[[TransitEvent], str | None]], ...] = (
-    ("carrier_id", "carrier_id", lambda e: e.carrier_id or None),
+    ("carrier_id", "carrier_id", lambda e: claimed_carrier(e.carrier_id)),
 )
 
 
@@ -58,6 +58,11 @@ def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:
         if event.event_type in _ROUTE_DECLARING_TYPES and event.attributes.route_id:
             return event.attributes.route_id
     return None
+
+
+def claimed_carrier(carrier_id: str | None) -> str | None:
+    """The carrier a value claims; None for a message that names none."""
+    return None if not carrier_id or carrier_id == CARRIER_NOT_NAMED else carrier_id
 
 
 def same_identifier(a: str, b: str) -> bool:
@@ -95,7 +100,7 @@ def consignment_identity(
 
 def _carrier_claimants(ordered: Sequence[TransitEvent]) -> Iterable[TransitEvent]:
     """Declarations first (the authoritative fact), then every event in timeline order."""
-    declarations = [e for e in ordered if e.event_type in _DECLARATION_TYPES and e.carrier_id]
+    declarations = [e for e in ordered if e.event_type in _DECLARATION_TYPES]
     return [*declarations, *ordered]
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
@@ -44,7 +44,7 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=identity.carrier_id or "",
+        carrier_id=identity.carrier_id or CARRIER_NOT_NAMED,
         state=status.state,
         current_location=status.current_location,
         last_event_at=max(event.occurred_at for event in ordered),

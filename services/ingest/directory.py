@@ -12,7 +12,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from corridor.errors import InvalidEvent
-from corridor.events import TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from services.common.problems import field_path
 from services.ingest.adapters.base import MappedMessage, ReferenceKind
 
@@ -38,21 +38,21 @@ class EmptyDirectory:
 
 
 async def resolve(message: MappedMessage, directory: ConsignmentDirectory) -> list[TransitEvent]:
-    """Complete the drafts with the consignment the directory knows, else the fallbacks."""
+    """Complete the drafts with the consignment the directory knows, else the fallback.
+
+    The carrier is the one the message names, or `CARRIER_NOT_NAMED`: a message naming
+    none is accepted whatever arrived before it, and the consignment's carrier comes
+    from the events that name one (`corridor.ownership`).
+    """
     subject = message.subject
     found = None
     for kind, value in subject.lookups:
         if (found := await directory.find(kind, value)) is not None:
             break
-    consignment_id, carrier_id = found or (subject.consignment_fallback, subject.carrier_fallback)
+    consignment_id = found[0] if found else subject.consignment_fallback
     if consignment_id is None:
         raise InvalidEvent(subject.consignment_field, "names no consignment the tracker knows")
-    if carrier_id is None:
-        raise InvalidEvent(
-            subject.carrier_field,
-            f"required: {consignment_id!r} is not a known consignment, so the message must "
-            "name the carrier",
-        )
+    carrier_id = subject.carrier or CARRIER_NOT_NAMED
     try:
         return [draft.complete(consignment_id, carrier_id) for draft in message.drafts]
     except ValidationError as exc:

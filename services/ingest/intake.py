@@ -19,7 +19,12 @@ from pydantic import ValidationError
 from corridor.errors import CorridorError
 from corridor.events import TransitEvent
 from corridor.identifiers import check_mrn, validate_references
-from corridor.ownership import ConsignmentIdentity, claim_conflicts, consignment_identity
+from corridor.ownership import (
+    ConsignmentIdentity,
+    claim_conflicts,
+    claimed_carrier,
+    consignment_identity,
+)
 from corridor.reference import CorridorReference
 from services.common.keys import Principal
 from services.common.problems import FieldError, validation_errors
@@ -213,7 +218,7 @@ class EventIntake:
         stored = await self._carriers.carriers_of(sorted(by_consignment))
         errors: list[FieldError] = []
         for consignment_id, items in by_consignment.items():
-            owner = stored.get(consignment_id)
+            owner = claimed_carrier(stored.get(consignment_id))
             if owner is None:
                 ordered = sorted((event for _, event in items), key=lambda e: e.sort_key)
                 owner = consignment_identity(ordered)[0].carrier_id

@@ -88,5 +88,19 @@ class InMemoryDirectory:
     async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
         return {i: self._carriers[i] for i in consignment_ids if i in self._carriers}
 
+    def learn(self, event: TransitEvent) -> None:
+        """Know the event's consignment as the tracker would once it stored the event."""
+        known = (event.consignment_id, event.carrier_id)
+        # A consignment filed under an LRN is found by it (as in the PostgreSQL directory).
+        self._entries.setdefault((ReferenceKind.LRN, event.consignment_id), known)
+        references = event.references
+        for kind, value in (
+            (ReferenceKind.MRN, references.mrn),
+            (ReferenceKind.TIR_CARNET, references.tir_carnet),
+            (ReferenceKind.PERMIT_ID, references.permit_id),
+        ):
+            if value is not None:
+                self._entries.setdefault((kind, value), known)
+
     async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
         return self._entries.get((reference_kind, value))

@@ -1,7 +1,9 @@
 """The PostgreSQL `ConsignmentDirectory`: consignments the tracker already knows.
 
 Wraps `storage.reads.ReadRepository.search_by_reference` and keeps only a consignment
-whose reference of the asked kind matches. LRNs are not stored, so they never resolve.
+whose reference of the asked kind matches. An LRN is not a reference the tracker stores:
+a declaration known only by its LRN (CC015C) is filed under the LRN as its consignment
+id, so the consignment an LRN names is the one with that id.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ class PostgresConsignmentDirectory:
         self._reads = reads
 
     async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
-        if reference_kind is ReferenceKind.LRN:
-            return None
         page = await self._reads.search_by_reference(value, limit=5)
         wanted = normalize_reference(value)
         for view in page.items:
+            if reference_kind is ReferenceKind.LRN and view.consignment_id == value.strip():
+                return view.consignment_id, view.carrier_id
             if _reference(view, reference_kind) == wanted:
                 return view.consignment_id, view.carrier_id
         return None

@@ -30,6 +30,10 @@ class IngestResult(BaseModel):
     duplicates: int
     rejected: int
     results: list[ItemOutcome]
+    ignored: str | None = Field(
+        default=None,
+        description="Why a well-formed message carried no tracking fact (nothing published).",
+    )
 
 
 def report(

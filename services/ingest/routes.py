@@ -17,7 +17,13 @@ from services.ingest import openapi
 from services.ingest.adapters import epermit, etir, ncts
 from services.ingest.adapters.base import MappedMessage
 from services.ingest.directory import ConsignmentDirectory, resolve
-from services.ingest.intake import Candidate, EventIntake, ForeignLocation, OwnershipConflict
+from services.ingest.intake import (
+    Candidate,
+    Checked,
+    EventIntake,
+    ForeignLocation,
+    OwnershipConflict,
+)
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.results import IngestResult, report
@@ -37,7 +43,11 @@ def build_router(
     router = APIRouter(prefix="/v1", tags=["ingest"])
 
     async def publish(
-        endpoint: str, principal: Principal, candidates: Sequence[Candidate], response: Response
+        endpoint: str,
+        principal: Principal,
+        candidates: Sequence[Candidate],
+        response: Response,
+        carrier_field: str = "carrier_id",
     ) -> IngestResult:
         started = time.perf_counter()
         try:
@@ -55,7 +65,11 @@ def build_router(
                 "Conflict",
                 f"{exc}; a consignment's carrier is fixed by its first claim; "
                 "nothing was published",
-                errors=exc.errors,
+                # A mapped message names its carrier in its own vocabulary.
+                errors=[
+                    FieldError(field=e.field.replace("carrier_id", carrier_field), rule=e.rule)
+                    for e in exc.errors
+                ],
             ) from None
         except BrokerUnavailable:
             metrics.rejected.labels(endpoint, "broker_unavailable").inc(len(candidates))
@@ -84,10 +98,19 @@ def build_router(
     @router.post("/messages/ncts", **openapi.route("ncts", max_batch))
     async def post_ncts(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = ncts.to_message(await request.body(), intake.reference, max_bytes=max_xml_bytes)
+        if message.ignored is not None:
+            response.status_code = 200
+            return IngestResult(
+                accepted=0, duplicates=0, rejected=0, results=[], ignored=message.ignored
+            )
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        candidates = [intake.check(e, lenient_mrn_check_digit=True) for e in events]
-        return await publish("ncts", principal, candidates, response)
+        findings = tuple(FieldError(field=f, rule=r) for f, r in message.warnings)
+        candidates = [
+            Checked(c.event, (*c.warnings, *findings)) if isinstance(c, Checked) else c
+            for c in (intake.check(e, lenient_mrn_check_digit=True) for e in events)
+        ]
+        return await publish("ncts", principal, candidates, response, message.subject.carrier_field)
 
     @router.post("/messages/epermit", **openapi.route("epermit", max_batch))
     async def post_epermit(
@@ -103,20 +126,33 @@ def build_router(
         ] = None,
     ) -> IngestResult:
         document = parse_json(await request.body())
+        if (housekeeping := epermit.ignored_event_type(document)) is not None:
+            response.status_code = 200
+            return IngestResult(
+                accepted=0,
+                duplicates=0,
+                rejected=0,
+                results=[],
+                ignored=f"{housekeeping} is ledger housekeeping, not a permit's journey",
+            )
         where = location or _only_location(principal)
         if not intake.reference.has_location(where):
             raise invalid("location", f"unknown corridor location {where!r}")
         message = epermit.to_message(document, intake.reference, where)
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        return await publish("epermit", principal, [intake.check(e) for e in events], response)
+        candidates = [intake.check(e) for e in events]
+        return await publish(
+            "epermit", principal, candidates, response, message.subject.carrier_field
+        )
 
     @router.post("/messages/etir", **openapi.route("etir", max_batch))
     async def post_etir(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = etir.to_message(parse_json(await request.body()), intake.reference)
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        return await publish("etir", principal, [intake.check(e) for e in events], response)
+        candidates = [intake.check(e) for e in events]
+        return await publish("etir", principal, candidates, response, message.subject.carrier_field)
 
     return router
 

@@ -118,6 +118,8 @@ def test_unlocode_and_customs_office() -> None:
 def test_permit_ids() -> None:
     assert validate_permit_id("TR-UZ-2025-1-1") == "TR-UZ-2025-1-1"
     assert validate_permit_id("tr-az-2026-1-1042") == "TR-AZ-2026-1-1042"
+    # The reference implementation allows country codes of any length.
+    assert validate_permit_id("TUR-UZB-2026-3-7") == "TUR-UZB-2026-3-7"
     for bad in ("TR-UZ-25-1-1", "TRUZ202511", "TR-TR-2025-1-1"):
         with pytest.raises(InvalidIdentifier):
             validate_permit_id(bad)

@@ -119,6 +119,7 @@ async def test_a_single_event_is_published_and_reported(h: Harness) -> None:
     assert response.status_code == 202
     body = response.json()
     assert body == {
+        "ignored": None,
         "accepted": 1,
         "duplicates": 0,
         "rejected": 0,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -12,11 +14,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from corridor.events import EventType, TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.reference import load_reference
+from corridor.timeline import build_timeline
 from services.ingest import create_app
 from services.ingest.adapters import ncts
 from services.ingest.adapters.base import MalformedMessage, ReferenceKind, UnsafeXml
+from services.ingest.directory import resolve
 from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
 from tests.unit.test_ingest_api import NOW, assert_problem, settings
 
@@ -124,7 +128,7 @@ NCTS_CASES = [
         MRN,
     ),
     (
-        "ncts_cc168c_left_security_area.xml",
+        "ncts_cd168c_left_security_area.xml",
         EventType.OPERATION_TERMINATED,
         "GE-SARPI",
         "2026-11-19T07:58:00",
@@ -165,6 +169,48 @@ NCTS_CASES = [
         "2026-11-18T11:58:00",
         "24GE000201T0000992",
     ),
+    (
+        "ncts_cc013c_amendment.xml",
+        EventType.DECLARATION_SUBMITTED,
+        "GE-POTI",
+        "2026-11-18T12:40:00",
+        MRN,
+    ),
+    (
+        "ncts_cc051c_no_release.xml",
+        EventType.DECLARATION_REJECTED,
+        "GE-POTI",
+        "2026-11-18T13:10:00",
+        "24GE000201T0000510",
+    ),
+    (
+        "ncts_cc055c_guarantee_not_valid.xml",
+        EventType.DECLARATION_REJECTED,
+        "GE-POTI",
+        "2026-11-18T12:00:00",
+        "24GE000201T0000553",
+    ),
+    (
+        "ncts_cc182c_incident.xml",
+        EventType.INCIDENT_REPORTED,
+        "TR-SARP",
+        "2026-11-20T14:55:00",
+        MRN,
+    ),
+    (
+        "ncts_cc043c_unloading_permission.xml",
+        EventType.SEALS_CHECKED,
+        "TR-KAPIKULE",
+        "2026-11-21T17:00:00",
+        MRN,
+    ),
+    (
+        "ncts_cc044c_unloading_remarks.xml",
+        EventType.SEALS_CHECKED,
+        "TR-KAPIKULE",
+        "2026-11-21T18:05:00",
+        MRN,
+    ),
 ]
 
 
@@ -183,10 +229,10 @@ async def test_ncts_samples_map_to_events(
     local_time: str,
     consignment: str,
 ) -> None:
-    # Messages without a carrier (arrival, release at destination) need the directory.
     directory.add(ReferenceKind.MRN, MRN, MRN, "GE0123456789")
+    body = sample(name)
     response = await api.post(
-        "/v1/messages/ncts", sample(name), headers={"Content-Type": "application/xml"}
+        "/v1/messages/ncts", body, headers={"Content-Type": "application/xml"}
     )
     assert response.status_code == 202, response.text
     assert response.json()["results"][0]["warnings"] == []
@@ -196,7 +242,9 @@ async def test_ncts_samples_map_to_events(
     assert published.location == location
     assert published.occurred_at == local(local_time, zone)
     assert published.consignment_id == consignment
-    assert published.carrier_id == "GE0123456789"
+    # Only a message naming a holder or carrier claims the consignment for one.
+    names_carrier = b"GE0123456789</identificationNumber>" in body
+    assert published.carrier_id == ("GE0123456789" if names_carrier else CARRIER_NOT_NAMED)
     assert published.source.system.value == "ncts"
     assert (
         published.attributes.customs_office in load_reference().location(location).customs_offices
@@ -219,20 +267,76 @@ def test_release_for_transit_carries_references_seals_and_mode() -> None:
     )
 
 
-async def test_the_directory_supplies_consignment_and_carrier(
+async def test_the_directory_supplies_the_consignment_the_message_names_the_carrier(
+    api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
+) -> None:
+    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "GE0123456789")
+    await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
+    [event] = publisher.events
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", "GE0123456789")
+
+
+async def test_a_message_naming_another_carrier_for_a_known_consignment_is_409(
     api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
 ) -> None:
     directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
-    await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
+    assert_problem(response, 409, "Consignment/Carrier/identificationNumber")
+    assert "carrier-ge-07" not in response.text
+    assert publisher.events == []
+
+
+async def test_a_message_naming_no_carrier_for_a_known_consignment_is_accepted(
+    api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
+) -> None:
+    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc007c_arrival_notification.xml"))
+    assert response.status_code == 202, response.text
     [event] = publisher.events
-    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", "carrier-ge-07")
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", CARRIER_NOT_NAMED)
 
 
-async def test_unknown_consignment_without_a_carrier_is_422_naming_the_field(
+async def test_a_message_naming_no_carrier_is_accepted_for_an_unknown_consignment(
     api: Client, publisher: RecordingPublisher
 ) -> None:
     response = await api.post("/v1/messages/ncts", sample("ncts_cc007c_arrival_notification.xml"))
-    assert_problem(response, 422, "Consignment.Carrier.identificationNumber")
+    assert response.status_code == 202, response.text
+    [event] = publisher.events
+    assert (event.consignment_id, event.carrier_id) == (MRN, CARRIER_NOT_NAMED)
+
+
+async def test_a_failing_container_check_digit_is_a_warning_on_the_event(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    body = sample("ncts_cc029c_release_for_transit.xml").replace(b"CSQU3054383", b"CSQU3054384")
+    response = await api.post("/v1/messages/ncts", body)
+    assert response.status_code == 202, response.text
+    [warning] = response.json()["results"][0]["warnings"]
+    assert warning["field"] == "Consignment/TransportEquipment/containerIdentificationNumber"
+    assert "check digit" in warning["rule"]
+    [event] = publisher.events
+    assert event.references.container_numbers == ()
+    assert event.attributes.warnings is not None
+    assert "CSQU3054384" in event.attributes.warnings[0]
+
+
+async def test_a_business_date_before_the_message_day_is_the_start_of_that_day(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    body = sample("ncts_cc045c_write_off.xml").replace(
+        b"<writeOffDate>2026-11-22<", b"<writeOffDate>2026-11-21<"
+    )
+    assert (await api.post("/v1/messages/ncts", body)).status_code == 202
+    [event] = publisher.events
+    assert event.occurred_at == local("2026-11-21T00:00:00", "Asia/Tbilisi")
+
+
+async def test_a_control_decision_notification_is_answered_200_and_ignored(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc060c_control_decision.xml"))
+    assert response.status_code == 200, response.text
+    assert "CC060C" in response.json()["ignored"]
     assert publisher.events == []
 
 
@@ -293,12 +397,73 @@ async def test_a_refused_cancellation_publishes_nothing(
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(b"GE000201", b"XX999999"),
             422,
-            "CustomsOfficeOfDeparture.referenceNumber",
+            "CustomsOfficeOfDeparture/referenceNumber",
         ),
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(MRN.encode(), b"24GE0002"),
             422,
-            "references.mrn",
+            "TransitOperation/MRN",
+        ),
+        (
+            re.sub(
+                rb"<HolderOfTheTransitProcedure>.*?</HolderOfTheTransitProcedure>",
+                b"",
+                sample("ncts_cc029c_release_for_transit.xml"),
+                flags=re.S,
+            ),
+            422,
+            "HolderOfTheTransitProcedure",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<messageType>CC029C</messageType>", b"<messageType>CC007C</messageType>"
+            ),
+            422,
+            "messageType",
+        ),
+        (
+            re.sub(
+                rb"<messageSender>.*?</messageSender>",
+                b"",
+                sample("ncts_cc029c_release_for_transit.xml"),
+            ),
+            422,
+            "messageSender",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<releaseDate>2026-11-18<", b"<releaseDate>2014-13-45<"
+            ),
+            422,
+            "TransitOperation/releaseDate",
+        ),
+        (
+            sample("ncts_cc007c_arrival_notification.xml").replace(
+                b"2026-11-21T16:05:00", b"2026-11-31T16:05:00"
+            ),
+            422,
+            "TransitOperation/arrivalNotificationDateAndTime",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"http://ncts.dgtaxud.ec", b"http://ncts.dgtaxud.ec/v5"
+            ),
+            400,
+            "body",
+        ),
+        (
+            sample("ncts_cd118c_crossing_frontier.xml").replace(
+                b"<passageDate>2026-11-19T09:32:00</passageDate>", b""
+            ),
+            422,
+            "TransitOperation/passageDate",
+        ),
+        (
+            sample("ncts_cc029c_release_for_transit.xml").replace(
+                b"<modeOfTransportAtTheBorder>3<", b"<modeOfTransportAtTheBorder>6<"
+            ),
+            422,
+            "Consignment/modeOfTransportAtTheBorder",
         ),
         (
             sample("ncts_cc029c_release_for_transit.xml").replace(
@@ -317,6 +482,14 @@ async def test_a_refused_cancellation_publishes_nothing(
         "unmapped-type",
         "unknown-office",
         "bad-mrn",
+        "missing-holder",
+        "root-and-messageType-disagree",
+        "missing-messageSender",
+        "impossible-date",
+        "impossible-date-time",
+        "wrong-namespace",
+        "missing-passageDate",
+        "unknown-mode-code",
         "bad-time",
     ],
 )
@@ -356,6 +529,10 @@ ETIR_CASES = [
     ("etir_i9_start.json", EventType.OPERATION_STARTED, "KZ-NUR-ZHOLY"),
     ("etir_i11_termination.json", EventType.OPERATION_TERMINATED, "KZ-KURYK"),
     ("etir_i13_discharge.json", EventType.OPERATION_DISCHARGED, "KZ-KURYK"),
+    ("etir_i7_record_declaration.json", EventType.DECLARATION_ACCEPTED, "KZ-NUR-ZHOLY"),
+    ("etir_i17_refusal_to_start.json", EventType.DECLARATION_REJECTED, "KZ-NUR-ZHOLY"),
+    ("etir_e11_amendment.json", EventType.DECLARATION_SUBMITTED, "KZ-NUR-ZHOLY"),
+    ("etir_e3_guarantee_cancellation.json", EventType.CONSIGNMENT_CANCELLED, "KZ-NUR-ZHOLY"),
 ]
 
 
@@ -421,13 +598,14 @@ async def test_bad_etir_messages_are_problems(
 # --- e-Permit -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "name", ["epermit_permit_created.json", "epermit_permit_created_camelcase.json"]
+)
 async def test_permit_created_maps_to_permit_issued(
-    api: Client, publisher: RecordingPublisher
+    api: Client, publisher: RecordingPublisher, name: str
 ) -> None:
     response = await api.post(
-        "/v1/messages/epermit",
-        sample("epermit_permit_created.json"),
-        params={"location": "KZ-NUR-ZHOLY"},
+        "/v1/messages/epermit", sample(name), params={"location": "KZ-NUR-ZHOLY"}
     )
     assert response.status_code == 202, response.text
     [event] = publisher.events
@@ -438,6 +616,23 @@ async def test_permit_created_maps_to_permit_issued(
         2027, 2, 1, tzinfo=ZoneInfo("Asia/Almaty")
     )
     assert event.occurred_at.timestamp() == 1793001600
+
+
+async def test_a_permit_without_plate_or_serial_and_a_long_country_code_is_issued(
+    api: Client, publisher: RecordingPublisher
+) -> None:
+    document = json.loads(sample("epermit_permit_created.json"))
+    del document["plate_number"]
+    document["permit_id"] = "AZE-KAZ-2026-1-1042"
+    response = await api.post(
+        "/v1/messages/epermit", json.dumps(document), params={"location": "AZ-ALAT"}
+    )
+    assert response.status_code == 202, response.text
+    [event] = publisher.events
+    assert (event.references.permit_id, event.references.vehicle_plates) == (
+        "AZE-KAZ-2026-1-1042",
+        (),
+    )
 
 
 async def test_permit_used_takes_the_keys_only_location_and_the_directory(
@@ -457,24 +652,42 @@ async def test_permit_used_takes_the_keys_only_location_and_the_directory(
     assert event.attributes.direction is not None
     assert event.attributes.direction.value == "inbound"
     assert event.occurred_at.timestamp() == 1795429800
-    assert event.consignment_id == "MC-2026-000123"
+    # The ledger event names no company: it makes no claim on the carrier.
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000123", CARRIER_NOT_NAMED)
 
 
-async def test_permit_revoked_maps_to_permit_revoked(
-    api: Client, directory: InMemoryDirectory, publisher: RecordingPublisher
+async def test_a_revocation_of_an_unknown_permit_is_accepted_without_a_company(
+    api: Client, publisher: RecordingPublisher
 ) -> None:
-    directory.add(ReferenceKind.PERMIT_ID, "AZ-KZ-2026-2-2077", "MC-2026-000200", "carrier-kz-02")
     response = await api.post(
         "/v1/messages/epermit",
         sample("epermit_permit_revoked.json"),
         params={"location": "AZ-ALAT"},
     )
     assert response.status_code == 202, response.text
-    assert [e.event_type for e in publisher.events] == [EventType.PERMIT_REVOKED]
+    [event] = publisher.events
+    assert event.event_type is EventType.PERMIT_REVOKED
+    assert (event.consignment_id, event.carrier_id) == ("AZ-KZ-2026-2-2077", CARRIER_NOT_NAMED)
+    assert event.occurred_at.timestamp() == 1795499940  # revoked_at, not event_timestamp
+
+
+async def test_quota_events_are_answered_200_and_ignored(
+    api: Client, keys: InMemoryKeyStore, publisher: RecordingPublisher
+) -> None:
+    # Even from a key with several locations and no location given: nothing is placed.
+    response = await api.post("/v1/messages/epermit", sample("epermit_quota_created.json"))
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 0
+    assert "QUOTA_CREATED" in response.json()["ignored"]
+    assert publisher.events == []
 
 
 def epermit(**changes: Any) -> str:
     return json.dumps(json.loads(sample("epermit_permit_created.json")) | changes)
+
+
+def epermit_camel(**changes: Any) -> str:
+    return json.dumps(json.loads(sample("epermit_permit_created_camelcase.json")) | changes)
 
 
 @pytest.mark.parametrize(
@@ -482,13 +695,16 @@ def epermit(**changes: Any) -> str:
     [
         (epermit(), {}, 422, "location"),
         (epermit(), {"location": "XX-NOWHERE"}, 422, "location"),
-        (epermit(eventType="PERMIT_LOST"), {"location": "AZ-ALAT"}, 422, "eventType"),
-        (epermit(permitId="AZ-AZ-2026-1-1"), {"location": "AZ-ALAT"}, 422, "permitId"),
-        (epermit(expireAt="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expireAt"),
-        (epermit(expireAt="31/12/9999"), {"location": "AZ-ALAT"}, 422, "expireAt"),
-        (epermit(expireAt="01/01/0001"), {"location": "AZ-ALAT"}, 422, "expireAt"),
-        (epermit(eventTimestamp="soon"), {"location": "AZ-ALAT"}, 422, "eventTimestamp"),
-        (sample("epermit_permit_used.json"), {"location": "AZ-ALAT"}, 422, "companyId"),
+        (epermit(event_type="PERMIT_LOST"), {"location": "AZ-ALAT"}, 422, "event_type"),
+        (epermit(permit_id="AZ-AZ-2026-1-1"), {"location": "AZ-ALAT"}, 422, "permit_id"),
+        (epermit(expires_at="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit(expires_at="31/12/9999"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit(event_timestamp="soon"), {"location": "AZ-ALAT"}, 422, "event_timestamp"),
+        (epermit(company_id=None), {"location": "AZ-ALAT"}, 422, "company_id"),
+        (epermit_camel(expireAt="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expireAt"),
+        (epermit_camel(permitId="AZ-1"), {"location": "AZ-ALAT"}, 422, "permitId"),
+        (epermit(expires_at="01/01/0001"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit_camel(expireAt="31/12/9999"), {"location": "AZ-ALAT"}, 422, "expireAt"),
     ],
     ids=[
         "no-location",
@@ -496,10 +712,13 @@ def epermit(**changes: Any) -> str:
         "unknown-type",
         "bad-permit-id",
         "bad-date",
-        "expires-end-of-year-9999",
-        "expires-year-1",
+        "date-beyond-year-9999",
         "wrong-type",
-        "unknown-permit-without-company",
+        "created-without-company",
+        "camelcase-bad-date",
+        "camelcase-bad-permit-id",
+        "date-year-1",
+        "camelcase-date-year-9999",
     ],
 )
 async def test_bad_epermit_events_are_problems(
@@ -534,3 +753,45 @@ def test_events_are_valid_contract_events(publisher: RecordingPublisher) -> None
     message = ncts.to_message(sample("ncts_cc045c_write_off.xml"), load_reference())
     event = message.drafts[0].complete(MRN, "GE0123456789")
     assert TransitEvent.model_validate_json(event.model_dump_json()) == event
+
+
+# --- arrival order ----------------------------------------------------------------------------
+
+DEPARTURE = (
+    "ncts_cc015c_declaration.xml",
+    "ncts_cc028c_mrn_allocated.xml",
+    "ncts_cc029c_release_for_transit.xml",
+)
+EN_ROUTE = ("ncts_cd118c_crossing_frontier.xml", "ncts_cc007c_arrival_notification.xml")
+ONE_CONSIGNMENT = DEPARTURE + EN_ROUTE
+
+
+async def test_one_consignments_messages_in_every_order_give_the_same_timeline() -> None:
+    reference = load_reference()
+    timelines = set()
+    orders = [
+        (*first, *then)
+        for first in itertools.permutations(DEPARTURE)
+        for then in itertools.permutations(EN_ROUTE)
+    ]
+    for order in orders:
+        directory = InMemoryDirectory()  # what the tracker knows, learnt as events are stored
+        events = []
+        for name in order:
+            for event in await resolve(ncts.to_message(sample(name), reference), directory):
+                directory.learn(event)
+                events.append(event)
+        timeline = build_timeline(events, reference)
+        timelines.add(
+            (
+                timeline.consignment_id,
+                timeline.carrier_id,
+                timeline.state,
+                tuple(e.fingerprint() for e in timeline.events),
+            )
+        )
+    # The LRN-carrying departure messages come first in no particular order; the
+    # MRN-only ones after a departure message was stored (docs/ingest.md says why).
+    [(consignment, carrier, _, fingerprints)] = timelines
+    assert (consignment, carrier) == ("GETRD-2026-000042", "GE0123456789")
+    assert len(fingerprints) == len(ONE_CONSIGNMENT)

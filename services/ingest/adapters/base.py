@@ -58,7 +58,7 @@ class Subject:
     lookups: tuple[tuple[ReferenceKind, str], ...]
     consignment_fallback: str | None
     consignment_field: str
-    carrier_fallback: str | None
+    carrier: str | None  # the carrier the message names, if it names one
     carrier_field: str
 
 
@@ -92,6 +92,10 @@ class EventDraft:
 class MappedMessage:
     subject: Subject
     drafts: tuple[EventDraft, ...]
+    # (element, finding): admitted, but worth the sender's attention.
+    warnings: tuple[tuple[str, str], ...] = ()
+    # Why a valid message carries no tracking fact (then `drafts` is empty).
+    ignored: str | None = None
 
 
 def event_id(system: SourceSystem, *identity: str) -> uuid.UUID:

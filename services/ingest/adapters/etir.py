@@ -37,7 +37,11 @@ from services.ingest.adapters.base import (
 )
 
 EVENT_TYPES: dict[str, EventType] = {
+    "E3": EventType.CONSIGNMENT_CANCELLED,
     "E9": EventType.DECLARATION_SUBMITTED,
+    "E11": EventType.DECLARATION_SUBMITTED,
+    "I7": EventType.DECLARATION_ACCEPTED,
+    "I17": EventType.DECLARATION_REJECTED,
     "I9": EventType.OPERATION_STARTED,
     "I11": EventType.OPERATION_TERMINATED,
     "I13": EventType.OPERATION_DISCHARGED,
@@ -50,7 +54,9 @@ class EtirMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    message_type: Literal["E9", "I9", "I11", "I13", "I15"] = Field(alias="messageType")
+    message_type: Literal["E3", "E9", "E11", "I7", "I9", "I11", "I13", "I15", "I17"] = Field(
+        alias="messageType"
+    )
     message_id: ShortText = Field(alias="messageId")
     tir_carnet: ShortText = Field(alias="tirCarnet", examples=["XH12345678"])
     holder_id: ShortText = Field(alias="holderId", examples=["KAZ/001/1234567"])
@@ -108,7 +114,7 @@ def to_message(document: Any, reference: CorridorReference) -> MappedMessage:
         consignment_fallback=carnet,
         consignment_field="tirCarnet",
         # The holder id's slashes are not allowed in carrier ids: AAA/BBB/NNN -> AAA-BBB-NNN.
-        carrier_fallback=message.carrier_id or holder.replace("/", "-"),
+        carrier=message.carrier_id or holder.replace("/", "-"),
         carrier_field="carrierId",
     )
     return MappedMessage(subject, (draft,))

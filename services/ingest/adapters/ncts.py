@@ -10,13 +10,15 @@ fact re-sent, even under a new messageIdentification, maps to the same event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from xml.etree.ElementTree import Element, ParseError
+from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from pydantic import ValidationError
 
-from corridor.errors import InvalidEvent
+from corridor.errors import InvalidEvent, InvalidIdentifier
 from corridor.events import (
     BorderDirection,
     EventAttributes,
@@ -26,7 +28,9 @@ from corridor.events import (
     SourceSystem,
     TransportMode,
 )
+from corridor.identifiers import validate_container_number
 from corridor.reference import CorridorReference
+from services.ingest.adapters import ncts_schema
 from services.ingest.adapters.base import (
     EventDraft,
     MalformedMessage,
@@ -49,20 +53,29 @@ _ROAD_VEHICLE_ID_TYPES = {"30", "31"}  # registration number of the road vehicle
 class _Rule:
     event_type: EventType
     offices: tuple[str, ...]  # the customs office element(s), first present wins
-    times: tuple[str, ...] = ()  # when it happened; else preparationDateAndTime
+    time: str = "preparationDateAndTime"  # the element stating when it happened
     each_office: bool = False  # one event per office named (anticipated records)
     direction: BorderDirection | None = None
+    per_message: bool = False  # may happen more than once: the message id is in the event id
 
 
+_DEPARTURE = ("CustomsOfficeOfDeparture",)
+_DESTINATION = ("CustomsOfficeOfDestinationActual",)
 RULES: dict[str, _Rule] = {
-    "CC015C": _Rule(EventType.DECLARATION_SUBMITTED, ("CustomsOfficeOfDeparture",)),
-    "CC028C": _Rule(EventType.DECLARATION_ACCEPTED, ("CustomsOfficeOfDeparture",)),
+    "CC015C": _Rule(EventType.DECLARATION_SUBMITTED, _DEPARTURE),
+    "CC013C": _Rule(EventType.DECLARATION_SUBMITTED, _DEPARTURE, per_message=True),
+    "CC028C": _Rule(
+        EventType.DECLARATION_ACCEPTED, _DEPARTURE, "TransitOperation/declarationAcceptanceDate"
+    ),
     "CC056C": _Rule(
         EventType.DECLARATION_REJECTED,
-        ("CustomsOfficeOfDeparture",),
-        ("TransitOperation/rejectionDateAndTime",),
+        _DEPARTURE,
+        "TransitOperation/rejectionDateAndTime",
+        per_message=True,
     ),
-    "CC029C": _Rule(EventType.OPERATION_STARTED, ("CustomsOfficeOfDeparture",)),
+    "CC029C": _Rule(EventType.OPERATION_STARTED, _DEPARTURE, "TransitOperation/releaseDate"),
+    "CC051C": _Rule(EventType.DECLARATION_REJECTED, _DEPARTURE, per_message=True),
+    "CC055C": _Rule(EventType.DECLARATION_REJECTED, _DEPARTURE, per_message=True),
     "CC050C": _Rule(
         EventType.BORDER_PRENOTIFIED, ("CustomsOfficeOfTransitDeclared",), each_office=True
     ),
@@ -75,31 +88,40 @@ RULES: dict[str, _Rule] = {
     "CC118C": _Rule(
         EventType.OPERATION_STARTED,
         ("CustomsOfficeOfTransitActual",),
-        (
-            "CustomsOfficeOfTransitActual/arrivalDateAndTimeActual",
-            "TransitOperation/notificationDateAndTime",
-        ),
+        "TransitOperation/passageDate",
         direction=BorderDirection.INBOUND,
     ),
     "CC168C": _Rule(
         EventType.OPERATION_TERMINATED,
         ("CustomsOfficeOfExitForTransitActual",),
-        ("TransitOperation/exitDateAndTime", "TransitOperation/notificationDateAndTime"),
+        "TransitOperation/passageDate",
         direction=BorderDirection.OUTBOUND,
+    ),
+    "CC182C": _Rule(
+        EventType.INCIDENT_REPORTED,
+        ("CustomsOfficeOfIncidentRegistration",),
+        "TransitOperation/incidentNotificationDateAndTime",
+        per_message=True,
     ),
     "CC007C": _Rule(
         EventType.OPERATION_TERMINATED,
-        ("CustomsOfficeOfDestinationActual",),
-        ("TransitOperation/arrivalNotificationDateAndTime",),
+        _DESTINATION,
+        "TransitOperation/arrivalNotificationDateAndTime",
     ),
-    "CC025C": _Rule(EventType.GOODS_RELEASED, ("CustomsOfficeOfDestinationActual",)),
-    "CC045C": _Rule(EventType.OPERATION_DISCHARGED, ("CustomsOfficeOfDeparture",)),
+    "CC043C": _Rule(EventType.SEALS_CHECKED, _DESTINATION),
+    "CC044C": _Rule(EventType.SEALS_CHECKED, _DESTINATION, "UnloadingRemark/unloadingDate"),
+    "CC025C": _Rule(EventType.GOODS_RELEASED, _DESTINATION, "TransitOperation/releaseDate"),
+    "CC045C": _Rule(EventType.OPERATION_DISCHARGED, _DEPARTURE, "TransitOperation/writeOffDate"),
     "CC009C": _Rule(
-        EventType.CONSIGNMENT_CANCELLED,
-        ("CustomsOfficeOfDeparture",),
-        ("Invalidation/decisionDateAndTime",),
+        EventType.CONSIGNMENT_CANCELLED, _DEPARTURE, "Invalidation/decisionDateAndTime"
     ),
 }
+# Well-formed and valid, but no fact of the journey of its own (docs/event-mapping.md).
+IGNORED = {
+    "CC060C": "a control decision notification: the inspection itself is the gate's "
+    "inspection.started / inspection.completed",
+}
+_CONTAINER = "Consignment/TransportEquipment/containerIdentificationNumber"
 
 
 def parse(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
@@ -126,25 +148,46 @@ def to_message(
 ) -> MappedMessage:
     root = parse(body, max_bytes=max_bytes)
     message_type = root.tag.rpartition("}")[2]
-    rule = RULES.get("CC" + message_type[2:] if message_type.startswith("CD") else message_type)
-    if rule is None:
+    canonical = "CC" + message_type[2:] if message_type.startswith("CD") else message_type
+    if canonical not in RULES and canonical not in IGNORED:
+        known = sorted({*RULES, *IGNORED})
         raise InvalidEvent(
             "messageType",
-            f"{message_type} is not a message ingest maps (one of {', '.join(sorted(RULES))})",
+            f"{message_type} is not a message ingest maps (one of {', '.join(known)})",
         )
+    ncts_schema.validate(root, message_type)
     mrn, lrn = _text(root, "TransitOperation/MRN"), _text(root, "TransitOperation/LRN")
     if mrn is None and lrn is None:
         raise InvalidEvent(
-            "TransitOperation.MRN", "an MRN (or, before allocation, an LRN) is required"
+            "TransitOperation/MRN", "an MRN (or, before allocation, an LRN) is required"
         )
-    if message_type.endswith("009C") and _text(root, "Invalidation/decision") == "0":
-        return MappedMessage(_subject(root, mrn, lrn), ())  # cancellation refused: nothing happened
+    subject = _subject(root, mrn, lrn)
+    if canonical in IGNORED:
+        return MappedMessage(subject, (), ignored=f"{message_type} is {IGNORED[canonical]}")
+    if canonical == "CC009C" and _text(root, "Invalidation/decision") != "1":
+        return MappedMessage(subject, (), ignored="the cancellation was not granted")
+    containers, warnings = _containers(root)
     try:
-        drafts = tuple(_drafts(root, message_type, rule, reference, mrn, lrn))
+        drafts = tuple(
+            _drafts(root, message_type, RULES[canonical], reference, mrn, lrn, containers, warnings)
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidEvent(".".join(str(p) for p in first["loc"]), first["msg"]) from None
-    return MappedMessage(_subject(root, mrn, lrn), drafts)
+    return MappedMessage(subject, drafts, warnings=tuple(warnings))
+
+
+def _containers(root: Element) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """Container numbers passing ISO 6346; the others are warnings, not refusals:
+    the element is free text of up to 17 characters in the XSD."""
+    kept: list[str] = []
+    warnings: list[tuple[str, str]] = []
+    for text in _texts(root, _CONTAINER):
+        try:
+            kept.append(validate_container_number(text, field=_CONTAINER))
+        except InvalidIdentifier as exc:
+            warnings.append((_CONTAINER, f"{exc.rule}; kept out of the references"))
+    return tuple(kept), warnings
 
 
 def _drafts(
@@ -154,19 +197,16 @@ def _drafts(
     reference: CorridorReference,
     mrn: str | None,
     lrn: str | None,
+    containers: tuple[str, ...],
+    warnings: list[tuple[str, str]],
 ) -> list[EventDraft]:
     offices = _offices(root, rule)
-    source = Source(
-        system=SourceSystem.NCTS,
-        message_type=message_type,
-        message_id=_text(root, "messageIdentification"),
-    )
+    message_id = _text(root, "messageIdentification")
+    source = Source(system=SourceSystem.NCTS, message_type=message_type, message_id=message_id)
     references = References(
         mrn=mrn,
         tir_carnet=_text(root, "TransitOperation/TIRCarnetNumber"),
-        container_numbers=tuple(
-            _texts(root, "Consignment/TransportEquipment/containerIdentificationNumber")
-        ),
+        container_numbers=containers,
         vehicle_plates=tuple(
             text
             for means in root.iterfind("Consignment/DepartureTransportMeans")
@@ -177,20 +217,16 @@ def _drafts(
     seals = tuple(_texts(root, "Consignment/TransportEquipment/Seal/identifier"))
     drafts = []
     for element, office in offices:
-        location = location_of_office(reference, office, f"{element}.referenceNumber")
+        location = location_of_office(reference, office, f"{element}/referenceNumber")
         zone = reference.location(location).timezone
-        time_path = next((p for p in rule.times if _text(root, p)), "preparationDateAndTime")
-        raw_time = _text(root, time_path)
-        if raw_time is None:
-            raise InvalidEvent("preparationDateAndTime", "is required")
         identity: tuple[str, ...] = (message_type[2:], mrn or lrn or "", office)
-        if rule.event_type is EventType.DECLARATION_REJECTED:
-            identity += (_text(root, "messageIdentification") or raw_time,)
+        if rule.per_message:
+            identity += (message_id or "",)
         drafts.append(
             EventDraft(
                 event_id=event_id(SourceSystem.NCTS, *identity),
                 event_type=rule.event_type,
-                occurred_at=parse_local_time(raw_time, zone, time_path.replace("/", ".")),
+                occurred_at=_occurred_at(root, rule.time, zone),
                 location=location,
                 source=source,
                 references=references,
@@ -200,10 +236,30 @@ def _drafts(
                     mode=_MODES.get(_text(root, "Consignment/modeOfTransportAtTheBorder") or ""),
                     seals=seals or None,
                     reason=_reason(root),
+                    warnings=tuple(f"{path}: {why}" for path, why in warnings) or None,
                 ),
             )
         )
     return drafts
+
+
+def _occurred_at(root: Element, path: str, zone: str) -> datetime:
+    """The business date-time the standard gives for the fact, in the office's zone.
+
+    A business date without a time (releaseDate, writeOffDate, ...) takes the time of
+    day of preparationDateAndTime when the message was prepared that same day (the
+    fact cannot be later than its message), else the start of that day.
+    """
+    prepared = parse_local_time(
+        _text(root, "preparationDateAndTime") or "", zone, "preparationDateAndTime"
+    )
+    text = _text(root, path) or ""
+    if "T" in text:
+        return parse_local_time(text, zone, path)
+    day = date.fromisoformat(text)
+    if prepared.astimezone(ZoneInfo(zone)).date() == day:
+        return prepared
+    return datetime.combine(day, time(), ZoneInfo(zone))
 
 
 def _offices(root: Element, rule: _Rule) -> list[tuple[str, str]]:
@@ -211,7 +267,7 @@ def _offices(root: Element, rule: _Rule) -> list[tuple[str, str]]:
         found = [(element, office) for office in _texts(root, f"{element}/referenceNumber")]
         if found:
             return found if rule.each_office else found[:1]
-    raise InvalidEvent(f"{rule.offices[0]}.referenceNumber", "a customs office is required")
+    raise InvalidEvent(f"{rule.offices[0]}/referenceNumber", "a customs office is required")
 
 
 def _subject(root: Element, mrn: str | None, lrn: str | None) -> Subject:
@@ -222,10 +278,12 @@ def _subject(root: Element, mrn: str | None, lrn: str | None) -> Subject:
     )
     return Subject(
         lookups=tuple(lookups),
-        consignment_fallback=mrn or lrn,
-        consignment_field="TransitOperation.MRN",
-        carrier_fallback=carrier,
-        carrier_field="Consignment.Carrier.identificationNumber",
+        # The LRN first: every departure message carries it, so a declaration and its
+        # acceptance are one consignment whichever arrives first (docs/ingest.md).
+        consignment_fallback=lrn or mrn,
+        consignment_field="TransitOperation/MRN",
+        carrier=carrier,
+        carrier_field="Consignment/Carrier/identificationNumber",
     )
 
 
@@ -235,6 +293,9 @@ def _reason(root: Element) -> str | None:
         "TransitOperation/rejectionCode",
         "FunctionalError/errorCode",
         "Invalidation/justification",
+        "TransitOperation/noReleaseMotivationText",
+        "Consignment/Incident/text",
+        "UnloadingRemark/unloadingRemark",
     ):
         if (text := _text(root, path)) is not None:
             return text[:200]
