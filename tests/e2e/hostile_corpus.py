@@ -344,8 +344,12 @@ def ncts_cases() -> Iterator[Case]:
     for name, body in invalid.items():
         yield _ncts(name, body, 422, INVALID_INPUT)
     # Mapped fine, then refused by the intake's rules like a canonical event.
-    far_future = NCTS_SAMPLE.replace(b"2026-11-18T14:30:00", b"9999-11-18T14:30:00")
+    # The event time of a CC029C is its releaseDate.
+    far_future = NCTS_SAMPLE.replace(b"<releaseDate>2026-11-18", b"<releaseDate>2060-11-18")
     yield _ncts("date-far-future", far_future, 422, INVALID_EVENT)
+    # Beyond the contract's instant window: refused while the message is mapped.
+    year_9999 = NCTS_SAMPLE.replace(b"<releaseDate>2026-11-18", b"<releaseDate>9999-12-31")
+    yield _ncts("date-year-9999", year_9999, 422, INVALID_INPUT)
 
 
 # ------------------------------------------------------------ /v1/messages/etir, epermit
@@ -383,7 +387,7 @@ def etir_cases() -> Iterator[Case]:
         yield _etir(name, _json(ETIR_SAMPLE | change), 422, INVALID_INPUT)
     yield _etir("not-an-object", b"[1]", 422, INVALID_INPUT)
     refused_at_intake: dict[str, dict[str, Any]] = {
-        "occurred-far-future": {"occurredAt": "9999-11-20T06:40:00+05:00"},
+        "occurred-far-future": {"occurredAt": "2060-11-20T06:40:00+05:00"},
         "mrn-wrong-check-digit": {"mrn": "24GE000201T0000421"},
         "container-wrong-check-digit": {"containerNumbers": ["CSQU3054384"]},
     }
@@ -577,7 +581,7 @@ def probe_cases() -> Iterator[Case]:
         )
     created = json.loads((SAMPLES / "epermit_permit_created.json").read_text())
     for name, value in {"year-9999": "31/12/9999", "year-1": "01/01/0001"}.items():
-        body = _json(created | {"expireAt": value})
+        body = _json(created | {"expires_at": value})
         yield _epermit(f"probe-expireAt-{name}", body, 422, INVALID_INPUT)
     when = "2026-03-01T08:00:00+00:00"
     cursors = {
