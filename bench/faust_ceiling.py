@@ -34,12 +34,16 @@ import faust
 import mode
 
 from corridor.reference import load_reference
-from services.tracker.app import decode
-from services.tracker.batching import ack_batch, take_batches
-from services.tracker.collection import BatchPacedCollection
+from services.common.kafka_internals import (
+    QuietMonitor,
+    QuietWorker,
+    ack_events,
+    use_direct_delivery,
+)
+from services.tracker.batch_window import BatchWindow, take_batches
+from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.settings import TrackerSettings
-from services.tracker.transport import use_direct_delivery
-from services.tracker.worker import QuietMonitor, QuietWorker
+from services.tracker.tracking_loop import decode
 from storage.db import create_pool
 from storage.writes import WriteRepository
 
@@ -79,13 +83,12 @@ def create_app(
     @app.agent(topic)
     async def take(stream: Any) -> None:
         nonlocal taken
-        async for events in take_batches(
-            stream, batch, within=within, backlog_within=backlog_within
-        ):
+        window = BatchWindow(batch, within=within, backlog_within=backlog_within)
+        async for events in take_batches(stream, window):
             if writes is not None:
-                decoded = [event for event in map(decode, events) if event is not None]
+                decoded = [decode(event) for event in events]
                 await writes.write_batch(events=decoded)  # one transaction, then the next
-            ack_batch(stream, events)
+            ack_events(events)
             taken += len(events)
             del events
             if collection is not None:
@@ -145,7 +148,9 @@ def main() -> None:
         args.store,
         collection,
     )
-    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    # `worker` starts faust's web server (0.0.0.0:6066) unless told not to, whatever
+    # `web_enabled` says: it collided with any other faust worker on the machine.
+    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
     app.main()
 
 

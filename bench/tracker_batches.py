@@ -27,8 +27,8 @@ from corridor.cloudevents import from_kafka_record, to_kafka_record
 from corridor.events import TransitEvent
 from corridor.journey import Timeline
 from corridor.reference import CorridorReference, load_reference
-from services.tracker.collection import BatchPacedCollection
-from services.tracker.tracking import BatchTracker, RecentHistories
+from services.tracker.batch_tracker import BatchTracker, RecentHistories
+from services.tracker.gc_pacing import BatchPacedCollection
 from simulator import SimulationConfig, simulate
 from storage.rows import TimelineRows, event_row, timeline_rows
 

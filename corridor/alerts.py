@@ -23,6 +23,8 @@ class AlertKind(StrEnum):
     DEPARTURE_WITHOUT_ARRIVAL = "departure_without_arrival"
     INVALID_TRANSITION = "invalid_transition"
     IDENTITY_CONFLICT = "identity_conflict"
+    # Raised by the tracker, not the domain: a record it could not store (dead letter).
+    DEAD_LETTER = "dead_letter"
 
 
 _FROM_ANOMALY = {

@@ -8,49 +8,86 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from corridor.reference import load_reference
 from infra.processes import REPO_ROOT, STACK_RUN_DIR
-from services.common.keys import Role
-from services.common.keys_cli import issue_key
+from services.common.keys import Role, generate_key, hash_key
 from simulator.config import DEFAULT_CARRIERS
 from storage.db import create_pool
+from storage.reads import ReadRepository
+from storage.records import NewApiKey
+from storage.views import ApiKeyRole
+from storage.writes import WriteRepository
 
 KEYS_FILE = STACK_RUN_DIR / "demo-keys.json"
 SAMPLE = ["--seed", "7", "--consignments", "300", "--days", "30"]
 
 
-async def _issue_demo_keys(database_url: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class DemoKey:
+    field: str  # its name in KEYS_FILE
+    role: Role
+    holder: str
+    locations: tuple[str, ...] = ()
+    carrier_id: str | None = None
+
+
+def _demo_key_specs() -> tuple[DemoKey, ...]:
     every_location = tuple(loc.code for loc in load_reference().locations)
+    carrier = DEFAULT_CARRIERS[0]
+    return (
+        DemoKey(
+            "publisher", Role.PUBLISHER, "demo replay (all corridor locations)", every_location
+        ),
+        DemoKey("operator", Role.OPERATOR, "demo operator"),
+        DemoKey("carrier", Role.CARRIER, f"demo carrier {carrier}", carrier_id=carrier),
+    )
+
+
+async def _register_demo_keys(database_url: str, keys: dict[str, str]) -> list[str]:
+    """Store the digest of every demo key the database does not hold yet; their fields.
+
+    A stack pointed at another database (`DATABASE_URL=… make up` after a first `up`) keeps
+    the keys of KEYS_FILE, so they must be valid in whichever database the stack uses.
+    A key the database holds revoked stays revoked.
+    """
+    added = []
     async with create_pool(database_url, min_size=1, max_size=1, name="demo") as pool:
-        _, publisher = await issue_key(
-            pool, Role.PUBLISHER, "demo replay (all corridor locations)", every_location
-        )
-        _, operator = await issue_key(pool, Role.OPERATOR, "demo operator")
-        _, carrier = await issue_key(
-            pool,
-            Role.CARRIER,
-            f"demo carrier {DEFAULT_CARRIERS[0]}",
-            carrier_id=DEFAULT_CARRIERS[0],
-        )
-    return {
-        "publisher": publisher,
-        "operator": operator,
-        "carrier": carrier,
-        "carrier_id": DEFAULT_CARRIERS[0],
-    }
+        reads, writes = ReadRepository(pool), WriteRepository(pool)
+        for spec in _demo_key_specs():
+            plain = keys[spec.field]
+            digest = hash_key(plain)
+            if await reads.api_key_by_hash(digest, include_revoked=True) is not None:
+                continue
+            await writes.insert_api_key(
+                NewApiKey(
+                    name=spec.holder,
+                    role=ApiKeyRole(spec.role.value),
+                    prefix=plain[:12],
+                    key_hash=digest,
+                    allowed_locations=spec.locations if spec.role is Role.PUBLISHER else None,
+                    carrier_id=spec.carrier_id,
+                )
+            )
+            added.append(spec.field)
+    return added
 
 
-def demo_keys(database_url: str) -> dict[str, str]:
-    """The demo keys of this stack, issued on the first `up` and kept (mode 600) in .run/."""
-    if KEYS_FILE.is_file():
-        keys: dict[str, str] = json.loads(KEYS_FILE.read_text())
-        return keys
-    keys = asyncio.run(_issue_demo_keys(database_url))
-    KEYS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(keys, handle, indent=2)
+def demo_keys(database_url: str, keys_file: Path = KEYS_FILE) -> dict[str, str]:
+    """The demo keys of this stack: made on the first `up`, kept (mode 600) in .run/, and
+    registered in the database of every `up`."""
+    if keys_file.is_file():
+        keys: dict[str, str] = json.loads(keys_file.read_text())
+    else:
+        keys = {spec.field: generate_key(spec.role).plain for spec in _demo_key_specs()}
+        keys["carrier_id"] = DEFAULT_CARRIERS[0]
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(keys, handle, indent=2)
+    asyncio.run(_register_demo_keys(database_url, keys))
     return keys
 
 

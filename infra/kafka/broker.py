@@ -91,6 +91,13 @@ class BrokerConfig:
     # Kafka's default is 3 s; a test's consumer group has one member and should start at
     # once. The benchmark of several workers waits 1 s (see bench/tracker_throughput.py).
     initial_rebalance_delay_ms: int = 0
+    # A node of a cluster: every voter as (node id, controller port), the cluster id all
+    # nodes are formatted with, and the replication its topics get (infra/kafka/cluster.py).
+    # Empty, None, 1 and 1: a single node that is its own quorum.
+    quorum: tuple[tuple[int, int], ...] = ()
+    cluster_id: str | None = None
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     def __post_init__(self) -> None:
         # Absolute paths: the process check matches the broker's command line, which holds
@@ -103,6 +110,11 @@ class BrokerConfig:
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def quorum_voters(self) -> str:
+        voters = self.quorum or ((self.node_id, self.controller_port),)
+        return ",".join(f"{node}@{self.host}:{port}" for node, port in voters)
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -342,6 +354,24 @@ class KafkaBroker:
         self._reap()
         return True
 
+    def pid(self) -> int | None:
+        """The broker's pid while it runs."""
+        pid = self._read_pid()
+        return pid if pid is not None and self._is_our_broker(pid) else None
+
+    def kill(self, timeout: float = 30.0) -> bool:
+        """SIGKILL the broker (a crash: no controlled shutdown); returns whether it ran."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        if not self._wait_for_exit(pid, timeout):
+            raise BrokerError(f"broker pid {pid} survived SIGKILL")
+        self.config.pid_file.unlink(missing_ok=True)
+        self._reap()
+        return True
+
     # ------------------------------------------------------------------------- internals
 
     def _write_server_properties(self) -> None:
@@ -351,8 +381,11 @@ class KafkaBroker:
             host=config.host,
             port=config.port,
             controller_port=config.controller_port,
+            quorum_voters=config.quorum_voters,
             data_dir=config.resolved_data_dir,
             initial_rebalance_delay_ms=config.initial_rebalance_delay_ms,
+            replication_factor=config.replication_factor,
+            min_insync_replicas=config.min_insync_replicas,
         )
         config.run_dir.mkdir(parents=True, exist_ok=True)
         config.server_properties_file.write_text(rendered)
@@ -368,7 +401,7 @@ class KafkaBroker:
             STORAGE_TOOL_MAIN_CLASS,
             "format",
             "--cluster-id",
-            new_cluster_id(),
+            self.config.cluster_id or new_cluster_id(),
             "--config",
             str(self.config.server_properties_file),
             "--ignore-formatted",

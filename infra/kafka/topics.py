@@ -15,8 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 
 DEFAULT_TOPIC_PREFIX = "corridor."
-# The harness broker has exactly one node; a real cluster would override this.
-DEFAULT_REPLICATION_FACTOR = 1
+# Replicas per partition when the caller does not say: as many as there are brokers, up to
+# this (a cluster of three keeps every partition on all three).
+MAX_DEFAULT_REPLICATION_FACTOR = 3
 
 _DAY_MS = 24 * 60 * 60 * 1000
 
@@ -84,6 +85,13 @@ def topic_specs(prefix: str = DEFAULT_TOPIC_PREFIX) -> list[TopicSpec]:
             partitions=3,
             config={"cleanup.policy": "delete", "retention.ms": _retention_days(30)},
         ),
+        # Records of the events topic the tracker could not store for a reason other than an
+        # outage, each as it was read plus an error header; replayed from the dead_letters table.
+        TopicSpec(
+            name=f"{prefix}dead-letters",
+            partitions=1,
+            config={"cleanup.policy": "delete", "retention.ms": _retention_days(90)},
+        ),
         # Input that failed validation, for inspection; one partition keeps it in arrival order.
         TopicSpec(
             name=f"{prefix}ingest-rejects",
@@ -97,13 +105,17 @@ async def ensure_topics(
     bootstrap_servers: str,
     specs: Sequence[TopicSpec],
     *,
-    replication_factor: int = DEFAULT_REPLICATION_FACTOR,
+    replication_factor: int | None = None,
+    min_insync_replicas: int | None = None,
     request_timeout_ms: int = 30_000,
 ) -> EnsureTopicsResult:
     """Create the topics of ``specs`` that do not exist yet; existing ones are left as they are.
 
     Safe to run any number of times, also concurrently (a topic created by someone else in
-    between counts as already present). Raises :class:`TopicPartitionMismatchError` when an
+    between counts as already present). ``replication_factor`` defaults to the number of
+    brokers, at most 3. ``min_insync_replicas``, when given, is set on each
+    topic created (a cluster's broker default says the same; a topic should not depend on
+    it). Raises :class:`TopicPartitionMismatchError` when an
     existing topic has fewer partitions than its spec.
     """
     admin = AIOKafkaAdminClient(
@@ -115,6 +127,9 @@ async def ensure_topics(
     try:
         existing = await _partition_counts(admin, [spec.name for spec in specs])
         missing = [spec for spec in specs if spec.name not in existing]
+        if missing and replication_factor is None:
+            brokers = len((await admin.describe_cluster()).get("brokers", []))
+            replication_factor = max(1, min(brokers, MAX_DEFAULT_REPLICATION_FACTOR))
         created: list[str] = []
         raced: list[str] = []
         if missing:
@@ -123,8 +138,8 @@ async def ensure_topics(
                     NewTopic(
                         name=spec.name,
                         num_partitions=spec.partitions,
-                        replication_factor=replication_factor,
-                        topic_configs=dict(spec.config),
+                        replication_factor=replication_factor or 1,
+                        topic_configs=_with_min_insync(spec.config, min_insync_replicas),
                     )
                     for spec in missing
                 ],
@@ -165,6 +180,12 @@ async def ensure_topics(
             name: actual for name, actual in existing.items() if actual > declared[name]
         },
     )
+
+
+def _with_min_insync(config: Mapping[str, str], min_insync: int | None) -> dict[str, str]:
+    if min_insync is None:
+        return dict(config)
+    return {**config, "min.insync.replicas": str(min_insync)}
 
 
 async def _wait_until_visible(

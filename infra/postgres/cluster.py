@@ -229,9 +229,19 @@ class PostgresCluster:
         if not (self.config.data_dir / "PG_VERSION").is_file():
             self._initdb()
         self._write_settings()
-        self._pg_ctl(
-            "start", "-w", "-t", str(int(timeout)), "-l", str(self.config.log_file), check=True
-        )
+        log_start = self._log_size()
+        try:
+            self._pg_ctl(
+                "start", "-w", "-t", str(int(timeout)), "-l", str(self.config.log_file), check=True
+            )
+        except ClusterError:
+            # Another server can bind the port between the check above and our bind.
+            if "Address already in use" in self._log_since(log_start):
+                raise ClusterError(
+                    f"{self.config.host}:{self.config.port} is taken by another server that "
+                    "bound it first; stop it or choose another port"
+                ) from None
+            raise
         return StartOutcome.STARTED
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -415,6 +425,18 @@ class PostgresCluster:
                 f"{result.stdout[-2000:]}{result.stderr[-2000:]}\n{self._log_tail()}"
             )
         return result
+
+    def _log_size(self) -> int:
+        path = self.config.log_file
+        return path.stat().st_size if path.is_file() else 0
+
+    def _log_since(self, offset: int) -> str:
+        path = self.config.log_file
+        if not path.is_file():
+            return ""
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def _log_tail(self, lines: int = 20) -> str:
         path = self.config.log_file

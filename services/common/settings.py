@@ -32,6 +32,9 @@ class KafkaSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="corridor.", pattern=r"^[A-Za-z0-9._-]*$", description="Prefix of every topic."
     )
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, le=16, description="Replicas of the topics a service creates itself."
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from corridor.cloudevents import KafkaRecord, to_kafka_record
 from corridor.events import TransitEvent
+from services.common.kafka_internals import drop_buffered_records
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,6 @@ class KafkaEventPublisher:
             if self._producer is producer:
                 self._producer = None
         # Fail what is still buffered so it is never delivered after our 503.
-        producer._message_accumulator.fail_all(BrokerUnavailable(repr(cause)))
+        drop_buffered_records(producer, BrokerUnavailable(repr(cause)))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), timeout=2)

@@ -9,6 +9,7 @@ from typing import Any
 
 from corridor.alerts import Alert
 from corridor.journey import Timeline
+from storage.records import NewAlert
 
 
 def consignment_update(timeline: Timeline) -> dict[str, Any]:
@@ -28,9 +29,10 @@ def consignment_update(timeline: Timeline) -> dict[str, Any]:
     }
 
 
-def alert_message(alert: Alert) -> dict[str, Any]:
+def alert_message(alert: Alert | NewAlert) -> dict[str, Any]:
+    """An alert as the alerts topic carries it: a domain alert, or one the tracker raised."""
     return {
-        "kind": alert.kind.value,
+        "kind": str(alert.kind),
         "consignment_id": alert.consignment_id,
         "carrier_id": alert.carrier_id,
         "location": alert.location,

@@ -15,12 +15,14 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
         default="rocksdb://", description="Faust table store: rocksdb:// (rocksdict) or memory://"
     )
     tracker_data_dir: Path = Field(default=Path(".run/tracker"))
+    # faust's own web server (its /stats pages, table queries between workers): nothing of
+    # the tracker uses it, so it is off unless asked for, and then on loopback by default.
+    tracker_web_enabled: bool = False
+    tracker_web_bind: str = Field(default="127.0.0.1", min_length=1)
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
-    # A batch's cost goes mostly with the consignments it touches, so while the tracker
-    # reads behind the log a batch keeps filling for up to the backlog window (one rebuild
-    # for more of each consignment's events); while it keeps up, the window flushes what
-    # arrived. Faust delivers ~30k records a second to the agent, so a 1 s window alone
-    # never let a catch-up batch reach 50,000 (services/tracker/batching.py).
+    # While the tracker reads behind the log a batch keeps filling for up to the backlog
+    # window (one rebuild for more of each consignment's events); while it keeps up, the
+    # window flushes what arrived (services/tracker/batch_window.py).
     tracker_batch_size: int = Field(default=100_000, ge=1, le=100_000)
     tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
     tracker_backlog_batch_seconds: float = Field(default=15.0, gt=0, le=60)
@@ -29,12 +31,11 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # keeps the fetcher busy while a batch is being stored.
     tracker_stream_buffer: int = Field(default=65_536, ge=1_024, le=1_000_000)
     # A batch sends a consignment update and a changelog record per consignment it
-    # touched. With faust's default (no linger) the producer sent them in requests of a
-    # few records each, which cost the broker ~20 us of CPU per event tracked and the
-    # worker more; 20 ms lets each request fill. Offsets are committed only after the
-    # producer is flushed, so nothing waits on it but the records themselves.
+    # touched: a short linger lets each request fill instead of carrying a few records.
+    # Offsets are committed only after the producer is flushed, so nothing waits on it
+    # but the records themselves.
     tracker_producer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
-    # Counted in events, as memory goes with them (~2.8 KB each decoded): 300k is ~0.85 GB.
+    # Counted in events, as memory goes with them (docs/tracker.md, *Memory*).
     tracker_cache_events: int = Field(
         default=300_000,
         ge=0,
@@ -45,8 +46,8 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # Workers that keep a warm copy of another worker's part of the states table. The
     # tracker writes that table and never reads it (timelines are rebuilt from the
     # history cache or the database), so a standby would only make every worker read
-    # every other worker's changelog all the time, and cost ~1.5 s at each rebalance
-    # to find its end; a partition that moves is restored from its changelog instead.
+    # every other worker's changelog all the time, and find its end at each rebalance;
+    # a partition that moves is restored from its changelog instead.
     tracker_standby_replicas: int = Field(default=0, ge=0, le=8)
     tracker_overdue_hours: float = Field(default=72.0, gt=0)
     tracker_overdue_scan_seconds: float = Field(default=30.0, gt=0)

@@ -20,6 +20,7 @@ from corridor.events import TransitEvent
 from corridor.journey import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.db import create_pool
+from storage.dead_letters import DeadLetter, DeadLetterRepository
 from storage.records import NewAlert
 from storage.rows import TimelineRows
 from storage.tracking import TrackerQueries
@@ -54,6 +55,7 @@ class PostgresTrackingStore:
         self._pool = create_pool(dsn, min_size=1, max_size=4, name="tracker")
         self._writes = WriteRepository(self._pool, reference)
         self._queries = TrackerQueries(self._pool)
+        self._dead_letters = DeadLetterRepository(self._pool)
         self._retry_max_seconds = retry_max_seconds
         self._clock = clock
         self._opened = False
@@ -108,6 +110,13 @@ class PostgresTrackingStore:
         rows = [new_alert(alert, raised_at) for alert in alerts]
         new_keys = await self._patiently(lambda: self._writes.raise_alerts(rows))
         return [alert for alert, row in zip(alerts, rows, strict=True) if row.key in new_keys]
+
+    async def add_dead_letters(
+        self, letters: Sequence[DeadLetter], alerts: Sequence[NewAlert]
+    ) -> None:
+        failed_at = self._clock()
+        await self._patiently(lambda: self._dead_letters.add(letters, failed_at))
+        await self._patiently(lambda: self._writes.raise_alerts(alerts))
 
     async def watermark(self) -> datetime | None:
         return await self._patiently(self._queries.watermark)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,7 @@ class Stack:
     topic_prefix: str
     keys: dict[str, str]
     log_dir: Path
+    pids: dict[str, int] = field(default_factory=dict)  # ingest, tracker, api
 
     def logs(self) -> str:
         return "\n".join(
@@ -136,6 +137,7 @@ async def stack(
         "tracker": _start(["services.tracker", "worker"], env, log_dir / "tracker.log"),
         "api": _start(["services.api"], env, log_dir / "api.log"),
     }
+    stack.pids = {name: process.pid for name, process in processes.items()}
     try:
         await _wait_ready(stack.ingest_url, processes["ingest"], stack)
         await _wait_ready(stack.api_url, processes["api"], stack)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from infra.postgres.cluster import PostgresCluster, StartOutcome
+from infra.postgres.cluster import ClusterError, PostgresCluster, StartOutcome
 from tests.fixtures.postgres import scratch_cluster
 
 pytestmark = pytest.mark.integration
@@ -54,3 +55,13 @@ def test_wrong_password_is_refused(scratch: PostgresCluster) -> None:
     wrong = scratch.dsn().replace(scratch.password(), "not-the-password")
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(wrong).close()
+
+
+def test_a_port_bound_after_the_check_is_reported_as_taken(scratch: PostgresCluster) -> None:
+    # A socket bound but not listening refuses connections, so the pre-start check passes and
+    # only the server's own bind finds the port gone: the race two checkouts can run into.
+    with socket.socket() as squatter:
+        squatter.bind((scratch.config.host, scratch.config.port))
+        with pytest.raises(ClusterError, match="is taken"):
+            scratch.start(timeout=20)
+    assert not scratch.is_running()

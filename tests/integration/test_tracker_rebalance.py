@@ -4,7 +4,7 @@ faust resumes the stream partitions at the end of a rebalance with flow already 
 seeks them to their committed offsets, and only then resumes flow control, which empties
 the stream queues. Records delivered in that window used to be dropped for good: never
 acked, never fetched again, the partition's commit stuck below them
-(`services/tracker/transport.py`, `DirectDeliveryConsumer`). Here the window is held open
+(`services/common/kafka_internals.py`, `DirectDeliveryConsumer`). Here the window is held open
 on purpose: the seek waits at a gate while records arrive and the agent holds a batch.
 
 The app runs in the test's event loop, as in `test_faust_compat.py`, with the tracker's
@@ -25,8 +25,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.kafka.topics import TopicSpec, ensure_topics
-from services.tracker.batching import ack_batch, take_batches
-from services.tracker.transport import WireBytes, use_direct_delivery
+from services.common.kafka_internals import WireBytes, ack_events, use_direct_delivery
+from services.tracker.batch_window import BatchWindow, take_batches
 from tests.fixtures.kafka import running
 
 pytest_plugins = ["tests.fixtures.kafka"]
@@ -83,10 +83,10 @@ async def test_records_delivered_while_a_rebalance_ends_are_processed_and_commit
 
     @app.agent(events)
     async def track(stream: Any) -> None:
-        async for batch in take_batches(stream, 1_000, within=0.1, backlog_within=0.1):
+        async for batch in take_batches(stream, BatchWindow(1_000, within=0.1, backlog_within=0.1)):
             seen.extend(event.message.offset for event in batch)
             await release.wait()
-            ack_batch(stream, batch)
+            ack_events(batch)
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()

@@ -14,8 +14,9 @@ import faust
 import pytest
 
 from corridor.reference import load_reference
-from services.tracker.app import STATE_STORE_OPTIONS, create_app
+from services.tracker.app import create_app
 from services.tracker.settings import TrackerSettings
+from services.tracker.state_table import STATE_STORE_OPTIONS
 
 pytestmark = pytest.mark.integration
 

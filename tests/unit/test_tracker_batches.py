@@ -14,7 +14,7 @@ from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
-from services.tracker.tracking import BatchTracker, RecentHistories, merge_events
+from services.tracker.batch_tracker import BatchTracker, RecentHistories, merge_events
 from storage.rows import TimelineRows, timeline_rows
 from tests.unit.factories import T0, declared, event, khorgos_to_aktau, reference, visit
 

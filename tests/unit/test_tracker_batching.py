@@ -18,7 +18,8 @@ import faust
 import pytest
 from pydantic import ValidationError
 
-from services.tracker.batching import ack_batch, record_age, take_batches
+from services.common.kafka_internals import ack_events, record_age
+from services.tracker.batch_window import BatchWindow, take_batches
 from services.tracker.settings import TrackerSettings
 
 WINDOW = 0.1
@@ -56,10 +57,10 @@ async def batching_agent(
     @app.agent(value_type=int)
     async def collect(stream: Any) -> None:
         async for batch in take_batches(
-            stream, max_events, within=window, backlog_within=backlog_within
+            stream, BatchWindow(max_events, within=window, backlog_within=backlog_within)
         ):
             if ack:
-                ack_batch(stream, batch)
+                ack_events(batch)
             taken.batches.append([event.value for event in batch])
             if keep:
                 taken.events.extend(batch)
@@ -268,7 +269,7 @@ async def test_records_read_before_a_rebalance_are_dropped_and_the_rest_tracked(
     records.put(0, generation=1)  # fetched under the previous assignment
     records.put(1, generation=2)
     records.put(2, generation=2)
-    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    batches = take_batches(records.stream, BatchWindow(100, within=WINDOW, backlog_within=30))
 
     batch = await anext(batches)
     await batches.aclose()
@@ -284,7 +285,7 @@ async def test_records_delivered_while_flow_is_stopped_are_dropped() -> None:
     records.flow_active = False
     records.put(0, generation=2)
     records.put(1, generation=2)
-    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    batches = take_batches(records.stream, BatchWindow(100, within=WINDOW, backlog_within=30))
     taking = asyncio.ensure_future(anext(batches))
     await asyncio.sleep(3 * WINDOW)
     records.flow_active = True
@@ -305,7 +306,7 @@ async def test_a_backlog_batch_waits_out_a_pause_in_delivery_while_the_log_holds
     long_ago = time.time() - HOUR
     records.put(0, generation=2, timestamp=long_ago)
     records.put(1, generation=2, timestamp=long_ago)
-    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    batches = take_batches(records.stream, BatchWindow(100, within=WINDOW, backlog_within=30))
     taking = asyncio.ensure_future(anext(batches))
     await asyncio.sleep(3 * WINDOW)  # three windows, thirty slices, nothing delivered
     for offset in range(2, 5):
@@ -323,7 +324,7 @@ async def test_a_backlog_batch_closes_at_once_when_nothing_is_left_in_the_log() 
     long_ago = time.time() - HOUR
     records.put(0, generation=2, timestamp=long_ago)
     records.put(1, generation=2, timestamp=long_ago)
-    batches = take_batches(records.stream, 100, within=WINDOW, backlog_within=30)
+    batches = take_batches(records.stream, BatchWindow(100, within=WINDOW, backlog_within=30))
     started = time.monotonic()
 
     batch = await asyncio.wait_for(anext(batches), 10)

@@ -1,23 +1,16 @@
 """When a tracker worker's cyclic garbage collector runs: rarely, and never mid-batch.
 
-CPython's collector runs after every so many allocations. A batch holds everything it
-took until it is stored (faust's events and messages, the decoded events), so every
-collection during a batch walks up to a whole batch of live objects, only for them to
-die, by reference counting, once the batch is acked. That cost ~11 % of a worker's CPU
-in a 400k-event catch-up (gc callbacks, `docs/tracker.md`). And what outlives a batch
-is mostly the histories it added to the cache: acyclic, freed by reference counting
-when evicted, yet walked again by every collection of their generation. Collecting the
-young generations after each batch still cost ~10 % (py-spy, 1M events).
-
-So the worker turns automatic collection off. After each batch it freezes what is left
-(`gc.freeze`, constant time: the survivors move to a generation no collection walks;
-they are still freed as soon as nothing refers to them). Every `full_every` seconds it
-unfreezes everything and collects it all, so the few reference cycles a batch leaves
-(exceptions, some futures) live at most that long. A timer (`tick`) collects the young
-objects when no batch has ended for `young_every` seconds (an idle worker, or one
-waiting out a database outage). That must be longer than a batch takes to fill and
-store (the backlog window is up to 60 s): a collection in the middle of a batch walks
-every object the batch holds.
+A batch holds everything it took until it is stored, so a collection during a batch
+walks a whole batch of live objects that reference counting frees anyway once the batch
+is acked; and what outlives a batch (mostly cached histories, acyclic) would be walked
+again by every collection of its generation. So the worker turns automatic collection
+off. After each batch it freezes what is left (`gc.freeze`, constant time; frozen
+objects are still freed when nothing refers to them). Every `full_every` seconds it
+unfreezes and collects everything, so the few reference cycles a batch leaves live at
+most that long. A timer (`tick`) collects the young objects when no batch has ended for
+`young_every` seconds (an idle worker, or one waiting out an outage); that must be
+longer than a batch can take (the backlog window is up to 60 s). docs/tracker.md
+(*Garbage collection*) has the measurements.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.tracker.collection import BatchPacedCollection
+from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.settings import TrackerSettings
 
 
