@@ -40,7 +40,7 @@ from services.common.keys import Role
 from services.ingest.memory import InMemoryKeyStore
 from storage.db import create_pool
 from storage.migrate import migrate
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 from storage.views import Granularity, Percentiles
 
 RANGES_DAYS = (7, 31, 90, 365)
@@ -63,7 +63,7 @@ async def accuracy(dsn: str, start: datetime) -> list[tuple[int, str, int, float
     """Per range and figure: how many values, max relative error of p50 and of p90."""
     out = []
     async with create_pool(dsn, min_size=1, max_size=2) as pool:
-        reads = ReadRepository(pool)
+        reads = ApiQueries(pool)
         for days in RANGES_DAYS:
             end = start + timedelta(days=days)
             for granularity in (Granularity.DAY, Granularity.WEEK):
@@ -115,7 +115,7 @@ async def weekly_report_latency(
     async with create_pool(dsn, min_size=1, max_size=4) as pool:
         app = create_app(
             settings,
-            reads=ReadRepository(pool),
+            reads=ApiQueries(pool),
             key_store=store,
             reference=load_reference(),
             now=lambda: end,

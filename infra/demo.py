@@ -16,7 +16,7 @@ from infra.processes import REPO_ROOT, STACK_RUN_DIR
 from services.common.keys import Role, generate_key, hash_key
 from simulator.config import DEFAULT_CARRIERS
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.keys import KeyQueries
 from storage.records import NewApiKey
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
@@ -55,11 +55,11 @@ async def _register_demo_keys(database_url: str, keys: dict[str, str]) -> list[s
     """
     added = []
     async with create_pool(database_url, min_size=1, max_size=1, name="demo") as pool:
-        reads, writes = ReadRepository(pool), WriteRepository(pool)
+        stored, writes = KeyQueries(pool), WriteRepository(pool)
         for spec in _demo_key_specs():
             plain = keys[spec.field]
             digest = hash_key(plain)
-            if await reads.api_key_by_hash(digest, include_revoked=True) is not None:
+            if await stored.api_key_by_hash(digest, include_revoked=True) is not None:
                 continue
             await writes.insert_api_key(
                 NewApiKey(

@@ -22,7 +22,8 @@ from services.common.keystore import PostgresKeyStore
 from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
+from storage.queries.keys import KeyQueries
 
 
 async def serve(settings: ApiSettings) -> None:
@@ -35,11 +36,10 @@ async def serve(settings: ApiSettings) -> None:
         name="api",
     )
     async with pool:
-        reads = ReadRepository(pool)
         app = create_app(
             settings,
-            reads=reads,
-            key_store=PostgresKeyStore(reads),
+            reads=ApiQueries(pool),
+            key_store=PostgresKeyStore(KeyQueries(pool)),
             reference=reference,
             now=lambda: datetime.now(UTC),
         )

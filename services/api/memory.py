@@ -1,7 +1,7 @@
 """An in-memory `ApiReads`, for tests and local experiments (like httpx's MockTransport).
 
 It answers from `TimelineView`s and `AlertView`s handed to it, with the same carrier
-scoping, ordering and paging rules as `storage.reads.ReadRepository`. Its KPI
+scoping, ordering and paging rules as `storage.queries.api.ApiQueries`. Its KPI
 percentiles are always exact, whatever `percentiles` asks for (the data set is small).
 """
 
@@ -70,7 +70,7 @@ class InMemoryReads:
         self, location: str, since: datetime, until: datetime
     ) -> list[int]:
         self.calls.append("recent_dwell_seconds")
-        earliest_arrival = since - (until - since)  # as storage.reads bounds it
+        earliest_arrival = since - (until - since)  # as storage.queries.locations bounds it
         return [
             stay.dwell_seconds
             for t in self.timelines.values()

@@ -1,6 +1,6 @@
 """What the API needs from storage: a read-only interface.
 
-`storage.reads.ReadRepository` implements it against PostgreSQL and
+`storage.queries.api.ApiQueries` implements it against PostgreSQL and
 `services.api.memory.InMemoryReads` in memory, for tests.
 """
 

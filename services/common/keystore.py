@@ -1,17 +1,25 @@
-"""The PostgreSQL-backed `KeyStore`: principals behind key digests, from `api_keys`.
+"""The `KeyStore` over stored keys: principals behind key digests, from `api_keys`.
 
-Wraps `storage.reads.ReadRepository.api_key_by_hash`; revoked keys are never returned.
+Reads through `StoredKeys` (`storage.queries.keys.KeyQueries` on PostgreSQL); revoked
+keys are never returned.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from services.common.keys import Principal, Role
-from storage.reads import ReadRepository
 from storage.views import ApiKeyView
 
 
+class StoredKeys(Protocol):
+    async def api_key_by_hash(
+        self, key_hash: str, include_revoked: bool = False
+    ) -> ApiKeyView | None: ...
+
+
 class PostgresKeyStore:
-    def __init__(self, reads: ReadRepository) -> None:
+    def __init__(self, reads: StoredKeys) -> None:
         self._reads = reads
 
     async def principal_for(self, digest: str) -> Principal | None:

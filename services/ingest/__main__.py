@@ -32,7 +32,8 @@ from services.ingest.pg_directory import PostgresConsignmentDirectory
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
 from services.ingest.settings import IngestSettings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
-from storage.reads import ReadRepository
+from storage.queries.directory import DirectoryQueries
+from storage.queries.keys import KeyQueries
 
 log = logging.getLogger("services.ingest")
 
@@ -81,13 +82,12 @@ async def serve(settings: IngestSettings) -> None:
     )
     try:
         async with pool:
-            reads = ReadRepository(pool)
             app = create_app(
                 settings,
                 publisher=publisher,
-                key_store=PostgresKeyStore(reads),
+                key_store=PostgresKeyStore(KeyQueries(pool)),
                 reference=reference,
-                directory=PostgresConsignmentDirectory(reads),
+                directory=PostgresConsignmentDirectory(DirectoryQueries(pool)),
                 now=lambda: datetime.now(UTC),
                 ncts_xsds=ncts_xsds,
             )

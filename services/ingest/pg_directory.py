@@ -1,6 +1,7 @@
 """The PostgreSQL `ConsignmentDirectory`: consignments the tracker already knows.
 
-Wraps `storage.reads.ReadRepository.search_by_reference` and keeps only a consignment
+Reads through `ReferenceSearch` (`storage.queries.directory.DirectoryQueries` on
+PostgreSQL) and keeps only a consignment
 whose reference of the asked kind matches. An LRN is not a reference the tracker stores:
 a declaration known only by its LRN (CC015C) is filed under the LRN as its consignment
 id, so the consignment an LRN names is the one with that id.
@@ -9,15 +10,27 @@ id, so the consignment an LRN names is the one with that id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from services.ingest.adapters.base import ReferenceKind
-from storage.reads import ReadRepository
 from storage.rows import normalize_reference
-from storage.views import ConsignmentView
+from storage.views import ConsignmentKey, ConsignmentView, Page
+
+
+class ReferenceSearch(Protocol):
+    async def search_by_reference(
+        self,
+        value: str,
+        carrier_id: str | None = None,
+        limit: int = 50,
+        after: ConsignmentKey | None = None,
+    ) -> Page[ConsignmentView]: ...
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 class PostgresConsignmentDirectory:
-    def __init__(self, reads: ReadRepository) -> None:
+    def __init__(self, reads: ReferenceSearch) -> None:
         self._reads = reads
 
     async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:

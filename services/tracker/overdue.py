@@ -1,5 +1,5 @@
 """Periodic scan for overdue stays, measured against the event-time watermark (the
-slowest partition's newest event: `storage.tracking.EVENT_CLOCK`)."""
+slowest partition's newest event: `storage.queries.tracker.EVENT_CLOCK`)."""
 
 from __future__ import annotations
 

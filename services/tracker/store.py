@@ -21,9 +21,9 @@ from corridor.journey import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.db import create_pool
 from storage.dead_letters import DeadLetter, DeadLetterRepository
+from storage.queries.tracker import TrackerQueries
 from storage.records import NewAlert
 from storage.rows import TimelineRows
-from storage.tracking import TrackerQueries
 from storage.writes import WriteRepository
 
 log = logging.getLogger(__name__)

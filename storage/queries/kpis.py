@@ -15,11 +15,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-
 from corridor.sketch import Sketch
-from storage.db import Pool
+from storage.queries.fetch import PooledQueries, Row, fetch_all
 from storage.views import (
     CrossingPerformance,
     Granularity,
@@ -29,7 +26,6 @@ from storage.views import (
     RollupStatus,
 )
 
-Row = tuple[Any, ...]
 # The f-strings below only splice in this module's own constant SQL fragments (S608).
 
 # A stay or leg a plausibility rule voided (docs/domain.md) is left out and counted apart.
@@ -208,11 +204,8 @@ FROM kpi_rollup_status ORDER BY rollup
 _A_MONDAY = datetime(2000, 1, 3, tzinfo=UTC)
 
 
-class KpiQueries:
+class KpiQueries(PooledQueries):
     """The KPI half of ``services.api.ports.ApiReads``, on PostgreSQL or TimescaleDB."""
-
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
 
     async def locations_performance(
         self,
@@ -281,7 +274,7 @@ class KpiQueries:
 
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Row]:
         async with self._pool.connection() as conn:
-            return await _all(conn, query, params)
+            return await fetch_all(conn, query, params, binary=True)
 
 
 def whole_days(start: datetime, end: datetime) -> dict[str, Any]:
@@ -329,8 +322,3 @@ def _quantiles(
 ) -> list[float | None]:
     sketch = Sketch.from_arrays(keys, counts)
     return [sketch.quantile(q) for q in fractions]
-
-
-async def _all(conn: AsyncConnection[TupleRow], query: str, params: dict[str, Any]) -> list[Row]:
-    cursor = await conn.execute(query, params, binary=True)
-    return await cursor.fetchall()

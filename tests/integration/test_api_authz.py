@@ -23,7 +23,8 @@ from services.common.keystore import PostgresKeyStore
 from services.ingest.memory import InMemoryKeyStore
 from simulator import SimulationResult
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
+from storage.queries.keys import KeyQueries
 from storage.records import NewApiKey
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
@@ -67,7 +68,7 @@ async def matrix(populated_database_url: str, sample_run: Sample) -> AsyncIterat
     async with create_pool(populated_database_url, min_size=1, max_size=4) as pool:
         app = create_app(
             ApiSettings(database_url=populated_database_url),
-            reads=ReadRepository(pool),
+            reads=ApiQueries(pool),
             key_store=store,
             reference=load_reference(),
             now=lambda: truth.end,
@@ -219,11 +220,11 @@ async def test_real_key_store_active_and_revoked_keys(fresh_database_url: str) -
                 )
             )
         assert await writer.revoke_api_key(ids["gone"], datetime.now(UTC))
-        reads = ReadRepository(pool)
+        reads = ApiQueries(pool)
         app = create_app(
             ApiSettings(database_url=fresh_database_url),
             reads=reads,
-            key_store=PostgresKeyStore(reads),
+            key_store=PostgresKeyStore(KeyQueries(pool)),
             reference=load_reference(),
             now=lambda: datetime.now(UTC),
         )

@@ -28,7 +28,7 @@ from services.common.keys import Role
 from services.ingest.memory import InMemoryKeyStore
 from simulator import SimulationResult
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ async def fuzzed(
     async with create_pool(populated_database_url, min_size=1, max_size=4) as pool:
         app = create_app(
             ApiSettings(database_url=populated_database_url),
-            reads=ReadRepository(pool),
+            reads=ApiQueries(pool),
             key_store=keys,
             reference=load_reference(),
             now=lambda: truth.end,

@@ -28,7 +28,7 @@ from services.ingest.memory import InMemoryKeyStore
 from simulator import SimulationResult
 from simulator.truth import ConsignmentTruth, GroundTruth
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 from storage.views import Percentiles
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ async def serve_api(
     async with create_pool(database_url, min_size=1, max_size=4) as pool:
         app = create_app(
             settings,
-            reads=ReadRepository(pool),
+            reads=ApiQueries(pool),
             key_store=store,
             reference=load_reference(),
             now=lambda: truth.end,

@@ -11,13 +11,13 @@ import psycopg
 from infra.demo import demo_keys
 from services.common.keys import hash_key
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.keys import KeyQueries
 from tests.fixtures.postgres import _create, _drop, _unique_name
 
 
 async def _roles(database_url: str, keys: dict[str, str]) -> dict[str, str | None]:
     async with create_pool(database_url, min_size=1, max_size=1) as pool:
-        reads = ReadRepository(pool)
+        reads = KeyQueries(pool)
         found = {}
         for name in ("publisher", "operator", "carrier"):
             view = await reads.api_key_by_hash(hash_key(keys[name]))

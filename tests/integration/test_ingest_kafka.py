@@ -28,7 +28,7 @@ from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.keys import KeyQueries
 
 pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.postgres"]
 pytestmark = pytest.mark.integration
@@ -132,7 +132,7 @@ async def kafka_api(
         app = create_app(
             settings(kafka_bootstrap, as_url(database_url)),
             publisher=publisher,
-            key_store=PostgresKeyStore(ReadRepository(pool)),
+            key_store=PostgresKeyStore(KeyQueries(pool)),
             reference=load_corridor_reference(),
             directory=InMemoryDirectory(),
             now=lambda: NOW,

@@ -24,7 +24,7 @@ from services.ingest.pg_directory import PostgresConsignmentDirectory
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
 from storage.db import create_pool
-from storage.reads import ReadRepository
+from storage.queries.directory import DirectoryQueries
 from tests.integration.tracker_harness import TrackerWorkers
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ async def ingest(kafka_bootstrap: str, tracker: TrackerWorkers) -> AsyncIterator
                 publisher=publisher,
                 key_store=keys,
                 reference=reference,
-                directory=PostgresConsignmentDirectory(ReadRepository(pool)),
+                directory=PostgresConsignmentDirectory(DirectoryQueries(pool)),
                 now=lambda: datetime.now(UTC),
             )
             async with httpx.AsyncClient(

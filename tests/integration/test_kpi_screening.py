@@ -9,7 +9,7 @@ from corridor.reference import load_reference
 from corridor.timeline import build_timeline
 from storage.db import Pool
 from storage.kpi_refresh import refresh_kpi_views
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 from storage.views import Granularity, Percentiles
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import T0, make_event
@@ -47,7 +47,7 @@ async def _load(pool: Pool) -> None:
 
 async def test_voided_legs_and_stays_are_left_out_and_counted(storage_pool: Pool) -> None:
     await _load(storage_pool)
-    reads = ReadRepository(storage_pool)
+    reads = ApiQueries(storage_pool)
     start, end = T0 - timedelta(days=2), T0 + timedelta(days=8)
     for percentiles in Percentiles:
         legs = await reads.leg_performance(start, end, NUR_ZHOLY, AKTAU, percentiles=percentiles)

@@ -19,7 +19,7 @@ from corridor.journey import Crossing, Leg, Stay
 from corridor.sketch import Sketch
 from storage.db import Pool
 from storage.kpi_refresh import REFRESH_ORDER, refresh_kpi_views
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 from storage.views import Granularity, LocationPerformance, Percentiles
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import T0, at, make_event, make_stay, make_timeline
@@ -99,7 +99,7 @@ async def _refresh(pool: Pool) -> tuple[str, ...]:
 
 async def test_location_performance_exact_median_and_p90(storage_pool: Pool) -> None:
     data = await _load(storage_pool)
-    rows = await ReadRepository(storage_pool).locations_performance(
+    rows = await ApiQueries(storage_pool).locations_performance(
         T0, T0 + timedelta(days=1), Granularity.HOUR, LOCATION
     )
 
@@ -112,7 +112,7 @@ async def test_location_performance_exact_median_and_p90(storage_pool: Pool) -> 
         assert row.dwell_p90_seconds == pytest.approx(nearest_rank(seconds, 0.9), abs=1)
         assert row.dwell_mean_seconds == pytest.approx(statistics.fmean(seconds), abs=1)
 
-    daily = await ReadRepository(storage_pool).locations_performance(
+    daily = await ApiQueries(storage_pool).locations_performance(
         T0, T0 + timedelta(days=1), Granularity.DAY, LOCATION
     )
     everything = [d * 3600 for hour in (0, 1) for d in data[hour]]
@@ -121,7 +121,7 @@ async def test_location_performance_exact_median_and_p90(storage_pool: Pool) -> 
 
 async def test_crossing_and_leg_performance(storage_pool: Pool) -> None:
     data = await _load(storage_pool)
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
     end = T0 + timedelta(days=2)
 
     (crossing,) = await reader.crossing_performance(T0, end, border_id=BORDER)
@@ -261,7 +261,7 @@ async def test_rollup_answers_match_exact_ones_within_one_percent(storage_pool: 
     await _load_weeks(storage_pool)
     await _load(storage_pool)
     await _refresh(storage_pool)
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
     for start, end in _ranges():
         for granularity in (Granularity.DAY, Granularity.WEEK):
             exact = await reader.locations_performance(start, end, granularity)
@@ -302,7 +302,7 @@ async def test_the_same_week_through_28_days_and_16_weeks(storage_pool: Pool) ->
     base tables) and a 16-week range (rollups) agree within 1 % (here: exactly)."""
     await _load_weeks(storage_pool, week_stays(600))
     await _refresh(storage_pool)
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
     month = await reader.locations_performance(
         T0 - timedelta(weeks=2), T0 + timedelta(weeks=2), Granularity.WEEK
     )
@@ -324,7 +324,7 @@ async def test_the_same_week_through_28_days_and_16_weeks(storage_pool: Pool) ->
 async def test_a_late_stay_changes_its_own_bucket_once_refreshed(storage_pool: Pool) -> None:
     stays = await _load_weeks(storage_pool)
     await _refresh(storage_pool)
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
     start, end = T0 - timedelta(weeks=3), T0 + timedelta(weeks=3)
 
     async def counts(granularity: Granularity) -> dict[datetime, int]:
@@ -346,7 +346,7 @@ async def test_a_late_stay_changes_its_own_bucket_once_refreshed(storage_pool: P
 
 async def test_hourly_buckets_are_never_read_from_the_rollups(storage_pool: Pool) -> None:
     with pytest.raises(ValueError, match="hourly"):
-        await ReadRepository(storage_pool).locations_performance(
+        await ApiQueries(storage_pool).locations_performance(
             T0, at(5), Granularity.HOUR, percentiles=Percentiles.SKETCH
         )
 
@@ -355,7 +355,7 @@ async def test_refreshes_record_as_of_and_failures(
     storage_pool: Pool, fresh_database_url: str
 ) -> None:
     await _load(storage_pool)
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
     async with await AsyncConnection.connect(fresh_database_url, autocommit=True) as conn:
         before = (await (await conn.execute("SELECT now()")).fetchone() or (None,))[0]
         await refresh_kpi_views(conn)

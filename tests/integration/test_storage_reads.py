@@ -7,7 +7,8 @@ import pytest
 from corridor.events import EventType, References
 from corridor.journey import ConsignmentState
 from storage.db import Pool
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
+from storage.queries.directory import DirectoryQueries
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import (
     at,
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 async def test_foreign_carrier_gets_none_like_an_unknown_id(storage_pool: Pool) -> None:
     await WriteRepository(storage_pool).upsert_timeline(khorgos_journey("F-1")[-1])
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
 
     assert (await reader.consignment("F-1", carrier_id="CARRIER-A")) is not None
     assert await reader.consignment("F-1", carrier_id="CARRIER-B") is None
@@ -36,7 +37,7 @@ async def test_timeline_pieces_in_order(storage_pool: Pool) -> None:
     final = khorgos_journey("P-1")[-1]
     await writer.write_batch(events=list(reversed(final.events)), timelines=[final])
 
-    view = await ReadRepository(storage_pool).timeline("P-1")
+    view = await ApiQueries(storage_pool).timeline("P-1")
 
     assert view is not None
     assert view.events == final.events
@@ -75,7 +76,7 @@ async def test_search_by_any_reference(storage_pool: Pool) -> None:
             make_timeline("S-2", [other], carrier_id="CARRIER-B"),
         ]
     )
-    reader = ReadRepository(storage_pool)
+    reader = DirectoryQueries(storage_pool)
 
     for value in ("XF98765432", "24KZ0001000012345X", "TR-AZ-2026-1-7", "CSQU3054383", "S-1"):
         page = await reader.search_by_reference(value)
@@ -102,7 +103,7 @@ async def test_keyset_pagination_returns_each_row_exactly_once(storage_pool: Poo
         for i in range(23)
     ]
     await WriteRepository(storage_pool).upsert_timelines(timelines)
-    reader = ReadRepository(storage_pool)
+    reader = DirectoryQueries(storage_pool)
 
     seen: list[str] = []
     after = None
@@ -132,7 +133,7 @@ async def test_in_progress_at_location(storage_pool: Pool) -> None:
         make_timeline("Q-3", done, [make_stay("Q-3", "AZ-RED-BRIDGE", 0, 2)])
     )
 
-    queue = await ReadRepository(storage_pool).in_progress_at("AZ-RED-BRIDGE", as_of=at(5))
+    queue = await ApiQueries(storage_pool).in_progress_at("AZ-RED-BRIDGE", as_of=at(5))
 
     assert [(q.consignment_id, q.waiting_seconds) for q in queue] == [
         ("Q-1", 4 * 3600),

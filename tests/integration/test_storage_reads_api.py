@@ -12,7 +12,7 @@ from corridor.events import EventType, References, TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
 from simulator import SimulationResult
 from storage.db import Pool, create_pool
-from storage.reads import ReadRepository
+from storage.queries.api import ApiQueries
 from storage.views import ConsignmentFilter, Granularity
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import at, make_event, make_stay, make_timeline
@@ -22,9 +22,9 @@ Sample = tuple[SimulationResult, list[TransitEvent]]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def sample_reads(populated_database_url: str) -> AsyncIterator[ReadRepository]:
+async def sample_reads(populated_database_url: str) -> AsyncIterator[ApiQueries]:
     async with create_pool(populated_database_url, min_size=1, max_size=2) as pool:
-        yield ReadRepository(pool)
+        yield ApiQueries(pool)
 
 
 async def test_search_combines_filters(storage_pool: Pool) -> None:
@@ -49,7 +49,7 @@ async def test_search_combines_filters(storage_pool: Pool) -> None:
             ),
         ]
     )
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
 
     async def ids(filters: ConsignmentFilter, carrier: str | None = None) -> list[str]:
         page = await reader.search_consignments(filters, carrier_id=carrier)
@@ -74,7 +74,7 @@ async def test_status_and_queues(storage_pool: Pool) -> None:
             [make_stay("Q-1", "AZ-RED-BRIDGE", 1)],
         )
     )
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
 
     status = await reader.consignment_status("Q-1")
     queues = await reader.location_queues()
@@ -92,7 +92,7 @@ async def test_status_and_queues(storage_pool: Pool) -> None:
 
 
 async def test_keyset_pages_cover_the_sample_once(
-    sample_reads: ReadRepository, sample_run: Sample
+    sample_reads: ApiQueries, sample_run: Sample
 ) -> None:
     seen: list[str] = []
     after = None
@@ -106,7 +106,7 @@ async def test_keyset_pages_cover_the_sample_once(
 
 
 async def test_all_locations_performance_equals_each_location(
-    sample_reads: ReadRepository, sample_run: Sample
+    sample_reads: ApiQueries, sample_run: Sample
 ) -> None:
     truth = sample_run[0].truth
     start, end = truth.start - timedelta(days=1), truth.end
@@ -148,7 +148,7 @@ async def test_recent_dwell_takes_completed_stays_that_departed_in_the_window(
             )
         ]
     )
-    reader = ReadRepository(storage_pool)
+    reader = ApiQueries(storage_pool)
 
     dwells = await reader.recent_dwell_seconds("KZ-AKTAU", at(100), at(200))
 

@@ -25,7 +25,7 @@ from corridor.journey import ConsignmentState, Crossing, Leg, Stay, StayStatus, 
 from corridor.reference import load_reference
 from services.common.keys import Role, generate_key, hash_key
 from storage.db import Pool, create_pool
-from storage.reads import ReadRepository
+from storage.queries.keys import KeyQueries
 from storage.records import NewAlert, NewApiKey
 from storage.rows import TimelineRows
 from storage.views import ApiKeyRole
@@ -307,7 +307,7 @@ async def test_no_carrier_key_can_be_stored_for_events_naming_no_carrier(
 
 
 async def test_api_keys_store_only_the_hash(storage_pool: Pool, fresh_database_url: str) -> None:
-    writer, reader = WriteRepository(storage_pool), ReadRepository(storage_pool)
+    writer, reader = WriteRepository(storage_pool), KeyQueries(storage_pool)
     key = generate_key(Role.OPERATOR)
     key_id = await writer.insert_api_key(
         NewApiKey(

@@ -17,8 +17,8 @@ from corridor.events import EventType
 from corridor.reference import load_reference
 from services.tracker.store import PostgresTrackingStore
 from storage.db import Pool
-from storage.reads import ReadRepository
-from storage.tracking import TrackerQueries
+from storage.queries.api import ApiQueries
+from storage.queries.tracker import TrackerQueries
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import at, make_event, make_stay, make_timeline
 
@@ -27,7 +27,7 @@ TOPIC = "corridor.transit-events"
 
 
 async def _clocks(pool: Pool) -> tuple[object, object]:
-    return await TrackerQueries(pool).watermark(), await ReadRepository(pool).tracker_clock()
+    return await TrackerQueries(pool).watermark(), await ApiQueries(pool).tracker_clock()
 
 
 async def test_the_clock_is_the_slowest_partitions_newest_event(storage_pool: Pool) -> None:
@@ -56,7 +56,7 @@ async def test_progress_is_part_of_the_batch_transaction(storage_pool: Pool) -> 
             progress={(TOPIC, 1): at(50), (TOPIC, -1): at(50)},
         )
     assert await _clocks(storage_pool) == (at(10), at(10))
-    assert await ReadRepository(storage_pool).consignment("C-1") is None
+    assert await ApiQueries(storage_pool).consignment("C-1") is None
 
 
 async def test_without_recorded_progress_the_latest_stored_event_is_the_clock(
