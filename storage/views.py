@@ -131,17 +131,6 @@ class TimelineView:
 
 
 @dataclass(frozen=True, slots=True)
-class InProgressStayView:
-    consignment_id: str
-    carrier_id: str
-    location: str
-    visit: int
-    arrived_at: datetime
-    released_at: datetime | None
-    waiting_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
 class LocationPerformance:
     bucket: datetime
     location: str

@@ -71,12 +71,6 @@ _NORMALISED = frozenset({"tir_carnet", "mrn", "permit_id", "vehicle_plate", "con
 
 
 class ConsignmentQueries(PooledQueries):
-    async def consignment(
-        self, consignment_id: str, carrier_id: str | None = None
-    ) -> ConsignmentView | None:
-        async with self._pool.connection() as conn:
-            return await _consignment(conn, consignment_id, carrier_id)
-
     async def timeline(
         self, consignment_id: str, carrier_id: str | None = None
     ) -> TimelineView | None:

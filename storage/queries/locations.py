@@ -7,7 +7,7 @@ from datetime import datetime
 
 from storage.queries.fetch import PooledQueries, fetch_all
 from storage.queries.tracker import EVENT_CLOCK
-from storage.views import InProgressStayView, LocationQueueView
+from storage.views import LocationQueueView
 
 # Completed stays at a location that departed in [since, until). The arrival bound lets
 # the (location, arrived_at) index, and TimescaleDB's chunks, narrow the scan; a stay
@@ -19,15 +19,6 @@ WHERE location = %(location)s AND status = 'completed' AND dwell_seconds IS NOT 
   AND arrived_at >= %(since)s - (%(until)s - %(since)s) AND arrived_at < %(until)s
   AND departed_at >= %(since)s AND departed_at < %(until)s
 """
-_IN_PROGRESS = """
-SELECT consignment_id, carrier_id, location, visit, arrived_at, released_at,
-       extract(epoch FROM coalesce(%(as_of)s::timestamptz, now()) - arrived_at)::bigint
-FROM stays
-WHERE status = 'in_progress' AND location = %(location)s
-  AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
-ORDER BY arrived_at, consignment_id
-LIMIT %(limit)s
-"""
 _QUEUES = """
 SELECT location, count(*), min(arrived_at) FROM stays
 WHERE status = 'in_progress' AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
@@ -36,19 +27,6 @@ GROUP BY location ORDER BY location
 
 
 class LocationQueries(PooledQueries):
-    async def in_progress_at(
-        self,
-        location: str,
-        carrier_id: str | None = None,
-        as_of: datetime | None = None,
-        limit: int = 500,
-    ) -> tuple[InProgressStayView, ...]:
-        """Open stays at ``location``, longest waiting first."""
-        params = {"location": location, "carrier": carrier_id, "as_of": as_of, "limit": limit}
-        async with self._pool.connection() as conn:
-            rows = await fetch_all(conn, _IN_PROGRESS, params)
-        return tuple(InProgressStayView(*row) for row in rows)
-
     async def tracker_clock(self) -> datetime | None:
         """The tracker's event-time clock (`storage.queries.tracker.EVENT_CLOCK`), or None."""
         async with self._pool.connection() as conn:

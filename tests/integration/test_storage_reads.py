@@ -11,10 +11,8 @@ from storage.queries.api import ApiQueries
 from storage.queries.directory import DirectoryQueries
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import (
-    at,
     khorgos_journey,
     make_event,
-    make_stay,
     make_timeline,
 )
 
@@ -26,9 +24,9 @@ async def test_foreign_carrier_gets_none_like_an_unknown_id(storage_pool: Pool) 
     await WriteRepository(storage_pool).upsert_timeline(khorgos_journey("F-1")[-1])
     reader = ApiQueries(storage_pool)
 
-    assert (await reader.consignment("F-1", carrier_id="CARRIER-A")) is not None
-    assert await reader.consignment("F-1", carrier_id="CARRIER-B") is None
-    assert await reader.consignment("NOPE", carrier_id="CARRIER-B") is None
+    assert (await reader.consignment_status("F-1", carrier_id="CARRIER-A")) is not None
+    assert await reader.consignment_status("F-1", carrier_id="CARRIER-B") is None
+    assert await reader.consignment_status("NOPE", carrier_id="CARRIER-B") is None
     assert await reader.timeline("F-1", carrier_id="CARRIER-B") is None
 
 
@@ -116,26 +114,3 @@ async def test_keyset_pagination_returns_each_row_exactly_once(storage_pool: Poo
 
     assert sorted(seen) == sorted(t.consignment_id for t in timelines)
     assert len(seen) == len(set(seen)) == 23
-
-
-async def test_in_progress_at_location(storage_pool: Pool) -> None:
-    writer = WriteRepository(storage_pool)
-    for cid, arrived in (("Q-1", 1.0), ("Q-2", 3.0)):
-        event = make_event(cid, EventType.GATE_ARRIVED, "AZ-RED-BRIDGE", arrived)
-        await writer.upsert_timeline(
-            make_timeline(cid, [event], [make_stay(cid, "AZ-RED-BRIDGE", arrived)])
-        )
-    done = [
-        make_event("Q-3", EventType.GATE_ARRIVED, "AZ-RED-BRIDGE", 0),
-        make_event("Q-3", EventType.GATE_DEPARTED, "AZ-RED-BRIDGE", 2),
-    ]
-    await writer.upsert_timeline(
-        make_timeline("Q-3", done, [make_stay("Q-3", "AZ-RED-BRIDGE", 0, 2)])
-    )
-
-    queue = await ApiQueries(storage_pool).in_progress_at("AZ-RED-BRIDGE", as_of=at(5))
-
-    assert [(q.consignment_id, q.waiting_seconds) for q in queue] == [
-        ("Q-1", 4 * 3600),
-        ("Q-2", 2 * 3600),
-    ]

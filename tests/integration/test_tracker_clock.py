@@ -56,7 +56,7 @@ async def test_progress_is_part_of_the_batch_transaction(storage_pool: Pool) -> 
             progress={(TOPIC, 1): at(50), (TOPIC, -1): at(50)},
         )
     assert await _clocks(storage_pool) == (at(10), at(10))
-    assert await ApiQueries(storage_pool).consignment("C-1") is None
+    assert await ApiQueries(storage_pool).consignment_status("C-1") is None
 
 
 async def test_without_recorded_progress_the_latest_stored_event_is_the_clock(
