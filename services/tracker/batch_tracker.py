@@ -17,27 +17,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from corridor.alerts import Alert, alerts_for_timeline
 from corridor.events import TransitEvent
 from corridor.folding import FoldedEvents, fold_events
 from corridor.journey import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
-from storage.rows import TimelineRows
 
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
 
+# What the store wrote for one consignment (its rows), opaque here: the history keeps it
+# and hands it back, so the store writes only what changed.
+Stored = TypeVar("Stored")
 
-class EventHistory(Protocol):
+
+class EventHistory(Protocol[Stored]):
     """Per-consignment events folded so far and the rows last stored for them, as far as
     memory allows; None: ask the store."""
 
     def get(self, consignment_id: str) -> FoldedEvents | None: ...
 
-    def stored_rows(self, consignment_id: str) -> TimelineRows | None: ...
+    def stored_rows(self, consignment_id: str) -> Stored | None: ...
 
-    def put(self, consignment_id: str, folded: FoldedEvents, stored: TimelineRows) -> None: ...
+    def put(self, consignment_id: str, folded: FoldedEvents, stored: Stored) -> None: ...
 
     def forget(self, consignment_id: str) -> None: ...
 
@@ -50,7 +53,7 @@ class ConsignmentStates(Protocol):
     def remove(self, consignment_id: str) -> None: ...
 
 
-class TrackingStore(Protocol):
+class TrackingStore(Protocol[Stored]):
     async def load_events(
         self, consignment_ids: Sequence[str]
     ) -> dict[str, list[TransitEvent]]: ...
@@ -60,9 +63,9 @@ class TrackingStore(Protocol):
         events: Sequence[TransitEvent],
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
-        stored: Mapping[str, TimelineRows],
+        stored: Mapping[str, Stored],
         progress: Mapping[tuple[str, int], datetime],
-    ) -> Mapping[str, TimelineRows]:
+    ) -> Mapping[str, Stored]:
         """One transaction. Returns the rows now held by each consignment whose rows took
         its timeline (the others held something newer). `stored` (what the rows held
         before, where known) lets it write only the changes; `progress` is the newest
@@ -81,13 +84,13 @@ def group_by_consignment(events: Iterable[TransitEvent]) -> dict[str, list[Trans
     return groups
 
 
-class BatchTracker:
+class BatchTracker(Generic[Stored]):
     def __init__(
         self,
         reference: CorridorReference,
-        history: EventHistory,
+        history: EventHistory[Stored],
         states: ConsignmentStates,
-        store: TrackingStore,
+        store: TrackingStore[Stored],
         derived: DerivedTopics,
     ) -> None:
         self._reference = reference
@@ -109,7 +112,7 @@ class BatchTracker:
         reloaded = await self._store.load_events(unknown) if unknown else {}
         folds: dict[str, FoldedEvents] = {}
         timelines: list[Timeline] = []
-        stored: dict[str, TimelineRows] = {}
+        stored: dict[str, Stored] = {}
         for consignment_id, new_events in groups.items():
             cached = self._history.get(consignment_id)
             if cached is None:

@@ -101,7 +101,7 @@ class FakeTopics:
         self.updates.extend(t.consignment_id for t in timelines)
 
 
-def _tracker() -> tuple[BatchTracker, FakeHistory, FakeStore, FakeTopics]:
+def _tracker() -> tuple[BatchTracker[TimelineRows], FakeHistory, FakeStore, FakeTopics]:
     history, store, topics = FakeHistory(), FakeStore(), FakeTopics()
     return BatchTracker(reference(), history, FakeStates(), store, topics), history, store, topics
 
