@@ -25,7 +25,7 @@ from bench.tracker_throughput import EVENTS_PER_CONSIGNMENT
 from corridor.alerts import Alert
 from corridor.cloudevents import from_kafka_record, to_kafka_record
 from corridor.events import TransitEvent
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from corridor.reference import CorridorReference, load_reference
 from services.tracker.batch_tracker import BatchTracker
 from services.tracker.gc_pacing import BatchPacedCollection

@@ -36,16 +36,6 @@ from corridor.identifiers import (
     validate_unlocode,
     validate_vehicle_plate,
 )
-from corridor.journey import (
-    Anomaly,
-    AnomalyKind,
-    ConsignmentState,
-    Crossing,
-    Leg,
-    Stay,
-    StayStatus,
-    Timeline,
-)
 from corridor.kpi import (
     DwellStats,
     TripSpeeds,
@@ -57,6 +47,16 @@ from corridor.kpi import (
     swd_kmh,
     swod_kmh,
     trip_speeds,
+)
+from corridor.model import (
+    Anomaly,
+    AnomalyKind,
+    ConsignmentState,
+    Crossing,
+    Leg,
+    Stay,
+    StayStatus,
+    Timeline,
 )
 from corridor.reference import (
     Border,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from corridor.journey import Anomaly, AnomalyKind, Stay, StayStatus, Timeline
+from corridor.model import Anomaly, AnomalyKind, Stay, StayStatus, Timeline
 
 
 class AlertKind(StrEnum):

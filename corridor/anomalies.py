@@ -7,7 +7,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from corridor.events import EventType, TransitEvent
-from corridor.journey import Anomaly, AnomalyKind
+from corridor.model import Anomaly, AnomalyKind
 from corridor.reference import Route
 
 # Offices, not the road: declarations, permits and cancellations are lodged wherever the

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from corridor.events import TransitEvent
-from corridor.journey import Anomaly, Timeline
+from corridor.model import Anomaly, Timeline
 from corridor.reference import CorridorReference
 from corridor.timeline import conflicting_versions, deduplicate, derive_timeline, single_consignment
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from corridor.sketch import rank
 
 HOUR = 3600

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from corridor.anomalies import anomaly_at
 from corridor.events import DEPARTURE_TYPES, EventType, TransitEvent
-from corridor.journey import Anomaly, AnomalyKind, ConsignmentState, Stay, StayStatus
+from corridor.model import Anomaly, AnomalyKind, ConsignmentState, Stay, StayStatus
 from corridor.reference import CorridorReference, Route
 
 State = ConsignmentState

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from corridor.events import TransportMode
-from corridor.journey import Crossing, Leg, Stay
+from corridor.model import Crossing, Leg, Stay
 from corridor.reference import CorridorReference, Route
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
-from corridor.journey import Anomaly, AnomalyKind
+from corridor.model import Anomaly, AnomalyKind
 
 _DECLARATION_TYPES = frozenset(
     {

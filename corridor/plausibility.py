@@ -24,7 +24,7 @@ from itertools import pairwise
 
 from corridor.anomalies import anomaly_at
 from corridor.events import ARRIVAL_TYPES, EventType, TransitEvent, TransportMode
-from corridor.journey import Anomaly, AnomalyKind, Leg, Stay
+from corridor.model import Anomaly, AnomalyKind, Leg, Stay
 from corridor.reference import CorridorReference
 
 # Permits are issued weeks or months ahead and revoked whenever: their time says

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from corridor.anomalies import anomaly_at
 from corridor.events import ARRIVAL_TYPES, DEPARTURE_TYPES, EventType, TransitEvent
-from corridor.journey import Anomaly, AnomalyKind, Stay, StayStatus
+from corridor.model import Anomaly, AnomalyKind, Stay, StayStatus
 
 
 @dataclass(slots=True)

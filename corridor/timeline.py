@@ -14,8 +14,8 @@ from uuid import UUID
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
 from corridor.events import CARRIER_NOT_NAMED, TransitEvent
-from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
+from corridor.model import Anomaly, AnomalyKind, Timeline
 from corridor.movements import derive_crossings, derive_legs
 from corridor.ownership import consignment_identity, declared_route_id
 from corridor.plausibility import screen

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from corridor.events import TransitEvent
-from corridor.journey import StayStatus
+from corridor.model import StayStatus
 from corridor.reference import CorridorReference, load_reference
 from simulator.config import SimulationConfig
 from simulator.emit import EventFactory, PlannedEvent, plan_events

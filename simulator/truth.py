@@ -3,7 +3,7 @@
 Derived from the simulation's own schedule (what it meant to happen, what the window
 let through and which departures it dropped), never from the emitted events, so it
 is an independent oracle for `corridor.timeline.build_timeline`. Values are the
-`corridor.journey` types themselves; `write_truth`/`read_truth` carry them as JSON.
+`corridor.model` types themselves; `write_truth`/`read_truth` carry them as JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from corridor.events import (
     EventType,
     TransportMode,
 )
-from corridor.journey import (
+from corridor.model import (
     Anomaly,
     AnomalyKind,
     ConsignmentState,

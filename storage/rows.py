@@ -13,7 +13,7 @@ from typing import NamedTuple
 from uuid import UUID
 
 from corridor.events import TransitEvent
-from corridor.journey import Stay, Timeline
+from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 
 _SEPARATORS = re.compile(r"[\s\-]+")

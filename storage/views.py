@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from corridor.events import TransitEvent
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 
 T = TypeVar("T")
 

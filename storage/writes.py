@@ -19,7 +19,7 @@ from psycopg import AsyncCursor, sql
 from psycopg.rows import TupleRow
 
 from corridor.events import TransitEvent
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from corridor.reference import CorridorReference
 from storage.db import Pool
 from storage.records import NewAlert, NewApiKey

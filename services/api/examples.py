@@ -11,7 +11,7 @@ from uuid import UUID
 
 from corridor.clearance import ClearanceOutlook
 from corridor.events import EventType, References, Source, SourceSystem, TransitEvent
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from services.api import present
 from storage.views import (
     AlertView,

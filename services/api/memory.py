@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from corridor.journey import StayStatus
 from corridor.kpi import mean, median, p90
+from corridor.model import StayStatus
 from storage.rows import normalize_permit_id, normalize_reference
 from storage.views import (
     AlertView,

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from corridor.clearance import RECENT_WINDOW, ClearanceOutlook
 from corridor.events import TransportMode
-from corridor.journey import StayStatus
+from corridor.model import StayStatus
 from corridor.reference import Location
 from services.api import schemas
 from storage.views import (

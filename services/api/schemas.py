@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from corridor.events import TransitEvent, TransportMode
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from corridor.reference import LocationKind
 from storage.views import Granularity, Percentiles
 

@@ -22,7 +22,7 @@ from typing import Generic, Protocol, TypeVar
 from corridor.alerts import Alert, alerts_for_timeline
 from corridor.events import TransitEvent
 from corridor.folding import FoldedEvents, fold_events
-from corridor.journey import ConsignmentState, Timeline
+from corridor.model import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
 
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corridor.alerts import Alert
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from storage.records import NewAlert
 
 

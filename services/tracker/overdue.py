@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from corridor.alerts import Alert, OverduePolicy, overdue_alerts
-from corridor.journey import Stay, Timeline
+from corridor.model import Stay, Timeline
 
 
 class OverdueSource(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from services.common.kafka_internals import on_behalf_of
 from services.tracker.derived import consignment_update, encode
 

@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from corridor.alerts import Alert
 from corridor.events import TransitEvent
-from corridor.journey import Stay, Timeline
+from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.db import create_pool
 from storage.dead_letters import DeadLetter, DeadLetterRepository

@@ -26,7 +26,7 @@ from typing import Any, NoReturn, Protocol
 from corridor.cloudevents import from_kafka_record
 from corridor.errors import CorridorError
 from corridor.events import TransitEvent
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from services.tracker.gc_pacing import BatchPacedCollection
 from storage.dead_letters import DeadLetter
 

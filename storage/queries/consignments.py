@@ -12,7 +12,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
 from corridor.events import TransitEvent
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from storage.queries.fetch import PooledQueries, Row, fetch_all
 from storage.rows import normalize_permit_id, normalize_reference
 from storage.views import (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from corridor.events import TransitEvent
-from corridor.journey import Stay, StayStatus
+from corridor.model import Stay, StayStatus
 from storage.db import Pool
 
 # As text: pydantic validates JSON text directly, without psycopg first building dicts.

@@ -18,8 +18,8 @@ import pytest_asyncio
 
 from corridor.clearance import RECENT_WINDOW, clearance_outlook
 from corridor.events import TransitEvent
-from corridor.journey import ConsignmentState, StayStatus
 from corridor.kpi import mean, median, p90
+from corridor.model import ConsignmentState, StayStatus
 from corridor.reference import load_reference
 from services.api.app import create_app
 from services.api.settings import ApiSettings

@@ -15,7 +15,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from corridor.events import EventType, TransportMode
-from corridor.journey import Crossing, Leg, Stay
+from corridor.model import Crossing, Leg, Stay
 from corridor.sketch import Sketch
 from storage.db import Pool
 from storage.kpi_refresh import REFRESH_ORDER, refresh_kpi_views

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from corridor.events import EventType, References
-from corridor.journey import ConsignmentState
+from corridor.model import ConsignmentState
 from storage.db import Pool
 from storage.queries.api import ApiQueries
 from storage.queries.directory import DirectoryQueries

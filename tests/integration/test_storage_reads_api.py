@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from corridor.events import EventType, References, TransitEvent
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from simulator import SimulationResult
 from storage.db import Pool, create_pool
 from storage.queries.api import ApiQueries

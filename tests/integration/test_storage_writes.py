@@ -21,7 +21,7 @@ from corridor.events import (
     TransitEvent,
     TransportMode,
 )
-from corridor.journey import ConsignmentState, Crossing, Leg, Stay, StayStatus, Timeline
+from corridor.model import ConsignmentState, Crossing, Leg, Stay, StayStatus, Timeline
 from corridor.reference import load_reference
 from services.common.keys import Role, generate_key, hash_key
 from storage.db import Pool, create_pool

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from corridor.alerts import AlertKind, OverduePolicy, alerts_for_timeline, overdue_alerts
 from corridor.events import EventType
-from corridor.journey import Stay, StayStatus
+from corridor.model import Stay, StayStatus
 from corridor.timeline import build_timeline
 from tests.unit.factories import CARRIER, at, declared, event, reference, visit
 

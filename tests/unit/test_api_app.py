@@ -14,7 +14,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from corridor.journey import StayStatus
+from corridor.model import StayStatus
 from services.api import examples, schemas
 from services.api.app import create_app
 from services.api.memory import InMemoryReads

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from corridor.alerts import AlertKind, alerts_for_timeline
 from corridor.events import EventType as E
 from corridor.events import References
-from corridor.journey import AnomalyKind
+from corridor.model import AnomalyKind
 from corridor.ownership import ConsignmentIdentity, claim_conflicts, consignment_identity
 from corridor.timeline import build_timeline
 from tests.unit.factories import ROAD_ROUTE, event, reference

@@ -7,7 +7,7 @@ from datetime import timedelta
 from corridor import AnomalyKind, EventType, TransitEvent, build_timeline
 from corridor.alerts import AlertKind, alerts_for_timeline
 from corridor.events import TransportMode
-from corridor.journey import Leg, Timeline
+from corridor.model import Leg, Timeline
 from corridor.plausibility import DEFAULT_LIMITS, leg_breach
 from tests.unit.factories import at, declared, event, khorgos_to_aktau, reference, visit
 

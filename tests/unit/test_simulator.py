@@ -20,7 +20,7 @@ from corridor.identifiers import (
     validate_mrn,
     validate_references,
 )
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from corridor.reference import CorridorReference, load_reference
 from simulator import (
     FaultRates,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from corridor.alerts import AlertKind
 from corridor.events import EventType, TransitEvent
-from corridor.journey import AnomalyKind, ConsignmentState
+from corridor.model import AnomalyKind, ConsignmentState
 from corridor.reference import CorridorReference, load_reference
 from corridor.timeline import build_timeline
 from simulator import FaultRates, SimulationConfig, SimulationResult, simulate

@@ -18,7 +18,7 @@ from corridor.events import (
     TransitEvent,
     TransportMode,
 )
-from corridor.journey import (
+from corridor.model import (
     ConsignmentState,
     Crossing,
     Stay,

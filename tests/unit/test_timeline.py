@@ -13,7 +13,7 @@ from corridor import (
     TransportMode,
     build_timeline,
 )
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from tests.unit.factories import (
     CONSIGNMENT,
     at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corridor import AnomalyKind, EventType, References, TransitEvent, build_timeline
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from tests.unit.factories import at, declared, event, khorgos_to_aktau, reference, visit
 
 E = EventType

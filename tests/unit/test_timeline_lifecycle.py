@@ -10,7 +10,7 @@ from corridor import (
     TransitEvent,
     build_timeline,
 )
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from tests.unit.factories import POTI_ROUTE, declared, event, khorgos_to_aktau, reference, visit
 
 E = EventType

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
 from corridor.folding import FoldedEvents, fold_events
-from corridor.journey import ConsignmentState, StayStatus, Timeline
+from corridor.model import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
 from services.tracker.batch_tracker import BatchTracker
 from services.tracker.history_cache import EVENT_BYTES, RecentHistories, held_bytes

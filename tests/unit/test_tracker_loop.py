@@ -12,7 +12,7 @@ import pytest
 
 from corridor.cloudevents import to_kafka_record
 from corridor.events import EventType, TransitEvent
-from corridor.journey import Timeline
+from corridor.model import Timeline
 from services.tracker import tracking_loop
 from services.tracker.tracking_loop import TrackingLoop
 from storage.dead_letters import DeadLetter

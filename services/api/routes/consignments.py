@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
 
 from corridor.clearance import RECENT_WINDOW, ClearanceOutlook, clearance_outlook
-from corridor.journey import ConsignmentState, StayStatus
+from corridor.model import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
 from services.api.deps import (
     Context,

@@ -1,4 +1,5 @@
-"""What the timeline rules conclude about one consignment's journey.
+"""The domain model: what the timeline rules conclude about one consignment's journey
+(its timeline, stays, crossings, legs, anomalies and state).
 
 These are plain values: the tracker stores them, the API shows them, the simulator's
 ground truth is written in the same shape so tests can compare field by field.
