@@ -48,7 +48,7 @@ def serve(bootstrap: str, topic: str, port: int) -> None:
     from services.common.reference_data import load_corridor_reference
     from services.ingest import create_app
     from services.ingest.directory import EmptyDirectory
-    from services.ingest.memory import InMemoryKeyStore
+    from services.ingest.in_memory import InMemoryKeyStore
     from services.ingest.publisher import KafkaEventPublisher
     from services.ingest.settings import IngestSettings
 

@@ -37,7 +37,7 @@ from corridor.reference import load_reference
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.common.keys import Role
-from services.ingest.memory import InMemoryKeyStore
+from services.ingest.in_memory import InMemoryKeyStore
 from storage.db import create_pool
 from storage.migrate import migrate
 from storage.queries.api import ApiQueries

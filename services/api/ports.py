@@ -1,7 +1,7 @@
 """What the API needs from storage: a read-only interface.
 
 `storage.queries.api.ApiQueries` implements it against PostgreSQL and
-`services.api.memory.InMemoryReads` in memory, for tests.
+`services.api.in_memory.InMemoryReads` in memory, for tests.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from services.common.kafka_internals import (
 from services.tracker.batch_tracker import BatchTracker
 from services.tracker.batch_window import BatchWindow, take_batches
 from services.tracker.dead_letters import DeadLetterSink
-from services.tracker.derived import FaustDerivedTopics
+from services.tracker.derived_topics import FaustDerivedTopics
 from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.history_cache import RecentHistories
 from services.tracker.overdue import OverdueScanner

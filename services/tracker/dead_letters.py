@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from corridor.alerts import AlertKind
-from services.tracker.derived import alert_message, encode
+from services.tracker.derived_topics import alert_message, encode
 from storage.dead_letters import DeadLetter
 from storage.records import NewAlert
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from corridor.model import Timeline
 from services.common.kafka_internals import on_behalf_of
-from services.tracker.derived import consignment_update, encode
+from services.tracker.derived_topics import consignment_update, encode
 
 # RocksDB sizing per table partition. faust's defaults (a 2 GiB block cache, 3 x 64 MiB
 # memtables) suit big tables; this one holds ~350 bytes per consignment but gets a write

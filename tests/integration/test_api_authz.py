@@ -20,7 +20,7 @@ from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.common.keys import Role, generate_key
 from services.common.keystore import PostgresKeyStore
-from services.ingest.memory import InMemoryKeyStore
+from services.ingest.in_memory import InMemoryKeyStore
 from simulator import SimulationResult
 from storage.db import create_pool
 from storage.queries.api import ApiQueries

@@ -25,7 +25,7 @@ from corridor.reference import load_reference
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.common.keys import Role
-from services.ingest.memory import InMemoryKeyStore
+from services.ingest.in_memory import InMemoryKeyStore
 from simulator import SimulationResult
 from storage.db import create_pool
 from storage.queries.api import ApiQueries

@@ -20,11 +20,11 @@ from fastapi import FastAPI
 
 from corridor.reference import load_reference
 from services.api.app import create_app as create_api
-from services.api.memory import InMemoryReads
+from services.api.in_memory import InMemoryReads
 from services.api.settings import ApiSettings
 from services.common.keys import Role
 from services.ingest import create_app as create_ingest
-from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
+from services.ingest.in_memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
 from tests.unit.test_ingest_api import settings as ingest_settings
 
 TIMEOUT = 1.0

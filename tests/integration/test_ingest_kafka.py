@@ -24,7 +24,7 @@ from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keystore import PostgresKeyStore
 from services.common.reference_data import load_corridor_reference
 from services.ingest import create_app
-from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore
+from services.ingest.in_memory import InMemoryDirectory, InMemoryKeyStore
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings
 from storage.db import create_pool

@@ -19,7 +19,7 @@ from corridor.identifiers import check_mrn
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.reference_data import load_corridor_reference
 from services.ingest import create_app
-from services.ingest.memory import InMemoryKeyStore
+from services.ingest.in_memory import InMemoryKeyStore
 from services.ingest.pg_directory import PostgresConsignmentDirectory
 from services.ingest.publisher import KafkaEventPublisher
 from services.ingest.settings import IngestSettings

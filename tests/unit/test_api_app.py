@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from corridor.model import StayStatus
 from services.api import examples, schemas
 from services.api.app import create_app
-from services.api.memory import InMemoryReads
+from services.api.in_memory import InMemoryReads
 from services.api.settings import ApiSettings
 from services.common.keys import Role
 from services.common.reference_data import load_corridor_reference
-from services.ingest.memory import InMemoryKeyStore
+from services.ingest.in_memory import InMemoryKeyStore
 from storage.views import RollupStatus
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)

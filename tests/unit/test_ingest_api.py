@@ -15,7 +15,7 @@ import pytest
 from services.common.keys import Role
 from services.common.reference_data import load_corridor_reference
 from services.ingest import create_app
-from services.ingest.memory import (
+from services.ingest.in_memory import (
     FailingPublisher,
     InMemoryDirectory,
     InMemoryKeyStore,

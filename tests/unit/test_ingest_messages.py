@@ -21,7 +21,7 @@ from services.ingest import create_app
 from services.ingest.adapters import ncts
 from services.ingest.adapters.base import MalformedMessage, ReferenceKind, UnsafeXml
 from services.ingest.directory import resolve
-from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
+from services.ingest.in_memory import InMemoryDirectory, InMemoryKeyStore, RecordingPublisher
 from tests.unit.test_ingest_api import NOW, assert_problem, settings
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "ingest_samples"
