@@ -50,7 +50,7 @@ from simulator import SimulationConfig, simulate
 from storage.db import create_pool
 from storage.kpi_refresh import refresh_kpi_views
 from storage.migrate import migrate
-from storage.records import NewApiKey
+from storage.rows import ApiKeyRow
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -146,7 +146,7 @@ async def operator_key(dsn: str) -> str:
     key = generate_key(Role.OPERATOR)
     async with create_pool(dsn, min_size=1, max_size=1) as pool:
         await WriteRepository(pool).insert_api_key(
-            NewApiKey("bench", ApiKeyRole.OPERATOR, key.lookup_prefix, key.digest, None, None)
+            ApiKeyRow("bench", ApiKeyRole.OPERATOR, key.lookup_prefix, key.digest, None, None)
         )
     return key.plain
 

@@ -17,7 +17,7 @@ from services.common.keys import Role, generate_key, hash_key
 from simulator.config import DEFAULT_CARRIERS
 from storage.db import create_pool
 from storage.queries.keys import KeyQueries
-from storage.records import NewApiKey
+from storage.rows import ApiKeyRow
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -62,7 +62,7 @@ async def _register_demo_keys(database_url: str, keys: dict[str, str]) -> list[s
             if await stored.api_key_by_hash(digest, include_revoked=True) is not None:
                 continue
             await writes.insert_api_key(
-                NewApiKey(
+                ApiKeyRow(
                     name=spec.holder,
                     role=ApiKeyRole(spec.role.value),
                     prefix=plain[:12],

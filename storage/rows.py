@@ -1,12 +1,15 @@
-"""Timeline and event values flattened into the columns the write repository stores.
+"""Rows: what the write repository stores, one NamedTuple or dataclass per table row.
 
-Pure functions, no SQL: the writer takes these rows; tests check them in milliseconds.
+Timeline and event values are flattened into them by pure functions, no SQL: the
+writer takes these rows; tests check them in milliseconds. (Read queries return views,
+``storage.views``.)
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
@@ -15,6 +18,7 @@ from uuid import UUID
 from corridor.events import TransitEvent
 from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
+from storage.views import ApiKeyRole
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 
@@ -123,6 +127,37 @@ class TimelineRows(NamedTuple):
     stays: list[StayRow]
     crossings: list[CrossingRow]
     legs: list[LegRow]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert to raise once: a second one with the same ``dedup_key`` is ignored."""
+
+    kind: str
+    occurred_at: datetime
+    raised_at: datetime
+    consignment_id: str | None = None
+    carrier_id: str | None = None
+    location: str | None = None
+    detail: str = ""
+    dedup_key: str = field(default="")
+
+    @property
+    def key(self) -> str:
+        if self.dedup_key:
+            return self.dedup_key
+        parts = (self.kind, self.consignment_id or "", self.location or "")
+        return "|".join((*parts, self.occurred_at.isoformat()))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    name: str
+    role: ApiKeyRole
+    prefix: str
+    key_hash: str
+    allowed_locations: tuple[str, ...] | None = None
+    carrier_id: str | None = None
 
 
 def event_row(event: TransitEvent) -> EventRow:

@@ -22,8 +22,9 @@ from corridor.events import TransitEvent
 from corridor.model import Timeline
 from corridor.reference import CorridorReference
 from storage.db import Pool
-from storage.records import NewAlert, NewApiKey
 from storage.rows import (
+    AlertRow,
+    ApiKeyRow,
     ConsignmentRow,
     CrossingRow,
     EventRow,
@@ -337,7 +338,7 @@ class WriteRepository:
     async def upsert_timelines(self, timelines: Sequence[Timeline]) -> int:
         return (await self.write_batch(timelines=timelines)).timelines_applied
 
-    async def insert_alerts(self, alerts: Sequence[NewAlert]) -> int:
+    async def insert_alerts(self, alerts: Sequence[AlertRow]) -> int:
         """Raise alerts; returns how many were new (one per dedup key, ever)."""
         return len(await self.raise_alerts(alerts))
 
@@ -345,7 +346,7 @@ class WriteRepository:
         self,
         events: Sequence[TransitEvent] = (),
         timelines: Sequence[Timeline] = (),
-        alerts: Sequence[NewAlert] = (),
+        alerts: Sequence[AlertRow] = (),
         stored: Mapping[str, TimelineRows] | None = None,
         progress: Mapping[tuple[str, int], datetime] | None = None,
     ) -> BatchResult:
@@ -368,12 +369,12 @@ class WriteRepository:
                 )
         return BatchResult(inserted, len(written), len(raised), written)
 
-    async def raise_alerts(self, alerts: Sequence[NewAlert]) -> set[str]:
+    async def raise_alerts(self, alerts: Sequence[AlertRow]) -> set[str]:
         """Store alerts in one statement; returns the dedup keys that were new."""
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             return await self._insert_alerts(cur, alerts)
 
-    async def insert_api_key(self, key: NewApiKey) -> UUID:
+    async def insert_api_key(self, key: ApiKeyRow) -> UUID:
         locations = list(key.allowed_locations) if key.allowed_locations is not None else None
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
@@ -463,7 +464,7 @@ class WriteRepository:
         await cur.execute(_UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
 
-    async def _insert_alerts(self, cur: Cursor, alerts: Sequence[NewAlert]) -> set[str]:
+    async def _insert_alerts(self, cur: Cursor, alerts: Sequence[AlertRow]) -> set[str]:
         if not alerts:
             return set()
         rows = [

@@ -18,7 +18,7 @@ from corridor.reference import load_reference
 from services.common.keys import InvalidCarrierKey, Role, carrier_key_id, generate_key
 from services.common.settings import DatabaseSettings, SettingsError, load_settings
 from storage.db import Pool, create_pool
-from storage.records import NewApiKey
+from storage.rows import ApiKeyRow
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -91,7 +91,7 @@ async def issue_key(
     if role is Role.CARRIER:
         carrier_id = carrier_key_id(carrier_id)
     key = generate_key(role)
-    record = NewApiKey(
+    record = ApiKeyRow(
         name=name,
         role=ApiKeyRole(role.value),
         prefix=key.lookup_prefix,

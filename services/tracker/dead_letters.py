@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from corridor.alerts import AlertKind
 from services.tracker.derived_topics import alert_message, encode
 from storage.dead_letters import DeadLetter
-from storage.records import NewAlert
+from storage.rows import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,13 @@ ERROR_HEADER = "dead_letter_error"
 
 class DeadLetterStore(Protocol):
     async def add_dead_letters(
-        self, letters: Sequence[DeadLetter], alerts: Sequence[NewAlert]
+        self, letters: Sequence[DeadLetter], alerts: Sequence[AlertRow]
     ) -> None: ...
 
 
-def dead_letter_alert(letter: DeadLetter, raised_at: datetime) -> NewAlert:
+def dead_letter_alert(letter: DeadLetter, raised_at: datetime) -> AlertRow:
     where = f"{letter.topic}[{letter.partition}]@{letter.offset}"
-    return NewAlert(
+    return AlertRow(
         kind=AlertKind.DEAD_LETTER.value,
         occurred_at=raised_at,
         raised_at=raised_at,

@@ -9,7 +9,7 @@ from typing import Any
 
 from corridor.alerts import Alert
 from corridor.model import Timeline
-from storage.records import NewAlert
+from storage.rows import AlertRow
 
 
 def consignment_update(timeline: Timeline) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def consignment_update(timeline: Timeline) -> dict[str, Any]:
     }
 
 
-def alert_message(alert: Alert | NewAlert) -> dict[str, Any]:
+def alert_message(alert: Alert | AlertRow) -> dict[str, Any]:
     """An alert as the alerts topic carries it: a domain alert, or one the tracker raised."""
     return {
         "kind": str(alert.kind),

@@ -22,8 +22,7 @@ from corridor.reference import CorridorReference
 from storage.db import create_pool
 from storage.dead_letters import DeadLetter, DeadLetterRepository
 from storage.queries.tracker import TrackerQueries
-from storage.records import NewAlert
-from storage.rows import TimelineRows
+from storage.rows import AlertRow, TimelineRows
 from storage.writes import WriteRepository
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def new_alert(alert: Alert, raised_at: datetime) -> NewAlert:
-    return NewAlert(
+def new_alert(alert: Alert, raised_at: datetime) -> AlertRow:
+    return AlertRow(
         kind=alert.kind.value,
         occurred_at=alert.occurred_at,
         raised_at=raised_at,
@@ -112,7 +111,7 @@ class PostgresTrackingStore:
         return [alert for alert, row in zip(alerts, rows, strict=True) if row.key in new_keys]
 
     async def add_dead_letters(
-        self, letters: Sequence[DeadLetter], alerts: Sequence[NewAlert]
+        self, letters: Sequence[DeadLetter], alerts: Sequence[AlertRow]
     ) -> None:
         failed_at = self._clock()
         await self._patiently(lambda: self._dead_letters.add(letters, failed_at))

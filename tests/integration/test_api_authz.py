@@ -25,7 +25,7 @@ from simulator import SimulationResult
 from storage.db import create_pool
 from storage.queries.api import ApiQueries
 from storage.queries.keys import KeyQueries
-from storage.records import NewApiKey
+from storage.rows import ApiKeyRow
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -210,7 +210,7 @@ async def test_real_key_store_active_and_revoked_keys(fresh_database_url: str) -
             key = generate_key(role)
             plain[name] = key.plain
             ids[name] = await writer.insert_api_key(
-                NewApiKey(
+                ApiKeyRow(
                     name=name,
                     role=ApiKeyRole(role.value),
                     prefix=key.lookup_prefix,

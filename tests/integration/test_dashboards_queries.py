@@ -26,7 +26,7 @@ from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
 from simulator import SimulationResult
-from storage.records import NewAlert
+from storage.rows import AlertRow
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
 from tests.integration.test_api_truth import serve_api
@@ -134,11 +134,11 @@ def test_every_location_of_the_sample_is_selectable(populated_database_url: str)
     assert len(rows) >= 10
 
 
-async def _raise_sample_alerts(storage_pool: Any) -> list[NewAlert]:
+async def _raise_sample_alerts(storage_pool: Any) -> list[AlertRow]:
     """The sample month raises no alert; here a few are written the tracker's way."""
     raised = datetime(2026, 3, 10, 12, tzinfo=UTC)
     new_alerts = [
-        NewAlert(
+        AlertRow(
             kind=kind.value,
             occurred_at=raised - timedelta(hours=index),
             raised_at=raised + timedelta(hours=index),

@@ -26,8 +26,7 @@ from corridor.reference import load_reference
 from services.common.keys import Role, generate_key, hash_key
 from storage.db import Pool, create_pool
 from storage.queries.keys import KeyQueries
-from storage.records import NewAlert, NewApiKey
-from storage.rows import TimelineRows
+from storage.rows import AlertRow, ApiKeyRow, TimelineRows
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
 
@@ -208,7 +207,7 @@ async def test_replaying_a_batch_leaves_identical_tables(
     writer = WriteRepository(storage_pool, load_reference(), copy_threshold=3)
     timelines = [t for i in range(3) for t in khorgos_journey(f"R-{i}")]
     events = [e for t in timelines for e in t.events]
-    alerts = [NewAlert("long_dwell", at(20), at(21), "R-0", CARRIER, "CN-KHORGOS", "20 h")]
+    alerts = [AlertRow("long_dwell", at(20), at(21), "R-0", CARRIER, "CN-KHORGOS", "20 h")]
 
     first = await writer.write_batch(events, timelines, alerts)
     before = dump(fresh_database_url)
@@ -284,7 +283,7 @@ async def test_rows_the_new_timeline_no_longer_has_are_deleted(
 
 async def test_alerts_are_raised_once(storage_pool: Pool, fresh_database_url: str) -> None:
     writer = WriteRepository(storage_pool)
-    alert = NewAlert("off_route", at(1), at(2), "A-1", CARRIER, "TR-SARP", "not on route")
+    alert = AlertRow("off_route", at(1), at(2), "A-1", CARRIER, "TR-SARP", "not on route")
     assert await writer.insert_alerts([alert, alert]) == 1
     assert await writer.insert_alerts([replace(alert, raised_at=at(3))]) == 0
     assert row_of(fresh_database_url, "SELECT count(*) FROM alerts") == (1,)
@@ -294,7 +293,7 @@ async def test_no_carrier_key_can_be_stored_for_events_naming_no_carrier(
     storage_pool: Pool,
 ) -> None:
     key = generate_key(Role.CARRIER)
-    unclaimed = NewApiKey(
+    unclaimed = ApiKeyRow(
         "sees unclaimed consignments",
         ApiKeyRole.CARRIER,
         key.lookup_prefix,
@@ -310,7 +309,7 @@ async def test_api_keys_store_only_the_hash(storage_pool: Pool, fresh_database_u
     writer, reader = WriteRepository(storage_pool), KeyQueries(storage_pool)
     key = generate_key(Role.OPERATOR)
     key_id = await writer.insert_api_key(
-        NewApiKey(
+        ApiKeyRow(
             "gate publisher",
             ApiKeyRole.PUBLISHER,
             key.lookup_prefix,
