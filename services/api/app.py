@@ -11,6 +11,7 @@ from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
+from services.api.report_cache import KpiReportCaches
 from services.api.routes import alerts, consignments, health, locations, performance
 from services.api.settings import ApiSettings
 from services.common.keys import KeyStore
@@ -40,18 +41,19 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
-    app.state.context = ApiContext(settings=settings, reads=reads, reference=reference, now=now)
-    metrics = ApiMetrics()
+    context = ApiContext(
+        settings=settings,
+        reads=reads,
+        reference=reference,
+        now=now,
+        metrics=ApiMetrics(),
+        reports=KpiReportCaches(settings.api_kpi_cache_seconds),
+    )
+    app.state.context = context
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
     app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
-    app.add_middleware(RequestMetrics, metrics=metrics)
-    for router in (
-        consignments.build_router(settings),
-        performance.build_router(settings),
-        alerts.build_router(settings),
-        locations.build_router(),
-    ):
-        app.include_router(router)
-    app.include_router(health.build_router(metrics, settings))
+    app.add_middleware(RequestMetrics, metrics=context.metrics)
+    for module in (consignments, performance, alerts, locations, health):
+        app.include_router(module.router)
     return app

@@ -1,5 +1,7 @@
-"""Request dependencies: who is calling, and the validated query parameters shared by
-several routes. Routes read as `principal: Reader, period: Period`.
+"""Request dependencies, as `Annotated` aliases: the context `create_app` built (`Context`,
+`Reads`), who is calling (`Reader`, `Operator`), and the validated query parameters
+shared by several routes (`Period`, `PageLimit`). Routes read as
+`principal: Reader, reads: Reads, period: Period`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime
 
 from corridor.reference import CorridorReference
+from services.api.metrics import ApiMetrics
 from services.api.ports import ApiReads
+from services.api.report_cache import KpiReportCaches
 from services.api.settings import ApiSettings
 from services.common.auth import forbidden, require_roles
 from services.common.keys import Principal, Role
@@ -41,12 +45,14 @@ def instant_query(description: str, **kwargs: object) -> Any:
 
 @dataclass(frozen=True)
 class ApiContext:
-    """What `create_app` was given, for the routes."""
+    """What `create_app` was given and built once, for the routes: one per app."""
 
     settings: ApiSettings
     reads: ApiReads
     reference: CorridorReference
     now: Callable[[], datetime]
+    metrics: ApiMetrics
+    reports: KpiReportCaches
 
     @property
     def base(self) -> str:
@@ -58,7 +64,12 @@ def _context(request: Request) -> ApiContext:
     return context
 
 
+def _reads(request: Request) -> ApiReads:
+    return _context(request).reads
+
+
 Context = Annotated[ApiContext, Depends(_context)]
+Reads = Annotated[ApiReads, Depends(_reads)]
 Reader = Annotated[Principal, Depends(require_roles(Role.CARRIER, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR))]
 
@@ -134,3 +145,25 @@ def _time_window(context: Context, start: FromParam = None, end: ToParam = None)
 
 
 Period = Annotated[TimeWindow, Depends(_time_window)]
+
+
+def _page_limit(
+    context: Context,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Items per page: default API_PAGE_SIZE_DEFAULT (50), at most "
+            "API_PAGE_SIZE_MAX (500 by default).",
+        ),
+    ] = None,
+) -> int:
+    settings = context.settings
+    if limit is None:
+        return settings.api_page_size_default
+    if limit > settings.api_page_size_max:
+        raise invalid("limit", f"must be at most {settings.api_page_size_max}")
+    return limit
+
+
+PageLimit = Annotated[int, Depends(_page_limit)]

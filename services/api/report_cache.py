@@ -10,9 +10,14 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
 from typing import Generic, TypeVar
 
+from services.api import schemas
+
 V = TypeVar("V")
+T = TypeVar("T")
+Dated = tuple[datetime | None, T]  # an answer and when it is complete
 
 
 class ReportCache(Generic[V]):
@@ -39,3 +44,13 @@ class ReportCache(Generic[V]):
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)  # the oldest stored
         return value
+
+
+class KpiReportCaches:
+    """The presented items of each KPI report per query, with their as-of. Location items
+    are kept as their JSON (`present.location_items_json`)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.locations: ReportCache[Dated[bytes]] = ReportCache(ttl)
+        self.crossings: ReportCache[Dated[list[schemas.CrossingPerformanceItem]]] = ReportCache(ttl)
+        self.legs: ReportCache[Dated[list[schemas.LegPerformanceItem]]] = ReportCache(ttl)

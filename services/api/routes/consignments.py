@@ -1,6 +1,7 @@
 """Carriers and operators: one consignment's status and timeline, and search."""
 
-# No `from __future__ import annotations`: the limits in the annotations come from settings.
+from __future__ import annotations
+
 from datetime import datetime
 from typing import Annotated
 
@@ -12,7 +13,9 @@ from corridor.model import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
 from services.api.deps import (
     Context,
+    PageLimit,
     Reader,
+    Reads,
     carrier_scope,
     instant_query,
     known_location,
@@ -21,12 +24,11 @@ from services.api.deps import (
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
 from services.api.routes.paging import (
-    CURSOR_PATTERN,
+    CursorParam,
     consignment_position,
     next_consignment_cursor,
     next_link,
 )
-from services.api.settings import ApiSettings
 from services.common.problems import ProblemError
 from storage.views import ConsignmentFilter, ConsignmentStatusView
 
@@ -70,100 +72,90 @@ async def outlook_of(
     return clearance_outlook(stay.location, stay.arrived_at, as_of, recent)
 
 
-def build_router(settings: ApiSettings) -> APIRouter:
-    router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
+router = APIRouter(prefix="/v1/consignments", tags=["consignments"])
 
-    # Ids may contain '/' (the contract allows it), and servers decode %2F before routing,
-    # so the id is a path segment sequence; the timeline route goes first, as a status
-    # path would also match it.
-    @router.get(
-        "/{consignment_id:path}/timeline",
-        summary="Timeline: ordered events, stays with stage durations, crossings, legs",
-        response_model=schemas.Timeline,
-        responses=responses(examples.TIMELINE, FORBIDDEN, NOT_FOUND),
-    )
-    async def timeline(
-        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
-    ) -> schemas.Timeline:
-        view = await context.reads.timeline(consignment_id, carrier_scope(principal))
-        if view is None:
-            raise not_found(consignment_id)
-        return present.timeline(view, context.base)
 
-    @router.get(
-        "/{consignment_id:path}",
-        summary="Status: state, location, references, route and stays",
-        response_model=schemas.ConsignmentStatus,
-        responses=responses(examples.STATUS, FORBIDDEN, NOT_FOUND),
-    )
-    async def status(
-        consignment_id: ConsignmentIdPath, principal: Reader, context: Context
-    ) -> schemas.ConsignmentStatus:
-        view = await context.reads.consignment_status(consignment_id, carrier_scope(principal))
-        if view is None:
-            raise not_found(consignment_id)
-        return present.status(
-            view, context.base, await outlook_of(view, context.reads, context.now())
-        )
+# Ids may contain '/' (the contract allows it), and servers decode %2F before routing,
+# so the id is a path segment sequence; the timeline route goes first, as a status
+# path would also match it.
+@router.get(
+    "/{consignment_id:path}/timeline",
+    summary="Timeline: ordered events, stays with stage durations, crossings, legs",
+    response_model=schemas.Timeline,
+    responses=responses(examples.TIMELINE, FORBIDDEN, NOT_FOUND),
+)
+async def timeline(
+    consignment_id: ConsignmentIdPath, principal: Reader, reads: Reads, context: Context
+) -> schemas.Timeline:
+    view = await reads.timeline(consignment_id, carrier_scope(principal))
+    if view is None:
+        raise not_found(consignment_id)
+    return present.timeline(view, context.base)
 
-    @router.get(
-        "",
-        summary="Search by any reference, state and current location, newest first",
-        description="Filters combine with AND. `state=in_transit&location=X` (or "
-        "`state=at_location`) with `last_event_before` lists stuck consignments. "
-        "Carriers see only their own.",
-        response_model=schemas.ConsignmentPage,
-        responses=responses(examples.CONSIGNMENT_PAGE, FORBIDDEN),
-    )
-    async def search(
-        request: Request,
-        principal: Reader,
-        context: Context,
-        tir_carnet: Reference = None,
-        mrn: Reference = None,
-        permit_id: Reference = None,
-        vehicle_plate: Reference = None,
-        container: Reference = None,
-        state: ConsignmentState | None = None,
-        location: Annotated[
-            str | None, Query(max_length=40, description="Current location (a corridor code).")
-        ] = None,
-        last_event_before: Annotated[
-            AwareDatetime | None,
-            instant_query("Only consignments with no event since this instant."),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=settings.api_page_size_max)] = (
-            settings.api_page_size_default
+
+@router.get(
+    "/{consignment_id:path}",
+    summary="Status: state, location, references, route and stays",
+    response_model=schemas.ConsignmentStatus,
+    responses=responses(examples.STATUS, FORBIDDEN, NOT_FOUND),
+)
+async def status(
+    consignment_id: ConsignmentIdPath, principal: Reader, reads: Reads, context: Context
+) -> schemas.ConsignmentStatus:
+    view = await reads.consignment_status(consignment_id, carrier_scope(principal))
+    if view is None:
+        raise not_found(consignment_id)
+    return present.status(view, context.base, await outlook_of(view, reads, context.now()))
+
+
+@router.get(
+    "",
+    summary="Search by any reference, state and current location, newest first",
+    description="Filters combine with AND. `state=in_transit&location=X` (or "
+    "`state=at_location`) with `last_event_before` lists stuck consignments. "
+    "Carriers see only their own.",
+    response_model=schemas.ConsignmentPage,
+    responses=responses(examples.CONSIGNMENT_PAGE, FORBIDDEN),
+)
+async def search(
+    request: Request,
+    principal: Reader,
+    reads: Reads,
+    context: Context,
+    limit: PageLimit,
+    tir_carnet: Reference = None,
+    mrn: Reference = None,
+    permit_id: Reference = None,
+    vehicle_plate: Reference = None,
+    container: Reference = None,
+    state: ConsignmentState | None = None,
+    location: Annotated[
+        str | None, Query(max_length=40, description="Current location (a corridor code).")
+    ] = None,
+    last_event_before: Annotated[
+        AwareDatetime | None,
+        instant_query("Only consignments with no event since this instant."),
+    ] = None,
+    cursor: CursorParam = None,
+) -> schemas.ConsignmentPage:
+    filters = ConsignmentFilter(
+        tir_carnet=tir_carnet,
+        mrn=mrn,
+        permit_id=permit_id,
+        vehicle_plate=vehicle_plate,
+        container=container,
+        state=state,
+        location=known_location(context, "location", location),
+        last_event_before=(
+            within_bounds("last_event_before", last_event_before) if last_event_before else None
         ),
-        cursor: Annotated[
-            str | None,
-            Query(
-                max_length=512,
-                pattern=CURSOR_PATTERN,
-                description="`next_cursor` of the previous page.",
-            ),
-        ] = None,
-    ) -> schemas.ConsignmentPage:
-        filters = ConsignmentFilter(
-            tir_carnet=tir_carnet,
-            mrn=mrn,
-            permit_id=permit_id,
-            vehicle_plate=vehicle_plate,
-            container=container,
-            state=state,
-            location=known_location(context, "location", location),
-            last_event_before=(
-                within_bounds("last_event_before", last_event_before) if last_event_before else None
-            ),
-        )
-        page = await context.reads.search_consignments(
-            filters, carrier_scope(principal), limit, consignment_position(cursor)
-        )
-        next_cursor = next_consignment_cursor(page.items, page.has_more)
-        return schemas.ConsignmentPage(
-            items=[present.summary(item, context.base) for item in page.items],
-            next_cursor=next_cursor,
-            links=schemas.PageLinks(next=next_link(request, context.base, next_cursor)),
-        )
-
-    return router
+    )
+    page = await reads.search_consignments(
+        filters, carrier_scope(principal), limit, consignment_position(cursor)
+    )
+    next_cursor = next_consignment_cursor(page.items, page.has_more)
+    return schemas.ConsignmentPage(
+        items=[present.summary(item, context.base) for item in page.items],
+        next_cursor=next_cursor,
+        links=schemas.PageLinks(next=next_link(request, context.base, next_cursor)),
+    )

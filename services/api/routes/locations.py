@@ -15,20 +15,18 @@ _EXAMPLE = schemas.LocationList(
 ).model_dump(mode="json")
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/locations", tags=["locations"])
+router = APIRouter(prefix="/v1/locations", tags=["locations"])
 
-    @router.get(
-        "",
-        summary="Corridor locations with coordinates, border counterparts and customs offices",
-        response_model=schemas.LocationList,
-        responses=responses(_EXAMPLE, FORBIDDEN),
+
+@router.get(
+    "",
+    summary="Corridor locations with coordinates, border counterparts and customs offices",
+    response_model=schemas.LocationList,
+    responses=responses(_EXAMPLE, FORBIDDEN),
+)
+async def locations(principal: Reader, context: Context) -> schemas.LocationList:
+    reference = context.reference
+    return schemas.LocationList(
+        reference_version=reference.version,
+        items=[present.location(loc) for loc in reference.locations],
     )
-    async def locations(principal: Reader, context: Context) -> schemas.LocationList:
-        reference = context.reference
-        return schemas.LocationList(
-            reference_version=reference.version,
-            items=[present.location(loc) for loc in reference.locations],
-        )
-
-    return router

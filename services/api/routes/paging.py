@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from services.api import cursors
 from services.api.deps import invalid
 from storage.views import ConsignmentKey, ConsignmentView
 
-CURSOR_PATTERN = cursors.CURSOR_PATTERN
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        pattern=cursors.CURSOR_PATTERN,
+        description="`next_cursor` of the previous page.",
+    ),
+]
 _NOT_OURS = "not a cursor this API issued; pass `next_cursor` back"
 
 
