@@ -67,7 +67,8 @@ _REQUESTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "etir": ("application/json", _ref("EtirMessage"), {"I9 start": {"value": etir.EXAMPLE}}),
 }
 _SUMMARIES = {
-    "events": "Publish canonical transit events (one object, or an array of up to {n})",
+    "events": "Publish canonical transit events (one object, or an array of up to "
+    "INGEST_MAX_BATCH, 500 by default)",
     "ncts": "Publish an NCTS phase 5/6 message (XML)",
     "epermit": "Publish an e-Permit ledger event (JSON)",
     "etir": "Publish an eTIR message (our JSON form of the eTIR message content)",
@@ -184,11 +185,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def route(kind: str, max_batch: int) -> dict[str, Any]:
+def route(kind: str) -> dict[str, Any]:
     """Keyword arguments of `router.post` for one ingest endpoint."""
     media_type, schema, examples = _REQUESTS[kind]
     return {
-        "summary": _SUMMARIES[kind].format(n=max_batch),
+        "summary": _SUMMARIES[kind],
         "status_code": 202,
         "response_model": IngestResult,
         "responses": _RESPONSES,
