@@ -21,21 +21,20 @@ import asyncio
 import base64
 import contextlib
 import enum
-import fcntl
 import os
 import re
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
+
+from infra.harness import exclusive_lock, port_accepts_connections
 
 HARNESS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = HARNESS_DIR.parents[1]
@@ -225,7 +224,7 @@ class KafkaBroker:
             return cached
         self.config.classpath_marker.parent.mkdir(parents=True, exist_ok=True)
         # Two processes (a dev `up` and a test session) may both find the cache cold.
-        with _exclusive_lock(self.config.classpath_marker.with_suffix(".lock")):
+        with exclusive_lock(self.config.classpath_marker.with_suffix(".lock")):
             cached = self._cached_classpath()
             if cached is not None:
                 return cached
@@ -288,7 +287,7 @@ class KafkaBroker:
             await check_health(self.bootstrap_servers, timeout=3.0)
             return StartOutcome.REUSED_EXISTING
         for port in (self.config.port, self.config.controller_port):
-            if _port_accepts_connections(self.config.host, port):
+            if port_accepts_connections(self.config.host, port):
                 raise BrokerError(
                     f"{self.config.host}:{port} is taken by something that is not a healthy "
                     f"Kafka broker (or by a broker of another run dir); stop it or pick "
@@ -495,19 +494,3 @@ class KafkaBroker:
                 content = path.read_text(errors="replace").splitlines()[-lines:]
                 tails.append(f"--- {path}\n" + "\n".join(content))
         return "\n".join(tails) or "(no log written)"
-
-
-def _port_accepts_connections(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_file: Path) -> Iterator[None]:
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

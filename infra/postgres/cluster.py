@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import fcntl
-import functools
-import hashlib
 import os
 import pwd
 import secrets
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+
+from infra.harness import exclusive_lock, port_accepts_connections
+from infra.postgres.run_root import reachable_root
+from infra.postgres.server import find_bindir, server_settings, timescaledb_library_present
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN_ROOT = REPO_ROOT / ".run" / "postgres"
@@ -56,76 +54,6 @@ class StartOutcome(enum.Enum):
     """This call launched the server (after initdb when the data dir was new)."""
     ALREADY_RUNNING = "already-running"
     """The server of this data dir was already running; it is reused as is."""
-
-
-def find_bindir() -> Path | None:
-    """Debian's server binaries: ``pg_config --bindir`` first, else the newest versioned dir."""
-    pg_config = shutil.which("pg_config")
-    if pg_config is not None:
-        result = subprocess.run(  # noqa: S603
-            [pg_config, "--bindir"], capture_output=True, text=True, check=False
-        )
-        bindir = Path(result.stdout.strip())
-        if result.returncode == 0 and (bindir / "initdb").is_file():
-            return bindir
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
-    )
-    return candidates[-1].parent if candidates else None
-
-
-def _server_settings(port: int, socket_dir: Path, synchronous_commit: str) -> dict[str, str]:
-    """postgresql.conf for a 2-core, ~24 GB dev box shared with Kafka and the services."""
-    return {
-        "listen_addresses": "'127.0.0.1'",
-        "port": str(port),
-        "unix_socket_directories": f"'{socket_dir}'",
-        "max_connections": "60",
-        "shared_buffers": "'512MB'",
-        "effective_cache_size": "'2GB'",
-        "work_mem": "'16MB'",
-        "maintenance_work_mem": "'128MB'",
-        "wal_buffers": "'16MB'",
-        "max_wal_size": "'2GB'",
-        "checkpoint_timeout": "'15min'",
-        "max_worker_processes": "4",
-        "max_parallel_workers": "2",
-        "max_parallel_workers_per_gather": "1",
-        # Durability stays on: fsync and full-page writes protect against corruption.
-        "fsync": "on",
-        "full_page_writes": "on",
-        # 'off' only risks losing the last ~0.6 s of commits on a crash, never consistency;
-        # the test cluster uses it, the dev cluster keeps the default 'on'.
-        "synchronous_commit": synchronous_commit,
-        # Our queries are short; JIT compilation costs more than it saves for them.
-        "jit": "off",
-        "timezone": "'UTC'",
-        "log_timezone": "'UTC'",
-        "log_line_prefix": "'%m [%p] %q%u@%d '",
-        "log_min_duration_statement": "'1s'",
-        "password_encryption": "'scram-sha-256'",
-    }
-
-
-@functools.lru_cache(maxsize=32)
-def reachable_root(run_root: Path) -> Path:
-    """`run_root`, unless the server will run as another user (we are root) and cannot pass
-    through one of its existing ancestors, as in a checkout made with `mktemp -d` (0700):
-    then a directory of its own under the system temp dir, named after `run_root` so every
-    caller finds the same one."""
-    if os.geteuid() != 0:
-        return run_root
-    resolved = run_root.resolve()
-    blocked = [
-        ancestor
-        for ancestor in (resolved, *resolved.parents)
-        if ancestor.exists() and not ancestor.stat().st_mode & 0o001
-    ]
-    if not blocked:
-        return run_root
-    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"corridor-postgres-{digest}"
 
 
 @dataclass(frozen=True)
@@ -214,13 +142,13 @@ class PostgresCluster:
         self.ensure_installed()
         self.config.run_root.mkdir(parents=True, exist_ok=True)
         # Two processes (a dev `up` and a test session) may both find the cluster down.
-        with _exclusive_lock(self.config.run_root / f".{self.config.name}.lock"):
+        with exclusive_lock(self.config.run_root / f".{self.config.name}.lock"):
             return self._start_locked(timeout)
 
     def _start_locked(self, timeout: float) -> StartOutcome:
         if self.is_running():
             return StartOutcome.ALREADY_RUNNING
-        if _port_accepts_connections(self.config.host, self.config.port):
+        if port_accepts_connections(self.config.host, self.config.port):
             raise ClusterError(
                 f"{self.config.host}:{self.config.port} is taken by another server (not the "
                 f"cluster in {self.config.data_dir}); stop it or choose another port"
@@ -399,11 +327,11 @@ class PostgresCluster:
             handle.write("include_if_exists = 'corridor.conf'\n")
 
     def _write_settings(self) -> None:
-        settings = _server_settings(
+        settings = server_settings(
             self.config.port, self.config.socket_dir, self.config.synchronous_commit
         )
         bindir = self.ensure_installed()
-        if _timescaledb_library_present(bindir):
+        if timescaledb_library_present(bindir):
             settings["shared_preload_libraries"] = "'timescaledb'"
             settings["timescaledb.telemetry_level"] = "off"
         settings.update(self.config.extra_settings)
@@ -445,16 +373,6 @@ class PostgresCluster:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _timescaledb_library_present(bindir: Path) -> bool:
-    pg_config = bindir / "pg_config"
-    if not pg_config.is_file():
-        return False
-    result = subprocess.run(  # noqa: S603
-        [str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False
-    )
-    return result.returncode == 0 and (Path(result.stdout.strip()) / "timescaledb.so").is_file()
-
-
 def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
     """Every ancestor of the run dir must let the server user pass through (o+x)."""
     for ancestor in path.resolve().parents:
@@ -464,19 +382,3 @@ def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
                 f"{ancestor} is not traversable by {user.pw_name!r} (needs o+x) so the server "
                 f"cannot reach {path}; `chmod o+x {ancestor}` or choose another run root"
             )
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_file: Path) -> Iterator[None]:
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _port_accepts_connections(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((host, port)) == 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.postgres.cluster import ClusterConfig, reachable_root
+from infra.postgres.cluster import ClusterConfig
+from infra.postgres.run_root import reachable_root
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="only root hands the server to another user"
