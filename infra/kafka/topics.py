@@ -133,26 +133,9 @@ async def ensure_topics(
         created: list[str] = []
         raced: list[str] = []
         if missing:
-            response = await admin.create_topics(
-                [
-                    NewTopic(
-                        name=spec.name,
-                        num_partitions=spec.partitions,
-                        replication_factor=replication_factor or 1,
-                        topic_configs=_with_min_insync(spec.config, min_insync_replicas),
-                    )
-                    for spec in missing
-                ],
-                timeout_ms=request_timeout_ms,
+            created, raced = await _create(
+                admin, missing, replication_factor or 1, min_insync_replicas, request_timeout_ms
             )
-            for topic, error_code, *rest in response.topic_errors:
-                if error_code == 0:
-                    created.append(topic)
-                elif for_code(error_code) is TopicAlreadyExistsError:
-                    raced.append(topic)
-                else:
-                    message = rest[0] if rest else ""
-                    raise for_code(error_code)(f"creating topic {topic!r} failed: {message}")
             # CreateTopics is answered by the controller; Metadata by the broker's cache, which
             # catches up a moment later. Wait for it, so that callers (and a second run right
             # after this one) see the topics that were just created or raced into existence.
@@ -165,6 +148,45 @@ async def ensure_topics(
     finally:
         await admin.close()
 
+    return _result(specs, existing, created)
+
+
+async def _create(
+    admin: AIOKafkaAdminClient,
+    missing: Sequence[TopicSpec],
+    replication_factor: int,
+    min_insync_replicas: int | None,
+    request_timeout_ms: int,
+) -> tuple[list[str], list[str]]:
+    """Create `missing`: the topics this call created, and those someone else created first."""
+    response = await admin.create_topics(
+        [
+            NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=replication_factor,
+                topic_configs=_with_min_insync(spec.config, min_insync_replicas),
+            )
+            for spec in missing
+        ],
+        timeout_ms=request_timeout_ms,
+    )
+    created: list[str] = []
+    raced: list[str] = []
+    for topic, error_code, *rest in response.topic_errors:
+        if error_code == 0:
+            created.append(topic)
+        elif for_code(error_code) is TopicAlreadyExistsError:
+            raced.append(topic)
+        else:
+            message = rest[0] if rest else ""
+            raise for_code(error_code)(f"creating topic {topic!r} failed: {message}")
+    return created, raced
+
+
+def _result(
+    specs: Sequence[TopicSpec], existing: dict[str, int], created: list[str]
+) -> EnsureTopicsResult:
     declared = {spec.name: spec.partitions for spec in specs}
     shortfalls = {
         name: (actual, declared[name])

@@ -114,17 +114,7 @@ def to_message(document: Any, reference: CorridorReference, location: str) -> Ma
             "body", f"a ledger event is a JSON object, not {type(document).__name__}"
         )
     spelled = {_snake(str(key)): str(key) for key in document}
-    snake = {_snake(str(key)): value for key, value in document.items()}
-    try:
-        ledger = _ADAPTER.validate_python(snake)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = [str(part) for part in first["loc"]]
-        if first["type"] == "union_tag_invalid" or not loc:
-            name = "event_type"
-        else:
-            name = loc[1] if len(loc) > 1 else loc[0]
-        raise InvalidEvent(spelled.get(name, name), first["msg"]) from None
+    ledger = _parse(document, spelled)
     permit_id = validate_permit_id(ledger.permit_id, field=spelled["permit_id"])
     zone = ZoneInfo(reference.location(location).timezone)
     occurred_at = datetime.fromtimestamp(ledger.event_timestamp, UTC)
@@ -170,6 +160,23 @@ def to_message(document: Any, reference: CorridorReference, location: str) -> Ma
         carrier_field=spelled.get("company_id", "company_id"),
     )
     return MappedMessage(subject, (draft,))
+
+
+def _parse(
+    document: dict[Any, Any], spelled: dict[str, str]
+) -> PermitCreated | PermitUsed | PermitRevoked:
+    """The ledger event, or an InvalidEvent naming the field as the publisher spelled it."""
+    snake = {_snake(str(key)): value for key, value in document.items()}
+    try:
+        return _ADAPTER.validate_python(snake)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        if first["type"] == "union_tag_invalid" or not loc:
+            name = "event_type"
+        else:
+            name = loc[1] if len(loc) > 1 else loc[0]
+        raise InvalidEvent(spelled.get(name, name), first["msg"]) from None
 
 
 def _snake(key: str) -> str:
