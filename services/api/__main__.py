@@ -43,10 +43,8 @@ async def serve(settings: ApiSettings) -> None:
             reference=reference,
             now=lambda: datetime.now(UTC),
         )
-        # Everything built so far (modules, schemas, routes) lives as long as the process:
-        # out of the collector's sight, a full collection no longer walks it. Without this,
-        # the ones a large report's allocations trigger took 40-85 ms: the p99 of
-        # /v1/performance/locations over a year (docs/api.md).
+        # Everything built so far lives as long as the process: frozen, the full collections
+        # a large report's allocations trigger need not walk it (docs/api.md).
         gc.freeze()
         config = uvicorn.Config(
             app, host=settings.api_host, port=settings.api_port, log_level="info", access_log=False

@@ -239,9 +239,8 @@ def location_bucket(view: LocationPerformance, granularity: Granularity) -> sche
 
 
 # -- The location report as JSON bytes, without a model per bucket ------------------------
-# A year of every location by week is ~1.3k buckets: building a LocationBucket and a
-# DurationStats per bucket, then serialising them (a Python call per timestamp), took ~12
-# of the ~38 ms of that request. These write the same document as
+# A long range has a bucket per location and week or day: a model per bucket, validated and
+# serialised, is a large share of that request (docs/api.md). These write the same document as
 # schemas.LocationPerformanceReport from plain dicts (same fields in the same order, floats
 # as floats, `Z` timestamps), serialised by pydantic-core as the models are, so the bytes
 # are the same too (tests/unit/test_api_documents.py). The route keeps the model as its
