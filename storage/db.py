@@ -7,7 +7,8 @@ enters it (``async with create_pool(dsn) as pool``) or calls ``await pool.open()
 from __future__ import annotations
 
 import logging
-from typing import TypeAlias
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
@@ -22,6 +23,7 @@ from tenacity import (
 )
 
 Pool: TypeAlias = AsyncConnectionPool[AsyncConnection[TupleRow]]
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +68,9 @@ async def wait_for_database(dsn: str, timeout: float = 30.0) -> None:  # noqa: A
             f"database not reachable after {timeout:g}s: {cause}; is PostgreSQL running "
             f"(`python -m infra.postgres up`) and DATABASE_URL right?"
         ) from cause
+
+
+async def with_pool(dsn: str, name: str, work: Callable[[Pool], Awaitable[T]]) -> T:
+    """`work` on a one-connection pool, closed after: what a command line needs."""
+    async with create_pool(dsn, min_size=1, max_size=1, name=name) as pool:
+        return await work(pool)

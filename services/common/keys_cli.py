@@ -16,8 +16,8 @@ import typer
 
 from corridor.reference import load_reference
 from services.common.keys import InvalidCarrierKey, Role, carrier_key_id, generate_key
-from services.common.settings import DatabaseSettings, SettingsError, load_settings
-from storage.db import Pool, create_pool
+from services.common.settings import DatabaseSettings, settings_or_exit
+from storage.db import Pool, with_pool
 from storage.rows import ApiKeyRow
 from storage.views import ApiKeyRole
 from storage.writes import WriteRepository
@@ -34,17 +34,8 @@ FROM api_keys ORDER BY created_at, name
 
 
 def _run(work: Callable[[Pool], Awaitable[T]]) -> T:
-    try:
-        settings = load_settings(DatabaseSettings)
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-    async def main() -> T:
-        async with create_pool(settings.dsn, min_size=1, max_size=1, name="keys-cli") as pool:
-            return await work(pool)
-
-    return asyncio.run(main())
+    settings = settings_or_exit(DatabaseSettings)
+    return asyncio.run(with_pool(settings.dsn, "keys-cli", work))
 
 
 @app.command()

@@ -7,6 +7,7 @@ service refuses to start instead of failing later on first use.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -84,3 +85,13 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
             variable = "_".join(str(part) for part in error["loc"]).upper() or "?"
             problems.append(f"{variable}: {error['msg']}")
         raise SettingsError(problems[0].split(":")[0], "; ".join(problems)) from None
+
+
+def settings_or_exit(settings_class: type[SettingsT]) -> SettingsT:
+    """For a command line: the settings, or the message naming the variable on stderr and
+    exit status 2."""
+    try:
+        return load_settings(settings_class)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

@@ -16,9 +16,9 @@ from typing import Annotated, TypeVar
 import typer
 from aiokafka import AIOKafkaProducer
 
-from services.common.settings import SettingsError, load_settings
+from services.common.settings import settings_or_exit
 from services.tracker.settings import TrackerSettings
-from storage.db import create_pool
+from storage.db import with_pool
 from storage.dead_letters import DeadLetterRepository, StoredDeadLetter
 
 app = typer.Typer(help="List and replay the tracker's dead letters.", no_args_is_help=True)
@@ -26,17 +26,12 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[TrackerSettings, DeadLetterRepository], Awaitable[T]]) -> T:
-    try:
-        settings = load_settings(TrackerSettings)
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-    async def main() -> T:
-        async with create_pool(settings.dsn, min_size=1, max_size=1, name="dead-letters") as pool:
-            return await work(settings, DeadLetterRepository(pool))
-
-    return asyncio.run(main())
+    settings = settings_or_exit(TrackerSettings)
+    return asyncio.run(
+        with_pool(
+            settings.dsn, "dead-letters", lambda pool: work(settings, DeadLetterRepository(pool))
+        )
+    )
 
 
 def describe(stored: StoredDeadLetter) -> str:
