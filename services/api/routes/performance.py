@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Response
 
@@ -18,9 +19,10 @@ from services.api.deps import (
     known_location,
 )
 from services.api.openapi import FORBIDDEN, responses
-from services.api.report_cache import Dated
+from services.api.report_cache import Dated, ReportCache
 from storage.views import Granularity, Percentiles
 
+T = TypeVar("T")
 LocationParam = Annotated[str | None, Query(max_length=40, examples=["KZ-NUR-ZHOLY"])]
 
 
@@ -31,11 +33,6 @@ PRECISION = (
     "sketch`, within 1 %); counts and means are always exact. `as_of` says up to when the "
     "answer is complete."
 )
-
-
-def cache_key(percentiles: Percentiles, *query: object) -> tuple[object, ...] | None:
-    """Only rollup answers are kept (see report_cache)."""
-    return query if percentiles is Percentiles.SKETCH else None
 
 
 def percentiles_for(
@@ -55,6 +52,24 @@ async def as_of(context: ApiContext, percentiles: Percentiles, rollup: str) -> d
         return context.now()
     statuses = {s.rollup: s.refreshed_at for s in await context.reads.rollup_status()}
     return statuses.get(rollup)
+
+
+async def report_items(
+    context: ApiContext,
+    cache: ReportCache[Dated[T]],
+    percentiles: Percentiles,
+    rollup: str,
+    query: tuple[object, ...],
+    items: Callable[[], Awaitable[T]],
+) -> Dated[T]:
+    """A report's items and when they are complete; only rollup answers are cached (see
+    report_cache), under the query that asked for them."""
+
+    async def read() -> Dated[T]:
+        complete = await as_of(context, percentiles, rollup)
+        return complete, await items()
+
+    return await cache.get(query if percentiles is Percentiles.SKETCH else None, read)
 
 
 router = APIRouter(prefix="/v1/performance", tags=["performance"])
@@ -84,17 +99,17 @@ async def locations(
     percentiles = percentiles_for(context, period, bucket)
     rollup = f"location_dwell_{'weekly' if bucket is Granularity.WEEK else 'daily'}"
 
-    async def read() -> Dated[bytes]:
-        complete = await as_of(context, percentiles, rollup)
+    async def read() -> bytes:
         rows = await context.reads.locations_performance(
             period.start, period.end, bucket, code, percentiles
         )
-        return complete, present.location_items_json(rows, bucket)
+        return present.location_items_json(rows, bucket)
 
-    key = cache_key(percentiles, period.start, period.end, bucket, code)
-    complete, items = await context.reports.locations.get(key, read)
+    query = (period.start, period.end, bucket, code)
+    cache = context.reports.locations
+    complete, items = await report_items(context, cache, percentiles, rollup, query, read)
     queues = await context.reads.location_queues()
-    # Written directly (a year by week is ~1.3k buckets); the document is the
+    # Written directly (a long range has many buckets); the document is the
     # response_model's, which stays the documented contract.
     body = present.location_report_json(
         period.start,
@@ -124,15 +139,16 @@ async def crossings(
 ) -> schemas.CrossingPerformanceReport:
     percentiles = percentiles_for(context, period)
 
-    async def read() -> Dated[list[schemas.CrossingPerformanceItem]]:
-        complete = await as_of(context, percentiles, "crossing_time_daily")
+    async def read() -> list[schemas.CrossingPerformanceItem]:
         rows = await context.reads.crossing_performance(
             period.start, period.end, border_id, percentiles
         )
-        return complete, [present.crossing_item(row) for row in rows]
+        return [present.crossing_item(row) for row in rows]
 
-    key = cache_key(percentiles, period.start, period.end, border_id)
-    complete, items = await context.reports.crossings.get(key, read)
+    query = (period.start, period.end, border_id)
+    cache = context.reports.crossings
+    rollup = "crossing_time_daily"
+    complete, items = await report_items(context, cache, percentiles, rollup, query, read)
     return schemas.CrossingPerformanceReport(
         range=present.time_range(period.start, period.end),
         percentiles=percentiles,
@@ -159,15 +175,15 @@ async def legs(
     origin_code = known_location(context, "origin", origin)
     destination_code = known_location(context, "destination", destination)
 
-    async def read() -> Dated[list[schemas.LegPerformanceItem]]:
-        complete = await as_of(context, percentiles, "leg_time_daily")
+    async def read() -> list[schemas.LegPerformanceItem]:
         rows = await context.reads.leg_performance(
             period.start, period.end, origin_code, destination_code, percentiles
         )
-        return complete, [present.leg_item(row) for row in rows]
+        return [present.leg_item(row) for row in rows]
 
-    key = cache_key(percentiles, period.start, period.end, origin_code, destination_code)
-    complete, items = await context.reports.legs.get(key, read)
+    query = (period.start, period.end, origin_code, destination_code)
+    cache = context.reports.legs
+    complete, items = await report_items(context, cache, percentiles, "leg_time_daily", query, read)
     return schemas.LegPerformanceReport(
         range=present.time_range(period.start, period.end),
         percentiles=percentiles,
