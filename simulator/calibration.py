@@ -11,6 +11,7 @@ Caspian sailing come on top, as the simulation produces them.
 from __future__ import annotations
 
 import math
+import random
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
@@ -237,3 +238,8 @@ class Calibration(_Frozen):
 
 
 DEFAULT_CALIBRATION = Calibration()
+
+
+def draw_seconds(rng: random.Random, law: Lognormal) -> int:
+    """A duration drawn from `law`, in whole seconds, at least a minute."""
+    return max(60, int(rng.lognormvariate(law.mu, law.sigma)))

@@ -28,7 +28,7 @@ from corridor.events import (
 )
 from corridor.reference import CorridorReference, LocationKind
 from simulator import ids
-from simulator.journeys import (
+from simulator.plans import (
     Journey,
     Permit,
     Split,

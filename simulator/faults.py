@@ -19,7 +19,7 @@ from corridor.events import DEPARTURE_TYPES, EventType, SourceSystem
 from corridor.reference import CorridorReference
 from simulator.config import FaultRates
 from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
-from simulator.journeys import Journey
+from simulator.plans import Journey
 
 HOUR = 3600
 DAY = 86400

@@ -28,7 +28,8 @@ from simulator.faults import (
     invalid_payloads,
     schedule_deliveries,
 )
-from simulator.journeys import Journey, simulate_journeys
+from simulator.journeys import simulate_journeys
+from simulator.plans import Journey
 from simulator.truth import GroundTruth, derive_truth
 
 

@@ -39,7 +39,7 @@ from corridor.reference import CorridorReference
 from simulator.config import JourneyKind
 from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
 from simulator.faults import visible_indices
-from simulator.journeys import Journey, StayPlan, permit_expiry
+from simulator.plans import Journey, StayPlan, permit_expiry
 
 FORMAT = "corridor-simulator-truth/1"
 

@@ -21,7 +21,6 @@ PENDING: set[tuple[str, str]] = {
     ("simulator/cli.py", "replay_command"),
     ("simulator/emit.py", ""),
     ("simulator/emit.py", "_stay"),
-    ("simulator/journeys.py", ""),
     ("simulator/truth.py", ""),
     ("simulator/truth.py", "_consignment_from_json"),
     ("storage/writes.py", ""),

@@ -9,7 +9,8 @@ from functools import cache
 from corridor.events import BorderDirection, TransportMode
 from corridor.reference import CorridorReference, LocationKind, load_reference
 from simulator import DEFAULT_CALIBRATION, SimulationConfig
-from simulator.journeys import Journey, simulate_journeys
+from simulator.journeys import simulate_journeys
+from simulator.plans import Journey
 
 MIN_SAMPLES = 1000  # a lognormal median (p90/median 2.7) then has a standard error of ~3%
 
