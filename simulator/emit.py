@@ -1,33 +1,34 @@
 """Phase two: the events a real system would report for one scheduled journey.
 
-`plan_events` lists them, in timeline order, as light tuples; `EventFactory.build`
-turns one into a `TransitEvent`. The plan is a pure function of the journey, so the
-same event always gets the same index and therefore the same `event_id`.
+`plan_events` lists them, in timeline order, as light tuples (`planned_events`). The
+plan is a pure function of the journey, so the same event always gets the same index and
+therefore the same `event_id`.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, NamedTuple
-from uuid import UUID
 
 from corridor.events import (
     LIFECYCLE_RANK,
-    SCHEMA_VERSION,
     BorderDirection,
-    EventAttributes,
     EventType,
     PermitActivity,
     References,
-    Source,
     SourceSystem,
-    TransitEvent,
     TransportMode,
 )
 from corridor.reference import CorridorReference, LocationKind
 from simulator import ids
+from simulator.planned_events import (
+    AttributesPart,
+    PlannedEvent,
+    ReferencesPart,
+    SourcePart,
+    attributes_of,
+    references_part,
+    source_part,
+)
 from simulator.plans import (
     Journey,
     Permit,
@@ -85,42 +86,6 @@ _GATE = {
 # Systems at the location itself: a wrong clock there skews only their events.
 _STAMPED_LOCALLY = frozenset({SourceSystem.GATE, SourceSystem.PORT})
 
-# Parts of an event kept with their JSON, so the NDJSON fast path pastes text.
-SourcePart = tuple[Source, str]
-AttributesPart = tuple[EventAttributes, str]
-ReferencesPart = tuple[References, str]
-
-
-@lru_cache(maxsize=256)
-def _source(system: SourceSystem, message_type: str) -> SourcePart:
-    source = Source(system=system, message_type=message_type)
-    return source, source.model_dump_json()
-
-
-@lru_cache(maxsize=8192)
-def _attributes(items: tuple[tuple[str, Any], ...]) -> AttributesPart:
-    attributes = EventAttributes(**dict(items))
-    return attributes, attributes.model_dump_json()
-
-
-def _attrs(**values: Any) -> AttributesPart:
-    return _attributes(tuple(values.items()))
-
-
-def _references(references: References) -> ReferencesPart:
-    return references, references.model_dump_json()
-
-
-class PlannedEvent(NamedTuple):
-    at: int  # seconds since the epoch
-    event_type: EventType
-    location: str
-    source: Source
-    references: References
-    attributes: EventAttributes
-    stay: int | None  # the stay it belongs to, if any
-    tail: str  # '"references":...,"source":...,"attributes":...}' of the event JSON
-
 
 class _Planner:
     def __init__(self, journey: Journey, reference: CorridorReference) -> None:
@@ -128,7 +93,7 @@ class _Planner:
         self.ref = reference
         self.road = journey.mode is TransportMode.ROAD
         ident = journey.identity
-        self.refs = _references(
+        self.refs = references_part(
             References(
                 tir_carnet=ident.tir_carnet,
                 mrn=ident.mrn,
@@ -159,21 +124,21 @@ class _Planner:
 
     def customs(self, event_type: EventType, destination: bool = False) -> SourcePart:
         if self.road:
-            return _source(SourceSystem.ETIR, _ETIR[event_type])
+            return source_part(SourceSystem.ETIR, _ETIR[event_type])
         if event_type is E.OPERATION_TERMINATED and destination:
-            return _source(SourceSystem.NCTS, "CC007C")  # arrival notification at destination
-        return _source(SourceSystem.NCTS, _NCTS[event_type])
+            return source_part(SourceSystem.NCTS, "CC007C")  # arrival notification at destination
+        return source_part(SourceSystem.NCTS, _NCTS[event_type])
 
     def gate(self, event_type: EventType, location: str) -> SourcePart:
         kind = self.ref.location(location).kind
         system = SourceSystem.PORT if kind is LocationKind.SEA_PORT else SourceSystem.GATE
-        return _source(system, _GATE[event_type])
+        return source_part(system, _GATE[event_type])
 
     def plan(self) -> list[PlannedEvent]:
         j = self.j
         origin = j.path[0]
         office = ids.customs_office(origin)
-        declared = _attrs(mode=j.mode, route_id=j.route.id, customs_office=office)
+        declared = attributes_of(mode=j.mode, route_id=j.route.id, customs_office=office)
         self.add(
             j.submitted,
             E.DECLARATION_SUBMITTED,
@@ -205,22 +170,24 @@ class _Planner:
         """The events of a journey that is rejected, cancelled or has an incident."""
         j = self.j
         if j.rejected is not None:
-            reason = _attrs(mode=j.mode, customs_office=office, reason="guarantee not valid")
+            reason = attributes_of(mode=j.mode, customs_office=office, reason="guarantee not valid")
             source = self.customs(E.DECLARATION_REJECTED)
             self.add(j.rejected, E.DECLARATION_REJECTED, origin, source, reason)
         if j.cancelled is not None:
-            reason = _attrs(mode=j.mode, customs_office=office, reason="cancelled by the holder")
+            reason = attributes_of(
+                mode=j.mode, customs_office=office, reason="cancelled by the holder"
+            )
             source = self.customs(E.CONSIGNMENT_CANCELLED)
             self.add(j.cancelled, E.CONSIGNMENT_CANCELLED, origin, source, reason)
         incident = j.incident
         if incident is not None and incident.leg + 1 < len(j.stays):
             where = j.path[incident.leg + 1]  # registered where the truck next presents
             source = (
-                _source(SourceSystem.NCTS, _NCTS[E.INCIDENT_REPORTED])
+                source_part(SourceSystem.NCTS, _NCTS[E.INCIDENT_REPORTED])
                 if not self.road
-                else _source(SourceSystem.GATE, _GATE[E.INCIDENT_REPORTED])
+                else source_part(SourceSystem.GATE, _GATE[E.INCIDENT_REPORTED])
             )
-            attrs = _attrs(mode=j.mode, reason=incident.reason, seals=incident.new_seals)
+            attrs = attributes_of(mode=j.mode, reason=incident.reason, seals=incident.new_seals)
             self.add(incident.at, E.INCIDENT_REPORTED, where, source, attrs)
 
     def seals_at(self, k: int) -> tuple[str, ...]:
@@ -234,7 +201,7 @@ class _Planner:
         return seals
 
     def _permit_refs(self, permit: Permit) -> ReferencesPart:
-        return _references(self.refs[0].model_copy(update={"permit_id": permit.permit_id}))
+        return references_part(self.refs[0].model_copy(update={"permit_id": permit.permit_id}))
 
     def _permit_issued(self, permit: Permit) -> None:
         location = self.j.path[permit.entry_stay]
@@ -244,22 +211,32 @@ class _Planner:
             permit.issued,
             E.PERMIT_ISSUED,
             location,
-            _source(SourceSystem.EPERMIT, "PERMIT_CREATED"),
-            _attrs(permit_expires_at=expires),
+            source_part(SourceSystem.EPERMIT, "PERMIT_CREATED"),
+            attributes_of(permit_expires_at=expires),
             references=refs,
         )
         revoked = permit_revocation(self.j, permit)
         if revoked is not None:
-            source = _source(SourceSystem.EPERMIT, "PERMIT_REVOKED")
-            attrs = _attrs(reason="revoked by the issuing authority")
+            source = source_part(SourceSystem.EPERMIT, "PERMIT_REVOKED")
+            attrs = attributes_of(reason="revoked by the issuing authority")
             self.add(revoked, E.PERMIT_REVOKED, location, source, attrs, references=refs)
 
     def _stay(self, k: int, s: StayPlan) -> None:
+        self._arrival(k, s)
+        self._checks(k, s)
+        self._departure(k, s)
+        if k < self.last:
+            self._prenotify(k, s)
+        split = self.j.split
+        if split is not None and k >= split.first:
+            self._second_truck(k, s, split)
+
+    def _arrival(self, k: int, s: StayPlan) -> None:
         j, loc = self.j, s.location
-        gate_attrs = _attrs(direction=s.direction, mode=j.mode)
+        gate_attrs = attributes_of(direction=s.direction, mode=j.mode)
         service = s.released - s.start
         if s.landed is not None:
-            vessel = _attrs(
+            vessel = attributes_of(
                 direction=s.direction, mode=j.mode, vessel=s.landed.vessel, voyage=s.landed.voyage
             )
             self.add(s.arrived, E.VESSEL_ARRIVED, loc, self.gate(E.VESSEL_ARRIVED, loc), vessel, k)
@@ -272,7 +249,7 @@ class _Planner:
         if entry:
             started = s.start + service * 5 // 100
             source = (
-                _source(SourceSystem.NCTS, "CC029C")
+                source_part(SourceSystem.NCTS, "CC029C")
                 if k == 0 and not self.road
                 else self.customs(E.OPERATION_STARTED)
             )
@@ -281,23 +258,30 @@ class _Planner:
                 E.OPERATION_STARTED,
                 loc,
                 source,
-                _attrs(mode=j.mode, customs_office=office),
+                attributes_of(mode=j.mode, customs_office=office),
                 k,
             )
         for permit in j.permits:
             if permit.entry_stay == k and permit.used:
                 self._permit_used(permit, permit_use_at(s), loc, PermitActivity.ENTRANCE, k)
+
+    def _checks(self, k: int, s: StayPlan) -> None:
+        j, loc = self.j, s.location
         if has_seal_check(j, k):
-            sealed = _attrs(mode=j.mode, seals=self.seals_at(k))
+            sealed = attributes_of(mode=j.mode, seals=self.seals_at(k))
             self.add(
                 seal_check_at(s), E.SEALS_CHECKED, loc, self.gate(E.SEALS_CHECKED, loc), sealed, k
             )
         if j.reseal is not None and j.reseal[0] == k:
-            resealed = _attrs(mode=j.mode, seals=j.reseal[1], reason="seals replaced at inspection")
+            resealed = attributes_of(
+                mode=j.mode, seals=j.reseal[1], reason="seals replaced at inspection"
+            )
             source = self.gate(E.SEALS_CHECKED, loc)
             self.add(reseal_at(s), E.SEALS_CHECKED, loc, source, resealed, k)
         if s.inspection is not None:
-            checked = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
+            checked = attributes_of(
+                direction=s.direction, mode=j.mode, inspection_channel=s.channel
+            )
             begin, end = s.inspection
             self.add(
                 begin, E.INSPECTION_STARTED, loc, self.gate(E.INSPECTION_STARTED, loc), checked, k
@@ -305,7 +289,12 @@ class _Planner:
             self.add(
                 end, E.INSPECTION_COMPLETED, loc, self.gate(E.INSPECTION_COMPLETED, loc), checked, k
             )
-        released = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
+
+    def _departure(self, k: int, s: StayPlan) -> None:
+        j, loc = self.j, s.location
+        gate_attrs = attributes_of(direction=s.direction, mode=j.mode)
+        office = ids.customs_office(loc)
+        released = attributes_of(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
         self.add(s.released, E.GATE_RELEASED, loc, self.gate(E.GATE_RELEASED, loc), released, k)
         after = s.departed - s.released
         if self._leaves_country(k):
@@ -317,7 +306,7 @@ class _Planner:
                 E.OPERATION_TERMINATED,
                 loc,
                 source,
-                _attrs(mode=j.mode, customs_office=office),
+                attributes_of(mode=j.mode, customs_office=office),
                 k,
             )
         for permit in j.permits:
@@ -326,7 +315,7 @@ class _Planner:
                     permit, s.released + min(900, after // 2), loc, PermitActivity.EXIT, k
                 )
         if s.boarded is not None:
-            vessel = _attrs(
+            vessel = attributes_of(
                 direction=s.direction, mode=j.mode, vessel=s.boarded.vessel, voyage=s.boarded.voyage
             )
             loaded = s.departed - min(4 * 3600, after // 2)
@@ -338,23 +327,18 @@ class _Planner:
             self.add(
                 s.departed, E.GATE_DEPARTED, loc, self.gate(E.GATE_DEPARTED, loc), gate_attrs, k
             )
-        if k < self.last:
-            self._prenotify(k, s)
-        split = j.split
-        if split is not None and k >= split.first:
-            self._second_truck(k, s, split)
 
     def _second_truck(self, k: int, s: StayPlan, split: Split) -> None:
         """The second truck's gate reports: it queues right behind the first (at the port
         where the goods were split it only leaves), and leaves `lag` seconds after it."""
         j, loc = self.j, s.location
-        refs = _references(self.refs[0].model_copy(update={"vehicle_plates": split.plates}))
-        attrs = _attrs(direction=s.direction, mode=j.mode)
+        refs = references_part(self.refs[0].model_copy(update={"vehicle_plates": split.plates}))
+        attrs = attributes_of(direction=s.direction, mode=j.mode)
         if k > split.first:
             behind = min(split.lag, (s.departed - s.arrived) // 2)
             source = self.gate(E.GATE_ARRIVED, loc)
             self.add(s.arrived + behind, E.GATE_ARRIVED, loc, source, attrs, k, refs)
-        released = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
+        released = attributes_of(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
         source = self.gate(E.GATE_RELEASED, loc)
         self.add(s.released + split.lag, E.GATE_RELEASED, loc, source, released, k, refs)
         source = self.gate(E.GATE_DEPARTED, loc)
@@ -370,7 +354,7 @@ class _Planner:
         nxt = self.j.path[k + 1]
         if self.ref.location(nxt).country == self.ref.location(s.location).country:
             return
-        attrs = _attrs(
+        attrs = attributes_of(
             direction=BorderDirection.INBOUND,
             mode=self.j.mode,
             customs_office=ids.customs_office(nxt),
@@ -382,16 +366,20 @@ class _Planner:
     def _permit_used(
         self, permit: Permit, at: int, loc: str, activity: PermitActivity, k: int
     ) -> None:
-        attrs = _attrs(permit_activity=activity, mode=self.j.mode)
-        source = _source(SourceSystem.EPERMIT, "PERMIT_USED")
+        attrs = attributes_of(permit_activity=activity, mode=self.j.mode)
+        source = source_part(SourceSystem.EPERMIT, "PERMIT_USED")
         self.add(at, E.PERMIT_USED, loc, source, attrs, k, self._permit_refs(permit))
 
     def _destination(self, s: StayPlan) -> None:
         j, loc = self.j, s.location
-        attrs = _attrs(mode=j.mode, customs_office=ids.customs_office(loc))
+        attrs = attributes_of(mode=j.mode, customs_office=ids.customs_office(loc))
         if j.goods_released is not None:
             self.add(
-                j.goods_released, E.GOODS_RELEASED, loc, _source(SourceSystem.NCTS, "CC025C"), attrs
+                j.goods_released,
+                E.GOODS_RELEASED,
+                loc,
+                source_part(SourceSystem.NCTS, "CC025C"),
+                attrs,
             )
         if j.discharged is not None:
             self.add(
@@ -406,50 +394,3 @@ class _Planner:
 def plan_events(journey: Journey, reference: CorridorReference) -> list[PlannedEvent]:
     """Every event of the journey, window or not, in timeline order."""
     return _Planner(journey, reference).plan()
-
-
-class EventFactory:
-    """Turns planned events into `TransitEvent`s, or straight into their JSON."""
-
-    def __init__(self, seed: int) -> None:
-        self.event_id = ids.EventIds(seed)
-
-    def build(
-        self, journey: Journey, index: int, planned: PlannedEvent, shift: int = 0
-    ) -> TransitEvent:
-        return TransitEvent(
-            event_id=UUID(self.event_id(journey.consignment_id, index)),
-            event_type=planned.event_type,
-            occurred_at=datetime.fromtimestamp(planned.at + shift, UTC),
-            location=planned.location,
-            consignment_id=journey.consignment_id,
-            carrier_id=journey.carrier_id,
-            references=planned.references,
-            source=planned.source,
-            attributes=planned.attributes,
-        )
-
-    def json(self, journey: Journey, index: int, planned: PlannedEvent, shift: int = 0) -> str:
-        """Byte for byte `build(...).model_dump_json()`, several times faster.
-
-        Safe because every part is pattern-checked plain ASCII (ids, codes) or JSON
-        made by pydantic itself (references, source, attributes); a unit test holds
-        the two paths equal on every event of a faulty run.
-        """
-        occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(planned.at + shift))
-        return (
-            f'{{"schema_version":"{SCHEMA_VERSION}",'
-            f'"event_id":"{self.event_id(journey.consignment_id, index)}",'
-            f'"event_type":"{planned.event_type.value}","occurred_at":"{occurred}",'
-            f'"location":"{planned.location}","consignment_id":"{journey.consignment_id}",'
-            f'"carrier_id":"{journey.carrier_id}",{planned.tail}'
-        )
-
-
-def conflict_index(journey: Journey, plan: list[PlannedEvent], stay: int | None) -> int:
-    """Where in the plan the event a `ConflictPlan` re-sends sits."""
-    wanted = E.DECLARATION_SUBMITTED if stay is None else E.SEALS_CHECKED
-    for index, planned in enumerate(plan):
-        if planned.event_type is wanted and planned.stay == stay:
-            return index
-    raise LookupError(f"{journey.consignment_id}: no {wanted} for stay {stay}")

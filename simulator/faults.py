@@ -18,7 +18,8 @@ from typing import Any
 from corridor.events import DEPARTURE_TYPES, EventType, SourceSystem
 from corridor.reference import CorridorReference
 from simulator.config import FaultRates
-from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
+from simulator.emit import plan_events
+from simulator.planned_events import EventFactory, PlannedEvent, conflict_index
 from simulator.plans import Journey
 
 HOUR = 3600

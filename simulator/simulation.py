@@ -20,7 +20,7 @@ from corridor.events import TransitEvent
 from corridor.model import StayStatus
 from corridor.reference import CorridorReference, load_reference
 from simulator.config import SimulationConfig
-from simulator.emit import EventFactory, PlannedEvent, plan_events
+from simulator.emit import plan_events
 from simulator.faults import (
     FaultKind,
     InvalidPayload,
@@ -29,6 +29,7 @@ from simulator.faults import (
     schedule_deliveries,
 )
 from simulator.journeys import simulate_journeys
+from simulator.planned_events import EventFactory, PlannedEvent
 from simulator.plans import Journey
 from simulator.truth import GroundTruth, derive_truth
 

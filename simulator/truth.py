@@ -37,8 +37,9 @@ from corridor.model import (
 from corridor.plausibility import leg_breach
 from corridor.reference import CorridorReference
 from simulator.config import JourneyKind
-from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_events
+from simulator.emit import plan_events
 from simulator.faults import visible_indices
+from simulator.planned_events import EventFactory, PlannedEvent, conflict_index
 from simulator.plans import Journey, StayPlan, permit_expiry
 
 FORMAT = "corridor-simulator-truth/1"

@@ -19,8 +19,6 @@ TABLES: set[str] = set()
 PENDING: set[tuple[str, str]] = {
     ("infra/kafka/broker.py", ""),
     ("simulator/cli.py", "replay_command"),
-    ("simulator/emit.py", ""),
-    ("simulator/emit.py", "_stay"),
     ("simulator/truth.py", ""),
     ("simulator/truth.py", "_consignment_from_json"),
     ("storage/writes.py", ""),
