@@ -19,7 +19,8 @@ from simulator.config import FAULT_PRESETS, FaultProfile, FaultRates, Simulation
 from simulator.faults import FaultKind, InvalidKind, InvalidPayload
 from simulator.simulation import Delivery, SimulationResult, Summary, simulate
 from simulator.sinks import HttpSink, KafkaSink, NdjsonSink, Pacer, SinkError, SinkStats, replay
-from simulator.truth import ConsignmentTruth, GroundTruth, read_truth, write_truth
+from simulator.truth import ConsignmentTruth, GroundTruth
+from simulator.truth_file import read_truth, write_truth
 
 __all__ = [
     "DEFAULT_CALIBRATION",

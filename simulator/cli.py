@@ -39,7 +39,7 @@ from simulator.sinks import (
     replay,
     with_invalid,
 )
-from simulator.truth import write_truth
+from simulator.truth_file import write_truth
 
 app = typer.Typer(help="Seeded Middle Corridor traffic: events, faults and ground truth.")
 T = TypeVar("T")
@@ -194,32 +194,48 @@ def _sink(to: str, api_key: str | None, topic: str, timeout: float) -> Sink:
     return NdjsonSink(open(to, "w", encoding="utf-8"), owned=True)
 
 
+Target = Annotated[
+    str,
+    typer.Option(help="http(s)://ingest-host:port, kafka://host:port, a file path, or -."),
+]
+ReplayFile = Annotated[
+    Path | None,
+    typer.Argument(
+        exists=True,
+        dir_okay=False,
+        help="NDJSON to send line by line (what generate writes, or a real export); "
+        "without it, events are generated from the options below.",
+    ),
+]
+Rate = Annotated[
+    float,
+    typer.Option(min=0.0, help="With FILE: lines per second; 0 sends as fast as possible."),
+]
+CheckpointPath = Annotated[
+    Path | None,
+    typer.Option(
+        help="With FILE: record progress here after every batch the target took, and "
+        "resume from it when it exists."
+    ),
+]
+ApiKey = Annotated[
+    str | None, typer.Option(envvar="CORRIDOR_API_KEY", help="Bearer key for the ingest API.")
+]
+Topic = Annotated[str, typer.Option(help="Kafka topic for kafka:// targets.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Records per HTTP request or Kafka flush.")]
+Compress = Annotated[
+    float,
+    typer.Option(min=0.0, help="Simulated seconds per real second; 0 sends as fast as possible."),
+]
+Timeout = Annotated[float, typer.Option(min=0.1, help="HTTP timeout per request, seconds.")]
+
+
 @app.command("replay")
 def replay_command(
-    to: Annotated[
-        str,
-        typer.Option(help="http(s)://ingest-host:port, kafka://host:port, a file path, or -."),
-    ],
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            exists=True,
-            dir_okay=False,
-            help="NDJSON to send line by line (what generate writes, or a real export); "
-            "without it, events are generated from the options below.",
-        ),
-    ] = None,
-    rate: Annotated[
-        float,
-        typer.Option(min=0.0, help="With FILE: lines per second; 0 sends as fast as possible."),
-    ] = 0.0,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(
-            help="With FILE: record progress here after every batch the target took, and "
-            "resume from it when it exists."
-        ),
-    ] = None,
+    to: Target,
+    file: ReplayFile = None,
+    rate: Rate = 0.0,
+    checkpoint: CheckpointPath = None,
     seed: Seed = 7,
     consignments: Consignments = 300,
     days: Days = 30.0,
@@ -229,25 +245,11 @@ def replay_command(
     journeys: Journeys = True,
     carriers: Carriers = _DEFAULT_CARRIERS,
     capacity_scale: Capacity = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(envvar="CORRIDOR_API_KEY", help="Bearer key for the ingest API."),
-    ] = None,
-    topic: Annotated[
-        str, typer.Option(help="Kafka topic for kafka:// targets.")
-    ] = "corridor.transit-events",
-    batch_size: Annotated[
-        int, typer.Option(min=1, help="Records per HTTP request or Kafka flush.")
-    ] = 500,
-    compress: Annotated[
-        float,
-        typer.Option(
-            min=0.0, help="Simulated seconds per real second; 0 sends as fast as possible."
-        ),
-    ] = 0.0,
-    timeout: Annotated[
-        float, typer.Option(min=0.1, help="HTTP timeout per request, seconds.")
-    ] = 30.0,
+    api_key: ApiKey = None,
+    topic: Topic = "corridor.transit-events",
+    batch_size: BatchSize = 500,
+    compress: Compress = 0.0,
+    timeout: Timeout = 30.0,
     include_invalid: IncludeInvalid = False,
     truth: TruthPath = None,
     summary_json: SummaryPath = None,
