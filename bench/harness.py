@@ -63,6 +63,7 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 EVENTS_PER_CONSIGNMENT = tracker_throughput.EVENTS_PER_CONSIGNMENT
 INGEST_BATCH = 500
 INGEST_CLIENTS = 4
+STEADY_FIRST_SERIAL = 700_001  # past any catch-up run's ids (10M events: ~400k)
 LATENCY_TICK_SECONDS = 0.05  # a steady rate is posted as one small batch per tick
 POLL_SECONDS = 0.02  # how often the latency probe looks for newly visible rows
 # ~25 events each: ~3,750 events a day. A denser corridor puts more journeys under way at
@@ -323,14 +324,20 @@ async def issue_keys(database_url: str) -> dict[str, str]:
     return {"publisher": publisher, "operator": operator}
 
 
-def simulated(events: int, seed: int) -> SimulationResult:
+def simulated(events: int, seed: int, first_serial: int = 1) -> SimulationResult:
     """A clean run of at least `events` events, at the same traffic density (consignments
     a day) at every scale, so that growing the run grows the data, not the congestion."""
     # Journeys cut off by the window's end emit fewer events than complete ones.
     consignments = max(2, events // 25)
     days = max(10.0, consignments / CONSIGNMENTS_A_DAY)
     return simulate(
-        SimulationConfig(seed=seed, consignments=consignments, days=days, start=ending_by(days))
+        SimulationConfig(
+            seed=seed,
+            consignments=consignments,
+            days=days,
+            start=ending_by(days),
+            first_serial=first_serial,
+        )
     )
 
 
@@ -593,7 +600,9 @@ async def steady_latency(stack: Stack, scale: Scale, report: Report) -> None:
     """Post `rate` events/s for `duration` s; time each event until its row is visible."""
     per_tick = max(1, round(scale.rate * LATENCY_TICK_SECONDS))
     ticks = max(1, round(scale.duration / LATENCY_TICK_SECONDS))
-    result = simulated(per_tick * ticks, seed=2)
+    # Its consignments must not be the catch-up's: another carrier's event for a known
+    # consignment is refused (409).
+    result = simulated(per_tick * ticks, seed=2, first_serial=STEADY_FIRST_SERIAL)
     deliveries = [d for _, d in zip(range(per_tick * ticks), result.deliveries, strict=False)]
     # Rendered up front: the sender and the probe share this event loop, and must stay idle.
     batches = [
