@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -26,6 +25,7 @@ from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
 from corridor.timeline import build_timeline
+from storage.records import Partition, PartitionProgress
 from storage.rows import TimelineRows
 
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
@@ -109,12 +109,12 @@ class TrackingStore(Protocol):
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
-        progress: Mapping[tuple[str, int], datetime],
+        progress: Mapping[Partition, PartitionProgress],
     ) -> Mapping[str, TimelineRows]:
         """One transaction. Returns the rows now held by each consignment whose rows took
         its timeline (the others held something newer). `stored` (what the rows held
-        before, where known) lets it write only the changes; `progress` is the newest
-        event time read from each (topic, partition), the tracker's clock."""
+        before, where known) lets it write only the changes; `progress` is, per (topic,
+        partition), the newest event time read (the tracker's clock) and the next offset."""
         ...
 
 
@@ -174,10 +174,10 @@ class BatchTracker:
     async def track(
         self,
         events: Sequence[TransitEvent],
-        progress: Mapping[tuple[str, int], datetime] | None = None,
+        progress: Mapping[Partition, PartitionProgress] | None = None,
     ) -> list[Timeline]:
-        """Returns the timelines the batch changed. `progress`: the newest event time the
-        batch read from each (topic, partition), stored with it."""
+        """Returns the timelines the batch changed. `progress`: how far the batch read
+        each (topic, partition), stored with it."""
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
         # Evicted, restarted or never-seen consignments: the database has what we had.
