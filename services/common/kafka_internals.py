@@ -18,7 +18,7 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
   `Consumer._thread.seek_to_beginning` still exists; faust's `perform_seek` (called by
   recovery after every assignment) still takes its result as the read and committed
   offsets, and the consumer still has its `transport`.
-- `read_assignment_again`: faust's aiokafka consumer thread still has `call_thread` and
+- `read_assignment_again`: faust's aiokafka consumer thread still has `cast_thread` and
   `_ensure_consumer`, and aiokafka's group coordinator `request_rejoin`.
 - `ChannelTaker`: faust's stream iterator (`Stream.__aiter__` / `_py_aiter`) still drops
   records whose `generation_id` differs from `app.consumer_generation_id` or that arrive
@@ -228,7 +228,9 @@ async def read_assignment_again(app: faust.App) -> None:
     """Have `app`'s consumer rejoin its group: the rebalance revokes and assigns its
     partitions again, drops what was read meanwhile and seeks (see `seek_to_committed`)."""
     thread = app.consumer._thread  # type: ignore[attr-defined]
-    await thread.call_thread(_request_rejoin, thread._ensure_consumer())
+    # Cast, not call: a rebalance under way holds the consumer thread until the stream's
+    # records are acked, and the caller is the stream.
+    await thread.cast_thread(_request_rejoin, thread._ensure_consumer())
 
 
 async def _request_rejoin(consumer: Any) -> None:

@@ -10,9 +10,11 @@ The policy, in one place:
   any other reason, is bisected until each failing record stands alone; those go to the
   dead letters (topic, table, alert) and the rest of the batch is stored.
 - **A database restored from a backup rewinds.** When the database holds less of a
-  partition than this process stored there (`DatabaseBehind`), the batch is left unacked,
-  the cached histories are dropped, and the consumer reads again from the database's
-  offsets (a new assignment, which seeks there).
+  partition than this process stored there (`DatabaseBehind`), the cached histories are
+  dropped and the consumer reads again from the database's offsets (a rejoin: the new
+  assignment seeks there). The refused batch is acked all the same: where the database is
+  behind, its offsets, not the group's, say where to read from, and a rebalance waits
+  for every record taken to be acked.
 - **Anything else crashes unacked.** If isolating fails, or more records fail than
   poison plausibly explains (a bug or a broken dependency, not bad input), the process
   exits at once, before the batch could be acked, so a restart replays it.
@@ -155,13 +157,14 @@ class TrackingLoop:
                 await self._dead_letters.isolate(poison)
         except DatabaseBehind as behind:
             await self._read_again(behind, len(batch))
-            return  # unacked: it is read again
         except Exception as exc:
             log.exception("unexpected failure on a batch of %d records", len(batch))
             self._crash(f"{type(exc).__name__} on a batch of {len(batch)} records")
         finally:
             self._states.bind({})
-        self._ack(batch)  # stored or dead-lettered: now the offsets may be committed
+        # Stored or dead-lettered (or to be read again from the database's offsets): now
+        # the offsets may be committed.
+        self._ack(batch)
 
     async def _read_again(self, behind: DatabaseBehind, records: int) -> None:
         if self._rewind is None:

@@ -18,7 +18,7 @@ from corridor.reference import load_reference
 from services.tracker.store import PostgresTrackingStore
 from storage.db import Pool
 from storage.reads import ReadRepository
-from storage.records import PartitionProgress
+from storage.records import DatabaseBehind, PartitionProgress
 from storage.tracking import TrackerQueries
 from storage.writes import WriteRepository
 from tests.integration.test_storage_writes import at, make_event, make_stay, make_timeline
@@ -104,3 +104,33 @@ async def test_an_overdue_scan_learns_in_one_statement_which_alerts_are_new(
         await store.close()
     assert [a.consignment_id for a in first] == ["C-1", "C-2"]
     assert [a.consignment_id for a in second] == ["C-3"]
+
+
+async def test_a_batch_finding_the_database_behind_what_was_stored_there_writes_nothing(
+    storage_pool: Pool,
+) -> None:
+    writer = WriteRepository(storage_pool)
+    await writer.write_batch(progress={(TOPIC, 0): PartitionProgress(at(10), next_offset=40)})
+    offsets = await writer.stored_offsets([(TOPIC, 0), (TOPIC, 1)])
+    assert offsets == {(TOPIC, 0): 40, (TOPIC, 1): 0}  # no row: read it all
+
+    # A replayed batch's older offset leaves the stored one alone.
+    await writer.write_batch(
+        progress={(TOPIC, 0): PartitionProgress(at(5), next_offset=20)},
+        expected_offsets={(TOPIC, 0): 40},
+    )
+    assert await writer.stored_offsets([(TOPIC, 0)]) == {(TOPIC, 0): 40}
+
+    # This process stored up to 60, the database holds 40: it was restored from a backup.
+    arrived = make_event("C-1", EventType.GATE_ARRIVED, "KZ-AKTAU", 50)
+    with pytest.raises(DatabaseBehind) as behind:
+        await writer.write_batch(
+            events=[arrived],
+            progress={(TOPIC, 0): PartitionProgress(at(50), next_offset=90)},
+            expected_offsets={(TOPIC, 0): 60},
+        )
+    assert behind.value.resume_at == {(TOPIC, 0): 40}
+    assert await writer.stored_offsets([(TOPIC, 0)]) == {(TOPIC, 0): 40}
+    async with storage_pool.connection() as conn:
+        row = await (await conn.execute("SELECT count(*) FROM transit_events")).fetchone()
+    assert row == (0,)
