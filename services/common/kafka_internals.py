@@ -32,6 +32,8 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
 - `QuietWorker.on_setup_root_logger` (the spinner) and `QuietMonitor.on_message_in` (the
   consumer's per-record call) still have these signatures.
 - `drop_buffered_records`: aiokafka's `producer._message_accumulator.fail_all`.
+- `IdempotentProducer`: faust's aiokafka `Producer._new_producer` still merges
+  `_settings_extra()` into aiokafka's producer arguments.
 - `use_direct_delivery`, `WireBytes`: `app.transport` may still be replaced before first
   use, its class still builds consumers from `Consumer`, and `Schema.loads_key` /
   `loads_value` are still what a topic's channel calls per record.
@@ -74,6 +76,7 @@ RESUME_POINTS_TIMEOUT_SECONDS = 30.0
 __all__ = [
     "ChannelTaker",
     "DirectDeliveryConsumer",
+    "IdempotentProducer",
     "QuietMonitor",
     "QuietWorker",
     "WireBytes",
@@ -209,16 +212,26 @@ class DirectDeliveryConsumer(DirectWaitFirst, faust_aiokafka.Consumer):
         return seeked
 
 
+class IdempotentProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer, idempotent: a retried send (a leader that failed over
+    after writing) is not written twice. faust turns idempotence on only with its
+    transactions (exactly-once), which this app does not use."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class DirectDeliveryTransport(faust_aiokafka.Transport):
     Consumer = DirectDeliveryConsumer
+    Producer = IdempotentProducer
     resume_points: ResumePoints | None = None
 
 
 def use_direct_delivery(app: faust.App, resume_points: ResumePoints | None = None) -> None:
-    """Give `app` the direct-delivery transport. Call right after creating the app,
-    before anything (topics, tables, agents) makes it build its own. `resume_points`:
-    after each assignment, where the records' sink (the database) says it stands; a
-    partition the group has committed further is read again from there."""
+    """Give `app` the direct-delivery transport (and an idempotent producer). Call right
+    after creating the app, before anything (topics, tables, agents) builds its own.
+    `resume_points`: after each assignment, where the records' sink (the database) says
+    it stands; a partition the group has committed further is read again from there."""
     transport = DirectDeliveryTransport(app.conf.broker_consumer, app)
     transport.resume_points = resume_points
     app.transport = transport
