@@ -153,7 +153,7 @@ async def test_the_tracker_apps_producer_is_idempotent(tmp_path: Any) -> None:
     )
     app: faust.App = create_app(settings, load_reference())
 
-    kafka_producer = app.producer._new_producer()  # built, never started
+    kafka_producer = app.producer._new_producer()  # type: ignore[attr-defined]  # never started
     try:
         # A retried send (a leader that failed over after writing) is not written twice.
         assert kafka_producer._txn_manager is not None  # aiokafka's idempotence bookkeeping
