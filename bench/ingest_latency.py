@@ -45,7 +45,7 @@ def serve(bootstrap: str, topic: str, port: int) -> None:
     """The child: the real app on uvicorn with a real Kafka publisher."""
     import uvicorn
 
-    from corridor.reference import load_reference
+    from services.common.reference_data import load_corridor_reference
     from services.ingest import create_app
     from services.ingest.directory import EmptyDirectory
     from services.ingest.memory import InMemoryKeyStore
@@ -64,7 +64,7 @@ def serve(bootstrap: str, topic: str, port: int) -> None:
             settings,
             publisher=publisher,
             key_store=keys,
-            reference=load_reference(),
+            reference=load_corridor_reference(),
             directory=EmptyDirectory(),
             now=lambda: datetime.now(UTC),
         )

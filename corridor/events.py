@@ -193,8 +193,11 @@ class EventAttributes(_Strict):
     reason: ShortText | None = Field(
         default=None, description="Why: rejection reason, incident kind, cancellation cause."
     )
+    # Left out of the JSON when empty: the canonical JSON (and so the fingerprint) of an
+    # event without warnings stays what it was before the field existed.
     warnings: tuple[ShortText, ...] | None = Field(
         default=None,
+        exclude_if=lambda warnings: not warnings,
         max_length=MAX_CONTAINERS,
         description="What the source message was admitted with but is worth fixing, "
         "e.g. a container number failing the ISO 6346 check digit.",

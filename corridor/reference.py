@@ -2,6 +2,7 @@
 
 The data lives in `corridor/data/corridor.json`, versioned with the code. Loading
 validates it whole; a broken file fails with a message naming the offending entry.
+Which customs offices report for a location is separate data (`corridor.customs_offices`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from corridor.errors import ReferenceDataError
 from corridor.events import LocationCode, TransportMode
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+OfficeReference = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9]{6}$")]
 UnLocode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z2-9]{3}$")]
 
 
@@ -39,6 +41,14 @@ class LocationKind(StrEnum):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomsOffice(_Frozen):
+    reference_number: OfficeReference
+    name: str = Field(min_length=1)
+    illustrative: bool = Field(
+        description="True when the number is a placeholder, not from a published office list."
+    )
 
 
 class Location(_Frozen):
@@ -55,8 +65,8 @@ class Location(_Frozen):
     timezone: str = Field(
         default="UTC", description="IANA zone, for messages that carry local times only."
     )
-    customs_offices: tuple[str, ...] = Field(
-        default=(), description="Customs office reference numbers that report for it."
+    customs_offices: tuple[CustomsOffice, ...] = Field(
+        default=(), description="Customs offices that report for it (corridor.customs_offices)."
     )
 
     @field_validator("timezone")
@@ -114,6 +124,18 @@ class CorridorReference(_Frozen):
     @cached_property
     def borders_by_id(self) -> dict[str, Border]:
         return {border.id: border for border in self.borders}
+
+    @cached_property
+    def _location_by_office(self) -> dict[str, str]:
+        return {
+            office.reference_number: location.code
+            for location in self.locations
+            for office in location.customs_offices
+        }
+
+    def location_of_office(self, reference_number: str) -> str | None:
+        """The location a customs office reports for, or None when it is not in the data."""
+        return self._location_by_office.get(reference_number)
 
     @cached_property
     def _segments_by_pair(self) -> dict[tuple[str, str], Segment]:

@@ -15,17 +15,18 @@ from datetime import UTC, datetime
 
 import uvicorn
 
-from corridor.reference import load_reference
+from corridor.errors import ReferenceDataError
 from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.common.keystore import PostgresKeyStore
+from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
 from storage.reads import ReadRepository
 
 
 async def serve(settings: ApiSettings) -> None:
-    reference = load_reference()
+    reference = load_corridor_reference(settings.customs_offices_extra_file)
     await wait_for_database(settings.dsn, timeout=settings.api_startup_timeout_seconds)
     pool = create_pool(
         settings.dsn,
@@ -58,7 +59,7 @@ def main() -> None:
     try:
         settings = load_settings(ApiSettings)
         asyncio.run(serve(settings))
-    except (SettingsError, DatabaseUnavailableError) as exc:
+    except (SettingsError, ReferenceDataError, DatabaseUnavailableError) as exc:
         print(f"api: cannot start: {exc}", file=sys.stderr)
         sys.exit(1)
 

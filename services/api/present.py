@@ -189,6 +189,14 @@ def location(loc: Location) -> schemas.Location:
         counterparts=list(loc.counterparts),
         unlocode=loc.unlocode,
         timezone=loc.timezone,
+        customs_offices=[
+            schemas.CustomsOffice(
+                reference_number=office.reference_number,
+                name=office.name,
+                illustrative=office.illustrative,
+            )
+            for office in loc.customs_offices
+        ],
     )
 
 

@@ -176,6 +176,14 @@ class ConsignmentPage(Schema):
     links: PageLinks
 
 
+class CustomsOffice(Schema):
+    reference_number: str = Field(examples=["TR220200"])
+    name: str
+    illustrative: bool = Field(
+        description="A placeholder number, not from a published customs office list."
+    )
+
+
 class Location(Schema):
     code: str = Field(examples=["KZ-NUR-ZHOLY"])
     name: str
@@ -187,6 +195,9 @@ class Location(Schema):
     counterparts: list[str] = Field(description="The control points across the border.")
     unlocode: str | None
     timezone: str
+    customs_offices: list[CustomsOffice] = Field(
+        description="The customs offices that report for this location (reference data)."
+    )
 
 
 class LocationList(Schema):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from services.common.settings import DatabaseSettings
+from services.common.settings import DatabaseSettings, ReferenceDataSettings
 
 
-class ApiSettings(DatabaseSettings):
+class ApiSettings(DatabaseSettings, ReferenceDataSettings):
     api_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     api_port: int = Field(default=8002, ge=1, le=65535)
     api_page_size_default: int = Field(default=50, ge=1, le=1_000)

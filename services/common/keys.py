@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from pydantic import TypeAdapter, ValidationError
+
+from corridor.events import CARRIER_NOT_NAMED, CarrierId
+
 
 class Role(StrEnum):
     PUBLISHER = "publisher"  # a BCP, port or customs system sending events
@@ -44,6 +48,29 @@ class Principal:
 
     def may_publish_for(self, location: str) -> bool:
         return self.role is Role.PUBLISHER and location in self.locations
+
+
+_CARRIER_ID: TypeAdapter[str] = TypeAdapter(CarrierId)
+
+
+class InvalidCarrierKey(ValueError):
+    pass
+
+
+def carrier_key_id(carrier_id: str | None) -> str:
+    """The carrier a carrier key may see: a carrier id of the event contract, never the
+    marker of events that name no carrier (a key for it would see every consignment whose
+    carrier is not yet known)."""
+    if not carrier_id:
+        raise InvalidCarrierKey("a carrier key needs a carrier id")
+    if carrier_id == CARRIER_NOT_NAMED:
+        raise InvalidCarrierKey(f"{carrier_id!r} marks events that name no carrier")
+    try:
+        return _CARRIER_ID.validate_python(carrier_id)
+    except ValidationError as exc:
+        raise InvalidCarrierKey(
+            f"{carrier_id!r} is not a carrier id: {exc.errors()[0]['msg']}"
+        ) from None
 
 
 def hash_key(plain: str) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from corridor.reference import load_reference
-from services.common.keys import Role, generate_key
+from services.common.keys import InvalidCarrierKey, Role, carrier_key_id, generate_key
 from services.common.settings import DatabaseSettings, SettingsError, load_settings
 from storage.db import Pool, create_pool
 from storage.records import NewApiKey
@@ -67,8 +67,11 @@ def create(
         )
     if role is Role.PUBLISHER and not locations:
         raise typer.BadParameter("a publisher key needs at least one", param_hint="--location")
-    if role is Role.CARRIER and not carrier_id:
-        raise typer.BadParameter("a carrier key needs one", param_hint="--carrier-id")
+    if role is Role.CARRIER:
+        try:
+            carrier_key_id(carrier_id)
+        except InvalidCarrierKey as exc:
+            raise typer.BadParameter(str(exc), param_hint="--carrier-id") from None
     key_id, plain = _run(lambda pool: issue_key(pool, role, name, locations, carrier_id))
     typer.echo(f"created key {key_id} ({role.value}, {name})")
     typer.echo("API key, shown only this once:")
@@ -82,7 +85,11 @@ async def issue_key(
     locations: tuple[str, ...] = (),
     carrier_id: str | None = None,
 ) -> tuple[uuid.UUID, str]:
-    """Store a new key's digest; return its id and the plain key (to show once)."""
+    """Store a new key's digest; return its id and the plain key (to show once).
+
+    Raises `InvalidCarrierKey` for a carrier key without a valid carrier id."""
+    if role is Role.CARRIER:
+        carrier_id = carrier_key_id(carrier_id)
     key = generate_key(role)
     record = NewApiKey(
         name=name,

@@ -7,6 +7,7 @@ service refuses to start instead of failing later on first use.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
@@ -53,7 +54,22 @@ class KafkaSettings(BaseSettings):
         return f"{self.kafka_topic_prefix}{base}"
 
 
-__all__ = ["DatabaseSettings", "KafkaSettings", "SettingsError", "load_settings"]
+class ReferenceDataSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    customs_offices_extra_file: Path | None = Field(
+        default=None,
+        description="A CSV of customs offices read after the shipped list (docs/ingest.md).",
+    )
+
+
+__all__ = [
+    "DatabaseSettings",
+    "KafkaSettings",
+    "ReferenceDataSettings",
+    "SettingsError",
+    "load_settings",
+]
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 

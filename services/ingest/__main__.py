@@ -21,9 +21,12 @@ from tenacity import (
     wait_exponential,
 )
 
-from corridor.reference import load_reference
+from corridor.errors import ReferenceDataError
 from services.common.keystore import PostgresKeyStore
+from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
+from services.ingest.adapters import ncts
+from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.app import create_app
 from services.ingest.pg_directory import PostgresConsignmentDirectory
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
@@ -59,7 +62,12 @@ async def wait_for_kafka(publisher: KafkaEventPublisher, within_seconds: float) 
 
 
 async def serve(settings: IngestSettings) -> None:
-    reference = load_reference()
+    reference = load_corridor_reference(settings.customs_offices_extra_file)
+    ncts_xsds = (
+        None
+        if settings.ingest_ncts_xsd_dir is None
+        else OfficialXsds.load(settings.ingest_ncts_xsd_dir, ncts.message_types())
+    )
     await wait_for_database(settings.dsn, timeout=settings.ingest_startup_timeout_seconds)
     publisher = KafkaEventPublisher(
         settings.bootstrap_servers, settings.events_topic, settings.ingest_publish_timeout_seconds
@@ -81,6 +89,7 @@ async def serve(settings: IngestSettings) -> None:
                 reference=reference,
                 directory=PostgresConsignmentDirectory(reads),
                 now=lambda: datetime.now(UTC),
+                ncts_xsds=ncts_xsds,
             )
             config = uvicorn.Config(
                 app,
@@ -99,7 +108,12 @@ def main() -> None:
     try:
         settings = load_settings(IngestSettings)
         asyncio.run(serve(settings))
-    except (SettingsError, DatabaseUnavailableError, KafkaUnavailableError) as exc:
+    except (
+        SettingsError,
+        ReferenceDataError,
+        DatabaseUnavailableError,
+        KafkaUnavailableError,
+    ) as exc:
         print(f"ingest: cannot start: {exc}", file=sys.stderr)
         sys.exit(1)
 

@@ -22,6 +22,7 @@ from services.common.problems import (
 )
 from services.ingest import openapi
 from services.ingest.adapters.base import MalformedMessage, UnsafeXml
+from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.directory import ConsignmentDirectory
 from services.ingest.intake import EventIntake
 from services.ingest.metrics import IngestMetrics
@@ -44,6 +45,7 @@ def create_app(
     reference: CorridorReference,
     directory: ConsignmentDirectory,
     now: Callable[[], datetime],
+    ncts_xsds: OfficialXsds | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor ingest", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
@@ -63,6 +65,7 @@ def create_app(
             max_batch=settings.ingest_max_batch,
             max_xml_bytes=settings.ingest_max_xml_bytes,
             retry_after_seconds=settings.ingest_retry_after_seconds,
+            ncts_xsds=ncts_xsds,
         )
     )
     _add_operational_routes(app, publisher, metrics, settings.ingest_retry_after_seconds)

@@ -114,8 +114,9 @@ class EventIntake:
             return validation_errors(exc.errors())
         return self.check(event)
 
-    def check(self, event: TransitEvent, *, lenient_mrn_check_digit: bool = False) -> Candidate:
-        """Domain rules beyond the schema; `lenient_mrn_check_digit` warns instead of rejecting."""
+    def check(self, event: TransitEvent, *, mrn_warning_field: str | None = None) -> Candidate:
+        """Domain rules beyond the schema. With `mrn_warning_field` (the source element that
+        carried the MRN), a wrong MRN check digit is a warning naming it, not a rejection."""
         errors: list[FieldError] = []
         warnings: list[FieldError] = []
         if not self._reference.has_location(event.location):
@@ -139,11 +140,11 @@ class EventIntake:
             else:
                 if not checked.check_digit_valid:
                     finding = FieldError(
-                        field="references.mrn",
+                        field=mrn_warning_field or "references.mrn",
                         rule=f"check digit is {checked.check_digit}, "
                         f"expected {checked.expected_check_digit}",
                     )
-                    (warnings if lenient_mrn_check_digit else errors).append(finding)
+                    (errors if mrn_warning_field is None else warnings).append(finding)
         try:
             validate_references(event.references, accept_wrong_mrn_check_digit=True)
         except CorridorError as exc:

@@ -16,6 +16,7 @@ from services.common.problems import FieldError, ProblemError
 from services.ingest import openapi
 from services.ingest.adapters import epermit, etir, ncts
 from services.ingest.adapters.base import MappedMessage
+from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.directory import ConsignmentDirectory, resolve
 from services.ingest.intake import Candidate, Checked, EventIntake, ForeignLocation
 from services.ingest.metrics import IngestMetrics
@@ -33,6 +34,7 @@ def build_router(
     max_batch: int,
     max_xml_bytes: int,
     retry_after_seconds: int,
+    ncts_xsds: OfficialXsds | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -73,7 +75,9 @@ def build_router(
 
     @router.post("/messages/ncts", **openapi.route("ncts", max_batch))
     async def post_ncts(request: Request, principal: Publisher, response: Response) -> IngestResult:
-        message = ncts.to_message(await request.body(), intake.reference, max_bytes=max_xml_bytes)
+        message = ncts.to_message(
+            await request.body(), intake.reference, max_bytes=max_xml_bytes, official=ncts_xsds
+        )
         if message.ignored is not None:
             response.status_code = 200
             return IngestResult(
@@ -84,7 +88,7 @@ def build_router(
         findings = tuple(FieldError(field=f, rule=r) for f, r in message.warnings)
         candidates = [
             Checked(c.event, (*c.warnings, *findings)) if isinstance(c, Checked) else c
-            for c in (intake.check(e, lenient_mrn_check_digit=True) for e in events)
+            for c in (intake.check(e, mrn_warning_field=ncts.MRN_ELEMENT) for e in events)
         ]
         return await publish("ncts", principal, candidates, response)
 

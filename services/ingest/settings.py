@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from services.common.settings import DatabaseSettings, KafkaSettings
+from services.common.settings import DatabaseSettings, KafkaSettings, ReferenceDataSettings
 
 
-class IngestSettings(KafkaSettings, DatabaseSettings):
+class IngestSettings(KafkaSettings, DatabaseSettings, ReferenceDataSettings):
     ingest_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     ingest_port: int = Field(default=8001, ge=1, le=65535)
     ingest_max_batch: int = Field(default=500, ge=1, le=10_000)
@@ -17,6 +19,10 @@ class IngestSettings(KafkaSettings, DatabaseSettings):
     ingest_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ingest_retry_after_seconds: int = Field(default=5, ge=1, le=3_600)
     ingest_startup_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    ingest_ncts_xsd_dir: Path | None = Field(
+        default=None,
+        description="A directory of the official NCTS XSDs to validate messages against too.",
+    )
 
     @property
     def events_topic(self) -> str:

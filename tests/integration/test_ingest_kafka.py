@@ -19,10 +19,10 @@ from aiokafka import AIOKafkaConsumer
 from psycopg.conninfo import conninfo_to_dict
 
 from corridor.cloudevents import from_kafka_record
-from corridor.reference import load_reference
 from infra.kafka.broker import REPO_ROOT, BrokerConfig, KafkaBroker
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keystore import PostgresKeyStore
+from services.common.reference_data import load_corridor_reference
 from services.ingest import create_app
 from services.ingest.memory import InMemoryDirectory, InMemoryKeyStore
 from services.ingest.publisher import KafkaEventPublisher
@@ -123,7 +123,7 @@ async def kafka_api(
         "publisher",
         "--name",
         "Customs IT",
-        *[arg for loc in load_reference().locations for arg in ("--location", loc.code)],
+        *[arg for loc in load_corridor_reference().locations for arg in ("--location", loc.code)],
     )
     plain = output.strip().splitlines()[-1]
     publisher = KafkaEventPublisher([kafka_bootstrap], kafka_topics["transit-events"], 10.0)
@@ -133,7 +133,7 @@ async def kafka_api(
             settings(kafka_bootstrap, as_url(database_url)),
             publisher=publisher,
             key_store=PostgresKeyStore(ReadRepository(pool)),
-            reference=load_reference(),
+            reference=load_corridor_reference(),
             directory=InMemoryDirectory(),
             now=lambda: NOW,
         )
@@ -204,7 +204,7 @@ async def test_an_unreachable_broker_is_503_with_retry_after() -> None:
         settings("127.0.0.1:1"),
         publisher=publisher,
         key_store=keys,
-        reference=load_reference(),
+        reference=load_corridor_reference(),
         directory=InMemoryDirectory(),
         now=lambda: NOW,
     )
@@ -246,7 +246,7 @@ async def test_with_the_broker_stopped_nothing_is_acknowledged_and_nothing_leaks
         settings(bootstrap),
         publisher=publisher,
         key_store=keys,
-        reference=load_reference(),
+        reference=load_corridor_reference(),
         directory=InMemoryDirectory(),
         now=lambda: NOW,
     )

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from corridor.events import (
+    CARRIER_NOT_NAMED,
     EventAttributes,
     EventType,
     References,
@@ -287,6 +288,22 @@ async def test_alerts_are_raised_once(storage_pool: Pool, fresh_database_url: st
     assert await writer.insert_alerts([alert, alert]) == 1
     assert await writer.insert_alerts([replace(alert, raised_at=at(3))]) == 0
     assert row_of(fresh_database_url, "SELECT count(*) FROM alerts") == (1,)
+
+
+async def test_no_carrier_key_can_be_stored_for_events_naming_no_carrier(
+    storage_pool: Pool,
+) -> None:
+    key = generate_key(Role.CARRIER)
+    unclaimed = NewApiKey(
+        "sees unclaimed consignments",
+        ApiKeyRole.CARRIER,
+        key.lookup_prefix,
+        key.digest,
+        carrier_id=CARRIER_NOT_NAMED,
+    )
+
+    with pytest.raises(psycopg.errors.CheckViolation, match="api_keys_carrier_named"):
+        await WriteRepository(storage_pool).insert_api_key(unclaimed)
 
 
 async def test_api_keys_store_only_the_hash(storage_pool: Pool, fresh_database_url: str) -> None:

@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from corridor.journey import StayStatus
-from corridor.reference import load_reference
 from services.api import examples, schemas
 from services.api.app import create_app
 from services.api.memory import InMemoryReads
 from services.api.settings import ApiSettings
 from services.common.keys import Role
+from services.common.reference_data import load_corridor_reference
 from services.ingest.memory import InMemoryKeyStore
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -74,7 +74,7 @@ async def client() -> AsyncIterator[Client]:
     )
     settings = ApiSettings(database_url="postgresql://u@h/db", api_page_size_max=100)
     app = create_app(
-        settings, reads=reads, key_store=store, reference=load_reference(), now=lambda: NOW
+        settings, reads=reads, key_store=store, reference=load_corridor_reference(), now=lambda: NOW
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
@@ -147,6 +147,15 @@ async def test_roles(client: Client, role: str | None, path: str, status: int) -
     assert response.status_code == status
     if status >= 400:
         assert response.json()["status"] == status
+
+
+async def test_locations_show_their_customs_offices(client: Client) -> None:
+    body = (await client.get("/v1/locations", as_="carrier")).json()
+
+    offices = {item["code"]: item["customs_offices"] for item in body["items"]}
+    kapikule = offices["TR-KAPIKULE"][0]
+    assert (kapikule["reference_number"], kapikule["illustrative"]) == ("TR220200", False)
+    assert all(offices.values()), "every corridor location has at least one office"
 
 
 async def test_bad_key_is_401_with_a_challenge(client: Client) -> None:
@@ -299,7 +308,7 @@ def test_openapi_declares_examples_security_and_problems() -> None:
         ApiSettings(database_url="postgresql://u@h/db"),
         reads=InMemoryReads(),
         key_store=InMemoryKeyStore(),
-        reference=load_reference(),
+        reference=load_corridor_reference(),
         now=lambda: NOW,
     )
     document = app.openapi()
@@ -358,7 +367,7 @@ async def test_status_says_when_a_waiting_truck_may_leave() -> None:
         ApiSettings(database_url="postgresql://u@h/db"),
         reads=reads,
         key_store=store,
-        reference=load_reference(),
+        reference=load_corridor_reference(),
         now=lambda: arrived + timedelta(days=1),  # the wall clock is ahead of the tracker's
     )
     async with httpx.AsyncClient(

@@ -41,6 +41,40 @@ def test_fingerprint_tells_content_apart() -> None:
     assert one.fingerprint() != other.fingerprint()
 
 
+# An event without warnings, as main serialised and digested it at commit 6f0310c, before
+# `attributes.warnings` existed (`git show 6f0310c:corridor/events.py`): events already
+# stored or in Kafka must keep their fingerprint when re-sent.
+FIXED_EVENT: dict[str, Any] = {
+    "event_id": "0b0c7d2e-5f0a-4f3e-9a53-2d6f4a1c9e01",
+    "event_type": "gate.arrived",
+    "occurred_at": "2026-03-01T06:00:00+05:00",
+    "location": "KZ-NUR-ZHOLY",
+    "consignment_id": "MC-2026-000417",
+    "carrier_id": "KZ-TC-01",
+    "references": {"mrn": None, "container_numbers": ["CSQU3054383"]},
+    "source": {"system": "gate", "message_type": "GATE_IN", "message_id": "g-1"},
+    "attributes": {"direction": "inbound", "mode": "road", "seals": ["KZ-SEAL-0042"]},
+}
+FIXED_EVENT_DIGEST_AT_6F0310C = "d6df77df1846095bcf8968e28e952826da105a184a1c89966ece02c445c37bf2"
+
+
+def test_an_event_without_warnings_keeps_the_fingerprint_it_had_before_warnings() -> None:
+    fixed = TransitEvent.model_validate(FIXED_EVENT)
+
+    assert fixed.fingerprint() == FIXED_EVENT_DIGEST_AT_6F0310C
+    assert "warnings" not in fixed.canonical_json()
+
+
+def test_warnings_are_part_of_the_content_when_present() -> None:
+    warned = dict(FIXED_EVENT, attributes={**FIXED_EVENT["attributes"], "warnings": ["w"]})
+    event_with_warning = TransitEvent.model_validate(warned)
+
+    assert event_with_warning.fingerprint() != FIXED_EVENT_DIGEST_AT_6F0310C
+    assert TransitEvent.model_validate_json(event_with_warning.canonical_json()) == (
+        event_with_warning
+    )
+
+
 def test_json_round_trip() -> None:
     original = event(EventType.SEALS_CHECKED, "AZ-ALAT", 3, seals=("A1", "B2"))
     assert TransitEvent.model_validate_json(original.model_dump_json()) == original

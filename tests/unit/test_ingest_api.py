@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from corridor.reference import load_reference
 from services.common.keys import Role
+from services.common.reference_data import load_corridor_reference
 from services.ingest import create_app
 from services.ingest.memory import (
     FailingPublisher,
@@ -63,7 +63,7 @@ async def make_harness(
         settings(**overrides),
         publisher=publisher or recording,
         key_store=keys,
-        reference=load_reference(),
+        reference=load_corridor_reference(),
         directory=directory,
         now=lambda: NOW,
     )

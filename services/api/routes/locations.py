@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from corridor.reference import load_reference
 from services.api import present, schemas
 from services.api.deps import Context, Reader
 from services.api.openapi import FORBIDDEN, responses
+from services.common.reference_data import load_corridor_reference
 
 _EXAMPLE = schemas.LocationList(
     reference_version="example",
-    items=[present.location(load_reference().location("KZ-NUR-ZHOLY"))],
+    items=[present.location(load_corridor_reference().location("TR-KAPIKULE"))],
 ).model_dump(mode="json")
 
 
@@ -20,7 +20,7 @@ def build_router() -> APIRouter:
 
     @router.get(
         "",
-        summary="Corridor locations with coordinates and border counterparts",
+        summary="Corridor locations with coordinates, border counterparts and customs offices",
         response_model=schemas.LocationList,
         responses=responses(_EXAMPLE, FORBIDDEN),
     )

@@ -105,9 +105,9 @@ def event_id(system: SourceSystem, *identity: str) -> uuid.UUID:
 
 def location_of_office(reference: CorridorReference, office: str, field: str) -> str:
     """The corridor location a customs office reports for (reference data)."""
-    for location in reference.locations:
-        if office in location.customs_offices:
-            return location.code
+    location = reference.location_of_office(office)
+    if location is not None:
+        return location
     raise InvalidEvent(field, f"customs office {office!r} is not mapped to a corridor location")
 
 

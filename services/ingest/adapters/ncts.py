@@ -42,8 +42,10 @@ from services.ingest.adapters.base import (
     location_of_office,
     parse_local_time,
 )
+from services.ingest.adapters.ncts_xsd import OfficialXsds
 
 NAMESPACE = "http://ncts.dgtaxud.ec"
+MRN_ELEMENT = "TransitOperation/MRN"
 DEFAULT_MAX_BYTES = 1_000_000
 _MODES = {"1": TransportMode.SEA, "2": TransportMode.RAIL, "3": TransportMode.ROAD}
 _ROAD_VEHICLE_ID_TYPES = {"30", "31"}  # registration number of the road vehicle / trailer
@@ -143,8 +145,19 @@ def parse(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
     return root
 
 
+def message_types() -> frozenset[str]:
+    """Every root element name ingest reads, in both CC and CD spellings."""
+    return frozenset(
+        spelling for name in (*RULES, *IGNORED) for spelling in (name, "CD" + name[2:])
+    )
+
+
 def to_message(
-    body: bytes, reference: CorridorReference, *, max_bytes: int = DEFAULT_MAX_BYTES
+    body: bytes,
+    reference: CorridorReference,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    official: OfficialXsds | None = None,
 ) -> MappedMessage:
     root = parse(body, max_bytes=max_bytes)
     message_type = root.tag.rpartition("}")[2]
@@ -156,6 +169,8 @@ def to_message(
             f"{message_type} is not a message ingest maps (one of {', '.join(known)})",
         )
     ncts_schema.validate(root, message_type)
+    if official is not None:
+        official.validate(root, message_type)
     mrn, lrn = _text(root, "TransitOperation/MRN"), _text(root, "TransitOperation/LRN")
     if mrn is None and lrn is None:
         raise InvalidEvent(
