@@ -60,7 +60,8 @@ def _table_keys(workers: TrackerWorkers) -> set[str]:
         tracker_store="rocksdb://",
     )
     app: faust.App = create_app(settings, load_reference())
-    store: Any = app.tables["consignment-states"].data
+    table: Any = app.tables["consignment-states"]
+    store = table.data
     keys: set[str] = set()
     for partition in range(settings.tracker_partitions):
         path = store.partition_path(partition)
