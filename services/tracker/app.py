@@ -37,6 +37,8 @@ from storage.records import Partition
 
 log = logging.getLogger(__name__)
 
+CACHE_REPORT_SECONDS = 60.0
+
 
 def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.App:
     data_dir = settings.tracker_data_dir / settings.tracker_app_id
@@ -141,6 +143,10 @@ def create_app(
         await loop.run(take_batches(stream, window))
 
     _add_timers(app, settings, store, derived, events_topic, collection)
+
+    @app.timer(interval=CACHE_REPORT_SECONDS)  # type: ignore[untyped-decorator]
+    async def report_cache_size() -> None:  # read by bench/soak.py
+        log.info("history cache: %d events (at most %d)", history.events_held, history.max_events)
 
     @app.service
     class DatabaseLifecycle(mode.Service):  # opens the pool with the worker, closes it after

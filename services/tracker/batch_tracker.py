@@ -67,6 +67,10 @@ class RecentHistories:
     def events_held(self) -> int:
         return self._events_held
 
+    @property
+    def max_events(self) -> int:
+        return self._max_events
+
     def get(self, consignment_id: str) -> list[TransitEvent] | None:
         known = self._histories.get(consignment_id)
         if known is None:

@@ -1,0 +1,227 @@
+"""`python -m bench.soak`: a long steady load on the single-broker stack; is memory flat?
+
+    python -m bench.soak                          # 30 minutes at 500 events/s
+    python -m bench.soak --minutes 2 --warm-up 1  # proves it runs
+
+Brings up the benchmark's broker and PostgreSQL (as `python -m bench` does), runs ingest,
+one tracker worker and the API as processes, and posts simulated events to ingest at a
+steady rate (one small batch per tick). Every minute it samples the resident memory of
+the three processes, the tracker's history cache (which the worker logs each minute) and
+the event -> queryable latency of that minute's first batch (posted until its rows are
+visible). At the end it prints the samples and, per process, the memory slope after the
+warm-up (least squares, MiB per hour), and writes them as JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.harness import (
+    RESULTS_DIR,
+    Servers,
+    Stack,
+    machine,
+    own_servers,
+    running_stack,
+    simulated,
+)
+
+TICK_SECONDS = 0.1
+SAMPLE_SECONDS = 60.0
+PROCESSES = ("tracker-0", "ingest", "api")
+_CACHE_LINE = re.compile(r"history cache: (\d+) events \(at most (\d+)\)")
+
+
+@dataclass
+class Sample:
+    minute: float
+    rss_mib: dict[str, float]
+    cache_events: int | None
+    latency_ms: float | None  # the minute's first batch: post -> every row visible
+    events_posted: int
+
+
+@dataclass
+class Soak:
+    rate: int
+    minutes: float
+    warm_up_minutes: float
+    machine: dict[str, object]
+    samples: list[Sample] = field(default_factory=list)
+    cache_bound_events: int | None = None
+
+    def slopes_mib_per_hour(self) -> dict[str, float | None]:
+        """Per process, the least-squares slope of RSS over the samples after warm-up."""
+        after = [s for s in self.samples if s.minute >= self.warm_up_minutes]
+        slopes: dict[str, float | None] = {}
+        for name in PROCESSES:
+            points = [(s.minute, s.rss_mib[name]) for s in after if name in s.rss_mib]
+            if len(points) < 2:
+                slopes[name] = None
+                continue
+            slope = statistics.linear_regression(*zip(*points, strict=True)).slope
+            slopes[name] = slope * 60
+        return slopes
+
+    def table(self) -> str:
+        lines = [
+            f"soak: {self.rate} events/s for {self.minutes:g} min "
+            f"(warm-up {self.warm_up_minutes:g} min)",
+            "minute  tracker MiB  ingest MiB  api MiB  cache events  latency ms  posted",
+        ]
+        for s in self.samples:
+            rss = [f"{s.rss_mib.get(name, float('nan')):11.1f}" for name in PROCESSES]
+            cache = "-" if s.cache_events is None else f"{s.cache_events:,}"
+            latency = "-" if s.latency_ms is None else f"{s.latency_ms:,.0f}"
+            lines.append(
+                f"{s.minute:6.1f} {rss[0]} {rss[1]} {rss[2]} {cache:>13} {latency:>11}"
+                f" {s.events_posted:>7,}"
+            )
+        for name, slope in self.slopes_mib_per_hour().items():
+            shown = "n/a (too few samples after warm-up)" if slope is None else f"{slope:+.1f}"
+            lines.append(f"{name} RSS slope after warm-up: {shown} MiB/h")
+        if self.cache_bound_events is not None:
+            lines.append(f"tracker cache bound: {self.cache_bound_events:,} events")
+        return "\n".join(lines)
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def last_cache_report(log: Path) -> tuple[int, int] | None:
+    found = _CACHE_LINE.findall(log.read_text(errors="replace")) if log.is_file() else []
+    return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+
+def batches(rate: int, minutes: float) -> Iterator[tuple[list[str], str]]:
+    """(event ids, JSON body) per tick, rendered as the run goes (not all up front)."""
+    per_tick = max(1, round(rate * TICK_SECONDS))
+    total = per_tick * round(minutes * 60 / TICK_SECONDS)
+    deliveries = iter(simulated(total, seed=7).deliveries)
+    while True:
+        chunk = [d for _, d in zip(range(per_tick), deliveries, strict=False)]
+        if not chunk:
+            return
+        yield [str(d.event.event_id) for d in chunk], "[" + ",".join(d.json() for d in chunk) + "]"
+
+
+async def visible_after(database_url: str, ids: list[str], posted: float, within: float) -> float:
+    """Milliseconds from `posted` until every one of `ids` is a row (or `within` passed)."""
+    deadline = posted + within
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            cursor = await conn.execute(
+                "SELECT count(DISTINCT event_id) FROM transit_events"
+                " WHERE event_id = ANY(%s::uuid[])",
+                (ids,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] == len(set(ids)):
+                return (time.monotonic() - posted) * 1000
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"a batch was not visible {within:g} s after it was posted")
+
+
+async def soak(stack: Stack, rate: int, minutes: float, warm_up: float) -> Soak:
+    result = Soak(rate, minutes, warm_up, machine())
+    headers = {"Authorization": f"Bearer {stack.keys['publisher']}"}
+    probes: list[asyncio.Task[float]] = []
+    posted = 0
+    async with httpx.AsyncClient(base_url=stack.ingest_url, headers=headers, timeout=30) as client:
+        started = time.monotonic()
+        next_sample = started
+        for tick, (ids, body) in enumerate(batches(rate, minutes)):
+            now = time.monotonic()
+            if now >= next_sample:
+                await _sample(stack, result, probes, started, posted)
+                probes.append(asyncio.create_task(visible_after(stack.database_url, ids, now, 120)))
+                next_sample += SAMPLE_SECONDS
+            response = await client.post("/v1/events", content=body)
+            if response.status_code not in (200, 202):
+                raise SystemExit(f"ingest answered {response.status_code}: {response.text[:200]}")
+            posted += len(ids)
+            stack.check_alive()
+            await asyncio.sleep(max(0.0, started + (tick + 1) * TICK_SECONDS - time.monotonic()))
+        await _sample(stack, result, probes, started, posted)  # the end: memory only
+    return result
+
+
+async def _sample(
+    stack: Stack, result: Soak, probes: list[asyncio.Task[float]], started: float, posted: int
+) -> None:
+    # The previous minute's probe has long finished unless the tracker fell behind.
+    if probes and result.samples:
+        result.samples[-1].latency_ms = await probes[-1]
+    rss = {
+        name: value
+        for name in PROCESSES
+        if (value := rss_mib(stack.processes[name].pid)) is not None
+    }
+    cache = last_cache_report(stack.run_dir / "tracker-0.log")
+    if cache is not None:
+        result.cache_bound_events = cache[1]
+    minute = (time.monotonic() - started) / 60
+    result.samples.append(Sample(minute, rss, cache[0] if cache else None, None, posted))
+    print(f"minute {minute:.1f}: {rss} cache {cache} posted {posted:,}", flush=True)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
+    parser.add_argument("--rate", type=int, default=500, help="events/s (default 500)")
+    parser.add_argument(
+        "--warm-up", type=float, default=5.0, help="minutes left out of the slope (default 5)"
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    return parser.parse_args(argv)
+
+
+async def run(servers: Servers, rate: int, minutes: float, warm_up: float) -> Soak:
+    async with running_stack(servers, tracker_log_level="info") as stack:
+        return await soak(stack, rate, minutes, warm_up)
+
+
+def main(argv: list[str] | None = None) -> None:
+    # As SystemExit the run unwinds, stopping the processes and servers it started.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    args = parse(argv)
+    with own_servers() as servers:
+        result = asyncio.run(run(servers, args.rate, args.minutes, args.warm_up))
+    print(result.table())
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.results_dir / f"soak-{stamp}.json"
+    path.write_text(
+        json.dumps(
+            {**asdict(result), "slopes_mib_per_hour": result.slopes_mib_per_hour()}, indent=2
+        )
+    )
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
