@@ -3,7 +3,8 @@
     python -m bench.soak                          # 30 minutes at 500 events/s
     python -m bench.soak --minutes 2 --warm-up 1  # proves it runs
 
-Brings up the benchmark's broker and PostgreSQL (as `python -m bench` does), runs ingest,
+Brings up a broker and a PostgreSQL of its own on free ports (so that it never meets a
+`python -m bench` run; `.run/kafka-soak`, cluster `soak`) and stops them at the end, runs ingest,
 one tracker worker and the API as processes, and posts simulated events to ingest at a
 steady rate (one small batch per tick). Every minute it samples the resident memory of
 the three processes, the tracker's history cache (which the worker logs each minute) and
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import re
 import signal
+import socket
 import statistics
 import sys
 import time
@@ -39,6 +42,8 @@ from bench.harness import (
     running_stack,
     simulated,
 )
+from bench.tracker_throughput import BENCH_BROKER, BENCH_CLUSTER
+from infra.kafka.broker import REPO_ROOT
 
 TICK_SECONDS = 0.1
 SAMPLE_SECONDS = 60.0
@@ -187,6 +192,21 @@ async def _sample(
     print(f"minute {minute:.1f}: {rss} cache {cache} posted {posted:,}", flush=True)
 
 
+def _free_port_pair() -> int:
+    """A free loopback port whose successor is free too (a broker's controller port)."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port: int = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise SystemExit("no two consecutive free ports")
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.soak", description=__doc__.splitlines()[0]
@@ -209,7 +229,15 @@ def main(argv: list[str] | None = None) -> None:
     # As SystemExit the run unwinds, stopping the processes and servers it started.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     args = parse(argv)
-    with own_servers() as servers:
+    broker_port = _free_port_pair()
+    broker = dataclasses.replace(
+        BENCH_BROKER,
+        port=broker_port,
+        controller_port=broker_port + 1,
+        run_dir=REPO_ROOT / ".run" / "kafka-soak",
+    )
+    cluster = dataclasses.replace(BENCH_CLUSTER, name="soak", port=_free_port_pair())
+    with own_servers(broker, cluster) as servers:
         result = asyncio.run(run(servers, args.rate, args.minutes, args.warm_up))
     print(result.table())
     args.results_dir.mkdir(parents=True, exist_ok=True)
