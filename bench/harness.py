@@ -164,7 +164,10 @@ def free_port() -> int:
 class Servers:
     bootstrap: str
     server_dsn: str  # the maintenance database; scratch databases are made beside it
-    replication_factor: int = 1  # of the tracker's changelog: 3 on a cluster
+    # Of the tracker's changelog: 3 on a cluster; for servers given, as the environment says.
+    replication_factor: int = field(
+        default_factory=lambda: int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
+    )
 
     @functools.cached_property
     def processes(self) -> cpu.Servers | None:
