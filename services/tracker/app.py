@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -38,6 +40,7 @@ from storage.records import Partition
 log = logging.getLogger(__name__)
 
 CACHE_REPORT_SECONDS = 60.0
+CHANGELOG_METADATA_WAIT_SECONDS = 60.0
 
 
 def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.App:
@@ -76,8 +79,8 @@ def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.
     return app
 
 
-def _states_table(app: faust.App, settings: TrackerSettings) -> TableStates:
-    table = app.Table(
+def _states_table(app: faust.App, settings: TrackerSettings) -> Any:  # a faust Table
+    return app.Table(
         "consignment-states",
         default=None,
         partitions=settings.tracker_partitions,
@@ -86,7 +89,21 @@ def _states_table(app: faust.App, settings: TrackerSettings) -> TableStates:
         # Ignored by memory://. faust's rocksdb store pops keys off this dict: a copy each.
         options=dict(STATE_STORE_OPTIONS),
     )
-    return TableStates(table)
+
+
+async def _wait_for_changelog_metadata(app: faust.App, table: Any, source_topic: str) -> None:
+    """On a cluster a changelog faust just created can be missing from the group's metadata
+    for a moment (0 partitions); faust then refuses every table write (PartitionsMismatch),
+    which the loop would take for poison. Wait (bounded) until it is known."""
+    deadline = time.monotonic() + CHANGELOG_METADATA_WAIT_SECONDS
+    consumer = app.consumer
+    while time.monotonic() < deadline:
+        changelog = consumer.topic_partitions(table.changelog_topic_name)
+        source = consumer.topic_partitions(source_topic)
+        if changelog is None or source is None or changelog == source:
+            return
+        await asyncio.sleep(0.5)
+    log.warning("the changelog %s is still unknown to the group", table.changelog_topic_name)
 
 
 def _raw_topic(app: faust.App, name: str) -> Any:
@@ -107,7 +124,8 @@ def create_app(
     # are further: a database restored from a backup is caught up again.
     app = _faust_app(settings, store.resume_points)
     events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
-    states = _states_table(app, settings)
+    table = _states_table(app, settings)
+    states = TableStates(table)
     alerts_topic = _raw_topic(app, settings.topic("alerts"))
     derived = FaustDerivedTopics(
         _raw_topic(app, settings.topic("consignment-updates")), alerts_topic
@@ -137,8 +155,17 @@ def create_app(
 
     @app.agent(events_topic)
     async def track(stream: Any) -> None:  # faust.Stream; its stubs lack what is used
+        async def tables_ready() -> None:
+            await _wait_for_changelog_metadata(app, table, events_topic.get_topic_name())
+
         loop = TrackingLoop(
-            tracker, states, dead_letters, ack_events, collection, rewind=read_again
+            tracker,
+            states,
+            dead_letters,
+            ack_events,
+            collection,
+            rewind=read_again,
+            before_batch=tables_ready,
         )
         await loop.run(take_batches(stream, window))
 
