@@ -48,14 +48,14 @@ from infra.kafka.broker import REPO_ROOT
 TICK_SECONDS = 0.1
 SAMPLE_SECONDS = 60.0
 PROCESSES = ("tracker-0", "ingest", "api")
-_CACHE_LINE = re.compile(r"history cache: (\d+) events \(at most (\d+)\)")
+_CACHE_LINE = re.compile(r"history cache: (\d+) bytes of \d+ consignments \(at most (\d+) bytes\)")
 
 
 @dataclass
 class Sample:
     minute: float
     rss_mib: dict[str, float]
-    cache_events: int | None
+    cache_mib: float | None
     latency_ms: float | None  # the minute's first batch: post -> every row visible
     events_posted: int
 
@@ -67,7 +67,7 @@ class Soak:
     warm_up_minutes: float
     machine: dict[str, object]
     samples: list[Sample] = field(default_factory=list)
-    cache_bound_events: int | None = None
+    cache_bound_mib: float | None = None
 
     def slopes_mib_per_hour(self) -> dict[str, float | None]:
         """Per process, the least-squares slope of RSS over the samples after warm-up."""
@@ -86,21 +86,21 @@ class Soak:
         lines = [
             f"soak: {self.rate} events/s for {self.minutes:g} min "
             f"(warm-up {self.warm_up_minutes:g} min)",
-            "minute  tracker MiB  ingest MiB  api MiB  cache events  latency ms  posted",
+            "minute  tracker MiB  ingest MiB  api MiB  cache MiB  latency ms  posted",
         ]
         for s in self.samples:
             rss = [f"{s.rss_mib.get(name, float('nan')):11.1f}" for name in PROCESSES]
-            cache = "-" if s.cache_events is None else f"{s.cache_events:,}"
+            cache = "-" if s.cache_mib is None else f"{s.cache_mib:,.1f}"
             latency = "-" if s.latency_ms is None else f"{s.latency_ms:,.0f}"
             lines.append(
-                f"{s.minute:6.1f} {rss[0]} {rss[1]} {rss[2]} {cache:>13} {latency:>11}"
+                f"{s.minute:6.1f} {rss[0]} {rss[1]} {rss[2]} {cache:>10} {latency:>11}"
                 f" {s.events_posted:>7,}"
             )
         for name, slope in self.slopes_mib_per_hour().items():
             shown = "n/a (too few samples after warm-up)" if slope is None else f"{slope:+.1f}"
             lines.append(f"{name} RSS slope after warm-up: {shown} MiB/h")
-        if self.cache_bound_events is not None:
-            lines.append(f"tracker cache bound: {self.cache_bound_events:,} events")
+        if self.cache_bound_mib is not None:
+            lines.append(f"tracker cache bound: {self.cache_bound_mib:,.0f} MiB (estimated bytes)")
         return "\n".join(lines)
 
 
@@ -115,9 +115,10 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def last_cache_report(log: Path) -> tuple[int, int] | None:
+def last_cache_report(log: Path) -> tuple[float, float] | None:
+    """The tracker's last report of its history cache: (MiB held, MiB at most)."""
     found = _CACHE_LINE.findall(log.read_text(errors="replace")) if log.is_file() else []
-    return (int(found[-1][0]), int(found[-1][1])) if found else None
+    return (int(found[-1][0]) / 1024**2, int(found[-1][1]) / 1024**2) if found else None
 
 
 def batches(rate: int, minutes: float) -> Iterator[tuple[list[str], str]]:
@@ -189,7 +190,7 @@ async def _sample(
     }
     cache = last_cache_report(stack.run_dir / "tracker-0.log")
     if cache is not None:
-        result.cache_bound_events = cache[1]
+        result.cache_bound_mib = cache[1]
     minute = (time.monotonic() - started) / 60
     result.samples.append(Sample(minute, rss, cache[0] if cache else None, None, posted))
     print(f"minute {minute:.1f}: {rss} cache {cache} posted {posted:,}", flush=True)
@@ -220,8 +221,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--warm-up",
         type=float,
         default=12.0,
-        help="minutes left out of the slope (default 12: at 500 events/s the tracker's "
-        "history cache, 300,000 events by default, is full after 10)",
+        help="minutes left out of the slope (default 12: the tracker's history cache fills "
+        "its TRACKER_CACHE_MIB first)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     return parser.parse_args(argv)

@@ -57,5 +57,5 @@ def create_app(
         locations.build_router(),
     ):
         app.include_router(router, dependencies=[_BEARER])
-    app.include_router(health.build_router(metrics))
+    app.include_router(health.build_router(metrics, settings))
     return app

@@ -134,6 +134,7 @@ _STAY_FIELDS = (
     "inspection_started_at",
     "inspection_completed_at",
     "dwell_seconds",
+    "implausible",
 )
 
 
@@ -164,6 +165,7 @@ def leg(view: LegView) -> schemas.Leg:
         origin_dwell_seconds=view.origin_dwell_seconds,
         swod_kmh=view.swod_kmh,
         swd_kmh=view.swd_kmh,
+        implausible=view.implausible,
     )
 
 
@@ -226,6 +228,7 @@ def location_bucket(view: LocationPerformance, granularity: Granularity) -> sche
         stays_count=view.stays_count,
         completed_count=view.completed_count,
         in_progress_count=view.in_progress_count,
+        excluded_count=view.excluded_count,
         dwell=stats(
             view.completed_count,
             view.dwell_mean_seconds,
@@ -274,6 +277,7 @@ def location_items_json(views: Sequence[LocationPerformance], granularity: Granu
                 "stays_count": view.stays_count,
                 "completed_count": view.completed_count,
                 "in_progress_count": view.in_progress_count,
+                "excluded_count": view.excluded_count,
                 "dwell": {
                     "count": view.completed_count,
                     "mean_seconds": mean,
@@ -293,6 +297,7 @@ def location_report_json(
     end: datetime,
     bucket: Granularity,
     percentiles: Percentiles,
+    as_of: datetime | None,
     items_json: bytes,
     in_progress_now: Sequence[LocationQueueView],
 ) -> bytes:
@@ -305,6 +310,8 @@ def location_report_json(
             pydantic_core.to_json(bucket.value),
             b',"percentiles":',
             pydantic_core.to_json(percentiles.value),
+            b',"as_of":',
+            _AS_OF.dump_json(as_of),
             b',"items":',
             items_json,
             b',"in_progress_now":',
@@ -315,6 +322,7 @@ def location_report_json(
 
 
 _QUEUES = TypeAdapter(list[schemas.LocationQueue])
+_AS_OF: TypeAdapter[datetime | None] = TypeAdapter(schemas.UtcDatetime | None)
 
 
 def queue(view: LocationQueueView) -> schemas.LocationQueue:
@@ -349,6 +357,7 @@ def leg_item(view: LegPerformance) -> schemas.LegPerformanceItem:
         travel_median_hours=hours(view.travel_median_seconds),
         swod_median_kmh=view.swod_median_kmh,
         swd_median_kmh=view.swd_median_kmh,
+        excluded_count=view.excluded_count,
     )
 
 
