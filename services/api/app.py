@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import FastAPI, Security
-from fastapi.security import HTTPBearer
+from fastapi import FastAPI
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
@@ -15,7 +14,7 @@ from services.api.ports import ApiReads
 from services.api.routes import alerts, consignments, health, locations, performance
 from services.api.settings import ApiSettings
 from services.common.keys import KeyStore
-from services.common.limits import RejectNulInQuery
+from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
 
 DESCRIPTION = """\
@@ -29,10 +28,6 @@ Errors are RFC 9457 problem documents (`application/problem+json`). Durations ar
 seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaque
 `cursor`; follow `links.next`.
 """
-
-
-# Declares the scheme in the OpenAPI document; `require_roles` does the checking.
-_BEARER = Security(HTTPBearer(auto_error=False, description="`Authorization: Bearer mck_...`"))
 
 
 def create_app(
@@ -49,6 +44,7 @@ def create_app(
     metrics = ApiMetrics()
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
+    app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
     app.add_middleware(RequestMetrics, metrics=metrics)
     for router in (
         consignments.build_router(settings),
@@ -56,6 +52,6 @@ def create_app(
         alerts.build_router(settings),
         locations.build_router(),
     ):
-        app.include_router(router, dependencies=[_BEARER])
+        app.include_router(router)
     app.include_router(health.build_router(metrics, settings))
     return app

@@ -19,6 +19,12 @@ from pydantic import ValidationError
 from corridor.errors import CorridorError
 from corridor.events import TransitEvent
 from corridor.identifiers import check_mrn, validate_references
+from corridor.ownership import (
+    ConsignmentIdentity,
+    claim_conflicts,
+    claimed_carrier,
+    consignment_identity,
+)
 from corridor.reference import CorridorReference
 from services.common.keys import Principal
 from services.common.problems import FieldError, validation_errors
@@ -47,6 +53,20 @@ class ForeignLocation(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
         self.location = location
+
+
+class OwnershipConflict(Exception):
+    """Some events name another carrier than their consignment's: nothing is published."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.rule}" for e in errors))
+        self.errors = errors
+
+
+class CarrierLookup(Protocol):
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier each stored consignment belongs to; unknown ids are absent."""
+        ...
 
 
 class AcceptedEvents(Protocol):
@@ -109,9 +129,11 @@ class EventIntake:
         publisher: EventPublisher,
         now: Callable[[], datetime],
         max_future_skew: timedelta,
+        carriers: CarrierLookup,
         accepted: AcceptedEvents | None = None,
     ) -> None:
         self._reference = reference
+        self._carriers = carriers
         self._publisher = publisher
         self._now = now
         self._max_future_skew = max_future_skew
@@ -178,14 +200,16 @@ class EventIntake:
     ) -> list[ItemResult]:
         """Publish the valid candidates in one batch; raise before any 2xx if Kafka fails.
 
-        Raises `ForeignLocation` before publishing anything when any valid item is for a
-        location outside the key's scope, and `BrokerUnavailable` when Kafka did not ack.
+        Raises, before publishing anything, `ForeignLocation` when any valid item is for a
+        location outside the key's scope and `OwnershipConflict` when any names another
+        carrier than its consignment's; `BrokerUnavailable` when Kafka did not ack.
         """
         for candidate in candidates:
             if isinstance(candidate, Checked) and not principal.may_publish_for(
                 candidate.event.location
             ):
                 raise ForeignLocation(candidate.event.location)
+        await self._refuse_ownership_conflicts(candidates)
         results: list[ItemResult] = []
         to_publish: list[TransitEvent] = []
         known = await self._accepted.fingerprints(
@@ -206,6 +230,30 @@ class EventIntake:
                 [(str(event.event_id), event.fingerprint()) for event in to_publish]
             )
         return results
+
+    async def _refuse_ownership_conflicts(self, candidates: Sequence[Candidate]) -> None:
+        """A stored consignment keeps its carrier; within the request, the first claim does."""
+        by_consignment: dict[str, list[tuple[int, TransitEvent]]] = {}
+        for index, candidate in enumerate(candidates):
+            if isinstance(candidate, Checked):
+                event = candidate.event
+                by_consignment.setdefault(event.consignment_id, []).append((index, event))
+        if not by_consignment:
+            return
+        stored = await self._carriers.carriers_of(sorted(by_consignment))
+        errors: list[FieldError] = []
+        for consignment_id, items in by_consignment.items():
+            owner = claimed_carrier(stored.get(consignment_id))
+            if owner is None:
+                ordered = sorted((event for _, event in items), key=lambda e: e.sort_key)
+                owner = consignment_identity(ordered)[0].carrier_id
+            known = ConsignmentIdentity(carrier_id=owner)
+            for index, event in items:
+                for name, rule in claim_conflicts(known, event):
+                    field = name if len(candidates) == 1 else f"[{index}].{name}"
+                    errors.append(FieldError(field=field, rule=rule))
+        if errors:
+            raise OwnershipConflict(sorted(errors, key=lambda e: e.field))
 
 
 def _classify(index: int, event: TransitEvent, known: dict[str, set[str]]) -> ItemResult:
