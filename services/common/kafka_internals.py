@@ -20,9 +20,6 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
   offsets, and the consumer still has its `transport`.
 - `read_assignment_again`: faust's aiokafka consumer thread still has `cast_thread` and
   `_ensure_consumer`, and aiokafka's group coordinator `request_rejoin`.
-- `refresh_metadata`: the same thread, aiokafka's consumer `_client` with
-  `force_metadata_update`, and the group coordinator still updates its metadata snapshot
-  (which faust's `topic_partitions` reads) from the cluster's metadata listener.
 - `ChannelTaker`: faust's stream iterator (`Stream.__aiter__` / `_py_aiter`) still drops
   records whose `generation_id` differs from `app.consumer_generation_id` or that arrive
   while flow is stopped, and tracks acking-topic messages with `Consumer.track_message`;
@@ -89,7 +86,6 @@ __all__ = [
     "on_behalf_of",
     "read_assignment_again",
     "record_age",
-    "refresh_metadata",
     "start_taking",
     "use_direct_delivery",
 ]
@@ -252,18 +248,6 @@ async def read_assignment_again(app: faust.App) -> None:
 
 async def _request_rejoin(consumer: Any) -> None:
     consumer._coordinator.request_rejoin()
-
-
-async def refresh_metadata(app: faust.App) -> None:
-    """Have `app`'s consumer fetch the cluster's metadata now, not at its next periodic
-    refresh (minutes away): a topic created since the group formed becomes known."""
-    thread = app.consumer._thread  # type: ignore[attr-defined]
-    # Cast, not call, for the same reason as `read_assignment_again`.
-    await thread.cast_thread(_force_metadata_update, thread._ensure_consumer())
-
-
-async def _force_metadata_update(consumer: Any) -> None:
-    consumer._client.force_metadata_update()
 
 
 class WireBytes(faust.Schema[bytes | None, bytes]):

@@ -23,7 +23,6 @@ from services.common.kafka_internals import (
     WireBytes,
     ack_events,
     read_assignment_again,
-    refresh_metadata,
     use_direct_delivery,
 )
 from services.tracker.batch_tracker import BatchTracker
@@ -95,9 +94,8 @@ def _states_table(app: faust.App, settings: TrackerSettings) -> Any:  # a faust 
 
 async def _wait_for_changelog_metadata(app: faust.App, table: Any, source_topic: str) -> None:
     """On a cluster a changelog faust just created can be missing from the group's metadata
-    (0 partitions) until the consumer's next metadata refresh, minutes away; faust then
-    refuses every table write (PartitionsMismatch), which the loop would take for poison.
-    Refresh the metadata and wait (bounded) until the changelog is known."""
+    for a moment (0 partitions); faust then refuses every table write (PartitionsMismatch),
+    which the loop would take for poison. Wait (bounded) until it is known."""
     deadline = time.monotonic() + CHANGELOG_METADATA_WAIT_SECONDS
     consumer = app.consumer
     while time.monotonic() < deadline:
@@ -105,8 +103,7 @@ async def _wait_for_changelog_metadata(app: faust.App, table: Any, source_topic:
         source = consumer.topic_partitions(source_topic)
         if changelog is None or source is None or changelog == source:
             return
-        await refresh_metadata(app)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
     log.warning("the changelog %s is still unknown to the group", table.changelog_topic_name)
 
 
