@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -41,7 +39,6 @@ from storage.records import Partition
 log = logging.getLogger(__name__)
 
 CACHE_REPORT_SECONDS = 60.0
-CHANGELOG_METADATA_WAIT_SECONDS = 60.0
 
 
 def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.App:
@@ -80,8 +77,8 @@ def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.
     return app
 
 
-def _states_table(app: faust.App, settings: TrackerSettings) -> Any:  # a faust Table
-    return app.Table(
+def _states_table(app: faust.App, settings: TrackerSettings) -> TableStates:
+    table = app.Table(
         "consignment-states",
         default=None,
         partitions=settings.tracker_partitions,
@@ -90,21 +87,7 @@ def _states_table(app: faust.App, settings: TrackerSettings) -> Any:  # a faust 
         # Ignored by memory://. faust's rocksdb store pops keys off this dict: a copy each.
         options=dict(STATE_STORE_OPTIONS),
     )
-
-
-async def _wait_for_changelog_metadata(app: faust.App, table: Any, source_topic: str) -> None:
-    """On a cluster a changelog faust just created can be missing from the group's metadata
-    for a moment (0 partitions); faust then refuses every table write (PartitionsMismatch),
-    which the loop would take for poison. Wait (bounded) until it is known."""
-    deadline = time.monotonic() + CHANGELOG_METADATA_WAIT_SECONDS
-    consumer = app.consumer
-    while time.monotonic() < deadline:
-        changelog = consumer.topic_partitions(table.changelog_topic_name)
-        source = consumer.topic_partitions(source_topic)
-        if changelog is None or source is None or changelog == source:
-            return
-        await asyncio.sleep(0.5)
-    log.warning("the changelog %s is still unknown to the group", table.changelog_topic_name)
+    return TableStates(table)
 
 
 def _raw_topic(app: faust.App, name: str) -> Any:
@@ -125,8 +108,7 @@ def create_app(
     # are further: a database restored from a backup is caught up again.
     app = _faust_app(settings, store.resume_points)
     events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
-    table = _states_table(app, settings)
-    states = TableStates(table)
+    states = _states_table(app, settings)
     alerts_topic = _raw_topic(app, settings.topic("alerts"))
     derived = FaustDerivedTopics(
         _raw_topic(app, settings.topic("consignment-updates")), alerts_topic
@@ -158,17 +140,8 @@ def create_app(
 
     @app.agent(events_topic)
     async def track(stream: Any) -> None:  # faust.Stream; its stubs lack what is used
-        async def tables_ready() -> None:
-            await _wait_for_changelog_metadata(app, table, events_topic.get_topic_name())
-
         loop = TrackingLoop(
-            tracker,
-            states,
-            dead_letters,
-            ack_events,
-            collection,
-            rewind=read_again,
-            before_batch=tables_ready,
+            tracker, states, dead_letters, ack_events, collection, rewind=read_again
         )
         await loop.run(take_batches(stream, window))
 

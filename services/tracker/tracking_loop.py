@@ -117,7 +117,6 @@ class TrackingLoop:
         collection: BatchPacedCollection | None = None,
         crash: Callable[[str], NoReturn] = exit_unacked,
         rewind: Rewind | None = None,
-        before_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._tracker = tracker
         self._states = states
@@ -126,12 +125,9 @@ class TrackingLoop:
         self._collection = collection
         self._crash = crash
         self._rewind = rewind
-        self._before_batch = before_batch
 
     async def run(self, batches: AsyncIterable[list[Any]]) -> None:
         async for batch in batches:
-            if self._before_batch is not None:
-                await self._before_batch()
             await self.settle(batch)
             # Let go of the batch before collecting, so its objects are freed, not walked.
             del batch
