@@ -78,7 +78,7 @@ class History:
             for before, after in itertools.pairwise(stays):
                 travel.append(
                     Observation(
-                        (before.location, after.location, mode),
+                        (before.location, after.location),
                         after.arrived,
                         after.arrived - before.departed,
                     )

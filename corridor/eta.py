@@ -54,12 +54,13 @@ class DurationStats:
 @dataclass(frozen=True, slots=True)
 class CorridorStatistics:
     """What the estimate is built from: recent stays per (location, mode) and legs per
-    (from, to, mode), over [window_start, window_end)."""
+    (from, to), over [window_start, window_end). A segment has one mode (the Caspian
+    ferry carries road and rail alike), so legs are not split by the consignment's."""
 
     window_start: datetime
     window_end: datetime
     dwell: Mapping[tuple[str, str], DurationStats]
-    travel: Mapping[tuple[str, str, str], DurationStats]
+    travel: Mapping[tuple[str, str], DurationStats]
     waiting: Mapping[tuple[str, str], Sequence[float]] = field(default_factory=dict)
     """How long the trucks still at each (location, mode) have waited so far, seconds."""
 
@@ -239,7 +240,7 @@ def estimate_arrival(
             if stats is not None:
                 stats = _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
         else:
-            stats = statistics.travel.get((location, to_location or "", mode))
+            stats = statistics.travel.get((location, to_location or ""))
         spent = elapsed if not basis else 0
         count = stats.count if stats else 0
         basis.append(PartBasis(kind, location, to_location, count, spent))
@@ -251,7 +252,8 @@ def estimate_arrival(
             )
             return unavailable(
                 Unavailable.TOO_FEW_SAMPLES,
-                f"{count} recent {mode} {what} (need {min_samples})",
+                f"{count} recent {mode + ' ' if kind is PartKind.DWELL else ''}{what} "
+                f"(need {min_samples})",
                 tuple(basis),
             )
         moments.append((stop, _remaining(stats, spent)))

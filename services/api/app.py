@@ -10,6 +10,7 @@ from fastapi.security import HTTPBearer
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
+from services.api.eta import EtaStatistics
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
 from services.api.routes import alerts, consignments, health, locations, performance
@@ -42,10 +43,13 @@ def create_app(
     key_store: KeyStore,
     reference: CorridorReference,
     now: Callable[[], datetime],
+    eta_statistics: EtaStatistics | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
-    app.state.context = ApiContext(settings=settings, reads=reads, reference=reference, now=now)
+    app.state.context = ApiContext(
+        settings=settings, reads=reads, reference=reference, now=now, eta_statistics=eta_statistics
+    )
     metrics = ApiMetrics()
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)

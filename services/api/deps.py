@@ -13,6 +13,7 @@ from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime
 
 from corridor.reference import CorridorReference
+from services.api.eta import EtaStatistics
 from services.api.ports import ApiReads
 from services.api.settings import ApiSettings
 from services.common.auth import forbidden, require_roles
@@ -32,6 +33,7 @@ class ApiContext:
     reads: ApiReads
     reference: CorridorReference
     now: Callable[[], datetime]
+    eta_statistics: EtaStatistics | None = None
 
     @property
     def base(self) -> str:

@@ -31,6 +31,12 @@ class ApiSettings(DatabaseSettings, ReferenceDataSettings):
         description="How long a KPI report answered from the daily aggregates is reused "
         "per process; 0 turns the cache off.",
     )
+    api_eta_statistics_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3_600,
+        description="How long a process reuses the corridor statistics behind the ETA.",
+    )
     api_public_base_url: str = Field(
         default="",
         pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$",

@@ -38,8 +38,7 @@ def corridor(
 ) -> CorridorStatistics:
     dwell = {(code, "road"): stats(dwell_hours, 2 * dwell_hours, count) for code in ROUTE}
     travel = {
-        (a, b, "road"): stats(travel_hours, 1.2 * travel_hours, count)
-        for a, b in itertools.pairwise(ROUTE)
+        (a, b): stats(travel_hours, 1.2 * travel_hours, count) for a, b in itertools.pairwise(ROUTE)
     }
     for key, value in overrides.items():
         dwell[(key, "road")] = value
@@ -63,7 +62,7 @@ def test_the_sum_of_medians_is_near_the_p50_of_a_chain_of_tight_parts() -> None:
         T0,
         T0,
         {(code, "road"): stats(10, 10.5) for code in ROUTE},
-        {(a, b, "road"): stats(5, 5.2) for a, b in itertools.pairwise(ROUTE)},
+        {(a, b): stats(5, 5.2) for a, b in itertools.pairwise(ROUTE)},
     )
     eta = estimate_arrival(ROUTE, "road", Position("A", T0, T0), T0, tight)
     # Departed A: three legs and the stays at B and C, about 5+10+5+10+5 hours.

@@ -1,0 +1,1 @@
+"""Read queries by area, each returning typed views (``storage.views``); plain SQL."""
