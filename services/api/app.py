@@ -10,14 +10,15 @@ from fastapi.security import HTTPBearer
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
-from services.api.eta import EtaStatistics
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
-from services.api.routes import alerts, consignments, health, locations, performance
+from services.api.routes import alerts, consignments, health, locations, performance, webhooks
 from services.api.settings import ApiSettings
+from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
 from services.common.limits import RejectNulInQuery
 from services.common.problems import install_problem_handlers
+from storage.queries.webhooks import WebhookStore
 
 DESCRIPTION = """\
 Where consignments on the Middle Corridor are, and how the corridor performs.
@@ -44,9 +45,11 @@ def create_app(
     reference: CorridorReference,
     now: Callable[[], datetime],
     eta_statistics: EtaStatistics | None = None,
+    webhook_store: WebhookStore | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
+    app.state.webhooks = webhook_store
     app.state.context = ApiContext(
         settings=settings, reads=reads, reference=reference, now=now, eta_statistics=eta_statistics
     )
@@ -59,6 +62,7 @@ def create_app(
         performance.build_router(settings),
         alerts.build_router(settings),
         locations.build_router(),
+        webhooks.router,
     ):
         app.include_router(router, dependencies=[_BEARER])
     app.include_router(health.build_router(metrics))

@@ -13,10 +13,10 @@ from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime
 
 from corridor.reference import CorridorReference
-from services.api.eta import EtaStatistics
 from services.api.ports import ApiReads
 from services.api.settings import ApiSettings
 from services.common.auth import forbidden, require_roles
+from services.common.eta import EtaStatistics
 from services.common.keys import Principal, Role
 from services.common.problems import FieldError, ProblemError
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import DatabaseSettings, ReferenceDataSettings
+from services.common.webhook_targets import WebhookTargetSettings
 
 
-class ApiSettings(DatabaseSettings, ReferenceDataSettings):
+class ApiSettings(DatabaseSettings, ReferenceDataSettings, WebhookTargetSettings):
     api_host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     api_port: int = Field(default=8002, ge=1, le=65535)
     api_page_size_default: int = Field(default=50, ge=1, le=1_000)

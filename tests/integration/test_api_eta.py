@@ -29,8 +29,8 @@ from corridor.events import TransitEvent
 from corridor.journey import ConsignmentState, StayStatus
 from corridor.reference import CorridorReference, load_reference
 from services.api.app import create_app
-from services.api.eta import CachedEtaStatistics
 from services.api.settings import ApiSettings
+from services.common.eta import CachedEtaStatistics
 from services.common.keys import Role
 from services.ingest.memory import InMemoryKeyStore
 from simulator import SimulationResult

@@ -11,12 +11,12 @@ from corridor.clearance import RECENT_WINDOW, ClearanceOutlook, clearance_outloo
 from corridor.journey import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
 from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
-from services.api.eta import estimate_for
 from services.api.eta import present as present_eta
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
 from services.api.routes.paging import check_consignment_cursor, next_link
 from services.api.settings import ApiSettings
+from services.common.eta import estimate_for
 from services.common.problems import ProblemError
 from storage.views import ConsignmentFilter, ConsignmentStatusView
 
