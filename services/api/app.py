@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI, Security
 from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
-from services.api.routes import alerts, consignments, health, locations, performance, webhooks
+from services.api.routes import (
+    alerts,
+    consignments,
+    health,
+    locations,
+    performance,
+    track_page,
+    webhooks,
+)
 from services.api.settings import ApiSettings
+from services.api.track_session import SessionCodec
 from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
 from services.common.limits import RejectNulInQuery
@@ -33,6 +45,8 @@ seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaqu
 """
 
 
+STATIC = Path(__file__).parent / "static"
+
 # Declares the scheme in the OpenAPI document; `require_roles` does the checking.
 _BEARER = Security(HTTPBearer(auto_error=False, description="`Authorization: Bearer mck_...`"))
 
@@ -50,6 +64,10 @@ def create_app(
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
     app.state.webhooks = webhook_store
+    app.state.track_sessions = SessionCodec(
+        settings.api_session_secret or secrets.token_urlsafe(32),
+        int(settings.api_session_hours * 3600),
+    )
     app.state.context = ApiContext(
         settings=settings, reads=reads, reference=reference, now=now, eta_statistics=eta_statistics
     )
@@ -66,4 +84,6 @@ def create_app(
     ):
         app.include_router(router, dependencies=[_BEARER])
     app.include_router(health.build_router(metrics))
+    app.include_router(track_page.router)
+    app.mount("/track/static", StaticFiles(directory=STATIC), name="track-static")
     return app

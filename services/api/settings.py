@@ -38,6 +38,12 @@ class ApiSettings(DatabaseSettings, ReferenceDataSettings, WebhookTargetSettings
         le=3_600,
         description="How long a process reuses the corridor statistics behind the ETA.",
     )
+    api_session_secret: str = Field(
+        default="",
+        description="Signs the carrier page's session cookies (32+ characters); empty: a "
+        "random one per process, so sessions end when it restarts.",
+    )
+    api_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     api_public_base_url: str = Field(
         default="",
         pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$",
@@ -49,6 +55,8 @@ class ApiSettings(DatabaseSettings, ReferenceDataSettings, WebhookTargetSettings
     def _consistent(self) -> ApiSettings:
         if self.api_page_size_default > self.api_page_size_max:
             raise ValueError("API_PAGE_SIZE_DEFAULT must not exceed API_PAGE_SIZE_MAX")
+        if self.api_session_secret and len(self.api_session_secret) < 32:
+            raise ValueError("API_SESSION_SECRET must be at least 32 characters")
         if self.api_default_range_days > self.api_max_range_days:
             raise ValueError("API_DEFAULT_RANGE_DAYS must not exceed API_MAX_RANGE_DAYS")
         return self
