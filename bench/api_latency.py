@@ -4,10 +4,10 @@ endpoint over a one-year range, through a real uvicorn process and an httpx clie
     python -m bench.api_latency [--events 1000000] [--requests 300] [--dsn URL]
                                 [--database NAME]
 
-Ranges over API_EXACT_PERCENTILES_MAX_DAYS (31) are answered from the daily aggregates
-(median/p90 from histograms); the "31 d" cases time the exact path over the longest range
-that still uses it. The `percentiles` column shows which path answered. Cold figures run
-the API with its report cache off (API_KPI_CACHE_SECONDS=0: every request reads the
+Ranges over API_EXACT_PERCENTILES_MAX_DAYS (31) are answered from the rollups (median/p90
+from sketches within 1 %, weekly buckets exact); the "31 d" cases time the exact path over
+the longest range that still uses it. The `percentiles` column shows which path answered.
+Cold figures run the API with its report cache off (API_KPI_CACHE_SECONDS=0: every request reads the
 database); warm ones with the cache on (the same query repeated: the cache's best case).
 
 A simulated year (`--events` / ~40 events per consignment) is written through the domain
@@ -63,10 +63,14 @@ PERFORMANCE_TARGET_MS = 50.0
 LOADED_MARK = "bench.api_latency.loaded"
 
 
-def simulation(events_wanted: int, seed: int) -> SimulationConfig:
-    return SimulationConfig(
+def simulation(
+    events_wanted: int, seed: int, first_day: datetime | None = None
+) -> SimulationConfig:
+    """A simulated year; from the simulator's default start unless ``first_day`` is given."""
+    config = SimulationConfig(
         seed=seed, consignments=max(1, events_wanted // EVENTS_PER_CONSIGNMENT), days=365
     )
+    return config if first_day is None else config.model_copy(update={"start": first_day})
 
 
 def year_of(config: SimulationConfig) -> tuple[str, str]:
@@ -76,9 +80,11 @@ def year_of(config: SimulationConfig) -> tuple[str, str]:
     return begin, end
 
 
-async def load(dsn: str, events_wanted: int, seed: int) -> tuple[list[str], str, str, int]:
+async def load(
+    dsn: str, events_wanted: int, seed: int, first_day: datetime | None = None
+) -> tuple[list[str], str, str, int]:
     """Simulate a year, store it; return consignment ids, the range and the event count."""
-    config = simulation(events_wanted, seed)
+    config = simulation(events_wanted, seed, first_day)
     result = simulate(config)
     groups: dict[str, list[TransitEvent]] = defaultdict(list)
     for delivery in result.deliveries:
@@ -103,23 +109,26 @@ async def load(dsn: str, events_wanted: int, seed: int) -> tuple[list[str], str,
     async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
         await conn.execute(
             "INSERT INTO corridor_meta (key, value) VALUES (%s, %s)",
-            (LOADED_MARK, _load_label(events_wanted, seed)),
+            (LOADED_MARK, _load_label(events_wanted, seed, first_day)),
         )
     return sorted(ids), *year_of(config), stored
 
 
-async def reuse(dsn: str, events_wanted: int, seed: int) -> tuple[list[str], str, str, int] | None:
+async def reuse(
+    dsn: str, events_wanted: int, seed: int, first_day: datetime | None = None
+) -> tuple[list[str], str, str, int] | None:
     """What `load` returned for a database a previous run kept, or None if it holds no
     whole load of these events and seed."""
     with psycopg.connect(dsn) as conn:
         mark = conn.execute("SELECT value FROM corridor_meta WHERE key = %s", (LOADED_MARK,))
-        if mark.fetchone() != (_load_label(events_wanted, seed),):
+        if mark.fetchone() != (_load_label(events_wanted, seed, first_day),):
             return None
         ids = conn.execute("SELECT consignment_id FROM consignments ORDER BY 1").fetchall()
         stored = conn.execute("SELECT count(*) FROM transit_events").fetchone()
     await refresh_and_analyze(dsn)  # relations a new migration added need their statistics
     stored_count = int(stored[0]) if stored else 0
-    return [str(row[0]) for row in ids], *year_of(simulation(events_wanted, seed)), stored_count
+    year = year_of(simulation(events_wanted, seed, first_day))
+    return [str(row[0]) for row in ids], *year, stored_count
 
 
 async def refresh_and_analyze(dsn: str) -> None:
@@ -128,8 +137,9 @@ async def refresh_and_analyze(dsn: str) -> None:
         await conn.execute("VACUUM ANALYZE")
 
 
-def _load_label(events_wanted: int, seed: int) -> str:
-    return f"events={events_wanted} seed={seed}"
+def _load_label(events_wanted: int, seed: int, first_day: datetime | None = None) -> str:
+    label = f"events={events_wanted} seed={seed}"
+    return label if first_day is None else f"{label} start={first_day.isoformat()}"
 
 
 async def operator_key(dsn: str) -> str:

@@ -47,16 +47,13 @@ from corridor.journey import (
     Timeline,
 )
 from corridor.kpi import (
-    DWELL_BUCKET_EDGES_SECONDS,
     DwellStats,
     TripSpeeds,
     dwell_stats,
-    histogram,
     mean,
     median,
     p90,
     percentile,
-    percentile_from_histogram,
     swd_kmh,
     swod_kmh,
     trip_speeds,
@@ -71,13 +68,14 @@ from corridor.reference import (
     load_reference,
     parse_reference,
 )
+from corridor.sketch import RELATIVE_ACCURACY, Sketch
 from corridor.timeline import build_timeline
 
 __all__ = [
     "ARRIVAL_TYPES",
     "DEPARTURE_TYPES",
-    "DWELL_BUCKET_EDGES_SECONDS",
     "LIFECYCLE_RANK",
+    "RELATIVE_ACCURACY",
     "SCHEMA_VERSION",
     "Anomaly",
     "AnomalyKind",
@@ -103,6 +101,7 @@ __all__ = [
     "References",
     "Route",
     "Segment",
+    "Sketch",
     "Source",
     "SourceSystem",
     "Stay",
@@ -115,14 +114,12 @@ __all__ = [
     "check_mrn",
     "dwell_stats",
     "from_kafka_record",
-    "histogram",
     "load_reference",
     "mean",
     "median",
     "p90",
     "parse_reference",
     "percentile",
-    "percentile_from_histogram",
     "swd_kmh",
     "swod_kmh",
     "to_kafka_record",

@@ -1,58 +1,29 @@
 """Dwell statistics and CPMM speeds, computed the way the database computes them.
 
-`percentile` follows PostgreSQL's `percentile_cont` (linear interpolation between the
-two nearest ranks), so figures computed here and in SQL agree to the last digit.
+One quantile definition on every path: nearest rank, the value at rank
+``max(1, ceil(q * n))`` of the sorted values (PostgreSQL's ``percentile_disc``). The exact
+path applies it to the values; rollups apply it to a ``corridor.sketch.Sketch`` of them,
+within 1 % of the exact answer.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corridor.journey import Timeline
+from corridor.sketch import rank
 
 HOUR = 3600
 
-# Dwell histogram bucket lower edges, in seconds: bucket i holds [edge i, edge i+1), the
-# last one everything from 14 days up. Fine where clearance takes minutes, coarse where
-# queues take days (CPMM means run from 2 to 77 hours). The TimescaleDB continuous
-# aggregates store counts per bucket and must use these same edges.
-DWELL_BUCKET_EDGES_SECONDS: tuple[int, ...] = (
-    0,
-    15 * 60,
-    30 * 60,
-    1 * HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    6 * HOUR,
-    8 * HOUR,
-    12 * HOUR,
-    18 * HOUR,
-    24 * HOUR,
-    36 * HOUR,
-    48 * HOUR,
-    72 * HOUR,
-    96 * HOUR,
-    120 * HOUR,
-    168 * HOUR,
-    240 * HOUR,
-    336 * HOUR,
-)
-
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """`percentile_cont(q)`: None for no values, like SQL's NULL."""
-    if not 0 <= q <= 1:
-        raise ValueError(f"percentile fraction must be within [0, 1], got {q}")
+    """Nearest-rank percentile (``percentile_disc(q)``): None for no values, like NULL."""
+    target = rank(q, len(values))
     if not values:
         return None
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    below, above = math.floor(position), math.ceil(position)
-    fraction = position - below
-    return ordered[below] + (ordered[above] - ordered[below]) * fraction
+    return sorted(values)[target - 1]
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -77,47 +48,6 @@ class DwellStats:
 
 def dwell_stats(seconds: Sequence[float]) -> DwellStats:
     return DwellStats(len(seconds), mean(seconds), median(seconds), p90(seconds))
-
-
-def histogram(values: Sequence[float]) -> tuple[int, ...]:
-    """Counts per bucket of `DWELL_BUCKET_EDGES_SECONDS`."""
-    counts = [0] * len(DWELL_BUCKET_EDGES_SECONDS)
-    for value in values:
-        if value < 0:
-            raise ValueError(f"a dwell time cannot be negative, got {value}")
-        counts[bisect_right(DWELL_BUCKET_EDGES_SECONDS, value) - 1] += 1
-    return tuple(counts)
-
-
-def percentile_from_histogram(counts: Sequence[int], q: float) -> float | None:
-    """Approximate percentile from bucket counts, interpolating within the bucket.
-
-    The q-th item of N is taken at rank q*N and assumed spread evenly over its bucket,
-    as Prometheus' `histogram_quantile` does; in the open last bucket the answer is its
-    lower edge, the only bound known.
-    """
-    if len(counts) != len(DWELL_BUCKET_EDGES_SECONDS):
-        raise ValueError(f"expected {len(DWELL_BUCKET_EDGES_SECONDS)} bucket counts")
-    if not 0 <= q <= 1:
-        raise ValueError(f"percentile fraction must be within [0, 1], got {q}")
-    total = sum(counts)
-    if total == 0:
-        return None
-    rank = q * total
-    below = 0
-    for index, count in enumerate(counts):
-        if count and below + count >= rank:
-            return _within_bucket(index, (rank - below) / count)
-        below += count
-    raise AssertionError("unreachable: the ranks are covered by the counts")
-
-
-def _within_bucket(index: int, fraction: float) -> float:
-    lower = DWELL_BUCKET_EDGES_SECONDS[index]
-    if index + 1 == len(DWELL_BUCKET_EDGES_SECONDS):
-        return float(lower)
-    upper = DWELL_BUCKET_EDGES_SECONDS[index + 1]
-    return lower + (upper - lower) * fraction
 
 
 def swd_kmh(distance_km: float, elapsed_seconds: float) -> float:

@@ -32,8 +32,8 @@ _TRAVEL_SQL = """
 SELECT from_location, to_location, mode,
        count(*) AS trips,
        max(distance_km) AS distance_km,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS median_travel_hours,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS p90_travel_hours,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS median_travel_hours,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS p90_travel_hours,
        3600.0 * sum(distance_km)
            / nullif(sum(travel_seconds + coalesce(origin_dwell_seconds, 0)), 0) AS swd_kmh,
        3600.0 * sum(distance_km) / nullif(sum(travel_seconds), 0) AS swod_kmh
@@ -56,7 +56,7 @@ ORDER BY 1, 2
 _SHIP_WAIT_SQL = """
 SELECT $__timeGroupAlias(arrived_at, '1d'),
        location AS metric,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS value
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS value
 FROM stays
 WHERE location IN ({ports}) AND status = 'completed' AND $__timeFilter(arrived_at)
 GROUP BY 1, location
@@ -67,8 +67,8 @@ _PORTS_SQL = """
 WITH done AS (
     SELECT location,
            count(*) AS departed,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS median_wait_hours,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS p90_wait_hours
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS median_wait_hours,
+           percentile_disc(0.9) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS p90_wait_hours
     FROM stays
     WHERE location IN ({ports}) AND status = 'completed' AND $__timeFilter(arrived_at)
     GROUP BY location
@@ -90,10 +90,10 @@ ORDER BY p.port
 _SEA_SQL = """
 SELECT from_location, to_location,
        count(*) AS sailings,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY origin_dwell_seconds)
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY origin_dwell_seconds)
            / 3600.0 AS median_wait_hours,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS median_sailing_hours,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY travel_seconds + origin_dwell_seconds)
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY travel_seconds) / 3600.0 AS median_sailing_hours,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY travel_seconds + origin_dwell_seconds)
            / 3600.0 AS median_port_to_port_hours
 FROM legs
 WHERE mode = 'sea' AND $__timeFilter(departed_at)

@@ -1,8 +1,7 @@
 """Border crossing point detail: one location's dwell, release stages, flow and queue.
 
-Percentiles here are exact (percentile_cont over the location's stays in the range,
-bucketed by arrival day like the KPI aggregates); the overview uses the aggregates'
-histograms because it spans every location.
+Daily dwell percentiles come from the daily rollup's sketches (within 1 %, the API's
+figures for long ranges); the release stages are exact (nearest rank over the stays).
 """
 
 from __future__ import annotations
@@ -30,12 +29,19 @@ from dashboards.query import DATASOURCE, Expect, Format, Sql
 UID = LOCATION_DASHBOARD_UID
 LOCATIONS_SQL = "SELECT DISTINCT location FROM location_dwell_daily ORDER BY location"
 
+# Per arrival day, the daily rollup's sketches of every mode and direction merged: the
+# figures /v1/performance/locations?bucket=day gives for long ranges (within 1 %).
 _DWELL_SQL = """
-SELECT $__timeGroupAlias(arrived_at, '1d'),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS "median dwell",
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY dwell_seconds) / 3600.0 AS "p90 dwell"
-FROM stays
-WHERE location = '$location' AND status = 'completed' AND $__timeFilter(arrived_at)
+WITH merged AS (
+    SELECT bucket, u.key, sum(u.n)::bigint AS n
+    FROM location_dwell_daily, unnest(dwell_sketch_keys, dwell_sketch_counts) AS u(key, n)
+    WHERE location = '$location' AND $__timeFilter(bucket)
+    GROUP BY bucket, u.key
+)
+SELECT $__timeGroupAlias(bucket, '1d'),
+       kpi_sketch_quantile(array_agg(key), array_agg(n), 0.5) / 3600.0 AS "median dwell",
+       kpi_sketch_quantile(array_agg(key), array_agg(n), 0.9) / 3600.0 AS "p90 dwell"
+FROM merged
 GROUP BY 1
 ORDER BY 1
 """
@@ -44,7 +50,7 @@ ORDER BY 1
 _STAGES_SQL = """
 SELECT st.stage,
        avg(st.seconds) / 3600.0 AS mean_hours,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY st.seconds) / 3600.0 AS median_hours,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY st.seconds) / 3600.0 AS median_hours,
        count(*) AS stays
 FROM stays AS s
 CROSS JOIN LATERAL (VALUES

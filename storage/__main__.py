@@ -46,7 +46,8 @@ def refresh_views_command(
     dsn: str | None = DsnOption,
     every: float = typer.Option(0.0, help="Seconds between refreshes; 0 refreshes once."),
 ) -> None:
-    """Refresh the KPI materialized views (no-op for TimescaleDB continuous aggregates)."""
+    """Refresh the KPI rollups (materialized views; on TimescaleDB also run the continuous
+    aggregates' refresh policies) and record each outcome for their as_of."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = _dsn(dsn)
     if every > 0:

@@ -23,8 +23,8 @@ class Granularity(StrEnum):
 class Percentiles(StrEnum):
     """How KPI medians and p90s are computed."""
 
-    EXACT = "exact"  # percentile_cont over the base tables
-    HISTOGRAM = "histogram"  # interpolated in the daily aggregates' fixed-edge histograms
+    EXACT = "exact"  # nearest rank (percentile_disc) over every value
+    SKETCH = "sketch"  # nearest rank of the rollups' merged sketches, within 1 %
 
 
 class ApiKeyRole(StrEnum):
@@ -167,6 +167,18 @@ class LegPerformance:
     travel_median_seconds: float | None
     swod_median_kmh: float | None
     swd_median_kmh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupStatus:
+    """A KPI rollup's freshness: complete as of ``refreshed_at`` (the start of its last
+    successful refresh), and how many refreshes or policy runs failed since."""
+
+    rollup: str
+    refreshed_at: datetime | None
+    attempted_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)

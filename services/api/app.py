@@ -83,7 +83,7 @@ def create_app(
         webhooks.router,
     ):
         app.include_router(router, dependencies=[_BEARER])
-    app.include_router(health.build_router(metrics))
+    app.include_router(health.build_router(metrics, settings))
     app.include_router(track_page.router)
     app.mount("/track/static", StaticFiles(directory=STATIC), name="track-static")
     return app

@@ -27,6 +27,7 @@ from storage.views import (
     LocationQueueView,
     Page,
     Percentiles,
+    RollupStatus,
     TimelineView,
 )
 
@@ -39,6 +40,8 @@ class InMemoryReads:
         self.alert_views = sorted(alerts, key=lambda a: a.id)
         self.reachable = True
         self.calls: list[str] = []
+        # What rollup_status answers; tests set it (never refreshed by default).
+        self.rollups: tuple[RollupStatus, ...] = ()
 
     def _visible(self, consignment_id: str, carrier_id: str | None) -> TimelineView | None:
         found = self.timelines.get(consignment_id)
@@ -210,6 +213,10 @@ class InMemoryReads:
             )
             for (origin, destination, mode), legs in sorted(groups.items())
         )
+
+    async def rollup_status(self) -> tuple[RollupStatus, ...]:
+        self.calls.append("rollup_status")
+        return self.rollups
 
     async def alerts(
         self,

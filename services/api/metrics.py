@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -23,6 +23,19 @@ class ApiMetrics:
             labels,
             registry=self.registry,
             buckets=_LATENCY_BUCKETS,
+        )
+
+        self.rollup_age = Gauge(
+            "kpi_rollup_age_seconds",
+            "Seconds since the KPI rollup's last successful refresh started",
+            ["rollup"],
+            registry=self.registry,
+        )
+        self.rollup_failures = Gauge(
+            "kpi_rollup_consecutive_failures",
+            "Failed refreshes or policy runs of the KPI rollup since its last success",
+            ["rollup"],
+            registry=self.registry,
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

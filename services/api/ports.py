@@ -21,6 +21,7 @@ from storage.views import (
     LocationQueueView,
     Page,
     Percentiles,
+    RollupStatus,
     TimelineView,
 )
 
@@ -82,6 +83,10 @@ class ApiReads(Protocol):
         to_location: str | None = None,
         percentiles: Percentiles = Percentiles.EXACT,
     ) -> tuple[LegPerformance, ...]: ...
+
+    async def rollup_status(self) -> tuple[RollupStatus, ...]:
+        """Each KPI rollup's freshness and failures (``kpi_rollup_status``)."""
+        ...
 
     async def alerts(
         self,

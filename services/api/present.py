@@ -297,6 +297,7 @@ def location_report_json(
     end: datetime,
     bucket: Granularity,
     percentiles: Percentiles,
+    as_of: datetime | None,
     items_json: bytes,
     in_progress_now: Sequence[LocationQueueView],
 ) -> bytes:
@@ -309,6 +310,8 @@ def location_report_json(
             pydantic_core.to_json(bucket.value),
             b',"percentiles":',
             pydantic_core.to_json(percentiles.value),
+            b',"as_of":',
+            _AS_OF.dump_json(as_of),
             b',"items":',
             items_json,
             b',"in_progress_now":',
@@ -319,6 +322,7 @@ def location_report_json(
 
 
 _QUEUES = TypeAdapter(list[schemas.LocationQueue])
+_AS_OF: TypeAdapter[datetime | None] = TypeAdapter(schemas.UtcDatetime | None)
 
 
 def queue(view: LocationQueueView) -> schemas.LocationQueue:

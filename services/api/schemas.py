@@ -245,6 +245,19 @@ class LocationList(Schema):
     items: list[Location]
 
 
+PERCENTILES_FIELD = Field(
+    description="`exact`: median/p90 are the nearest rank over every value (percentile_disc). "
+    "`sketch` (ranges longer than the exact limit, except weekly location buckets, which "
+    "stay exact): the nearest rank of the daily rollups' merged quantile sketches, within "
+    "1 % of exact (docs/api.md). Counts and means are always exact."
+)
+AS_OF_FIELD = Field(
+    description="Complete as of this instant: the start of the last successful refresh of "
+    "the rollups the answer was read from, or the time of the query when it was read from "
+    "the base tables; null while the rollups were never refreshed."
+)
+
+
 class TimeRange(Schema):
     start: UtcDatetime = Field(alias="from")
     end: UtcDatetime = Field(alias="to", description="Exclusive.")
@@ -252,7 +265,7 @@ class TimeRange(Schema):
 
 class DurationStats(Schema):
     """Statistics of completed durations: count and mean exact; median and p90 exact
-    (percentile_cont) or from histograms, as the report's `percentiles` says."""
+    (nearest rank) or within 1 % (sketch), as the report's `percentiles` says."""
 
     count: int
     mean_seconds: float | None
@@ -282,12 +295,8 @@ class LocationQueue(Schema):
 class LocationPerformanceReport(Schema):
     range: TimeRange
     bucket: Granularity
-    percentiles: Percentiles = Field(
-        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
-        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
-        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
-        "stay exact."
-    )
+    percentiles: Percentiles = PERCENTILES_FIELD
+    as_of: UtcDatetime | None = AS_OF_FIELD
     items: list[LocationBucket]
     in_progress_now: list[LocationQueue] = Field(description="Open stays per location, now.")
 
@@ -301,12 +310,8 @@ class CrossingPerformanceItem(Schema):
 
 class CrossingPerformanceReport(Schema):
     range: TimeRange
-    percentiles: Percentiles = Field(
-        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
-        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
-        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
-        "stay exact."
-    )
+    percentiles: Percentiles = PERCENTILES_FIELD
+    as_of: UtcDatetime | None = AS_OF_FIELD
     items: list[CrossingPerformanceItem]
 
 
@@ -323,12 +328,8 @@ class LegPerformanceItem(Schema):
 
 class LegPerformanceReport(Schema):
     range: TimeRange
-    percentiles: Percentiles = Field(
-        description="`exact`: median/p90 by percentile_cont over every row. `histogram` "
-        "(ranges longer than the exact limit): interpolated in fixed-edge histograms of "
-        "the daily aggregates, within one histogram slot (docs/api.md); counts and means "
-        "stay exact."
-    )
+    percentiles: Percentiles = PERCENTILES_FIELD
+    as_of: UtcDatetime | None = AS_OF_FIELD
     items: list[LegPerformanceItem]
 
 
@@ -349,5 +350,18 @@ class AlertPage(Schema):
     links: PageLinks
 
 
+class RollupHealth(Schema):
+    rollup: str = Field(examples=["location_dwell_daily"])
+    state: str = Field(description="`fresh`, `stale`, `failing` or `never_refreshed`.")
+    as_of: UtcDatetime | None
+    consecutive_failures: int
+    last_error: str | None
+
+
 class Status(Schema):
     status: str = Field(examples=["ok"])
+    kpi_rollups: list[RollupHealth] | None = Field(
+        default=None,
+        description="/readyz: each KPI rollup's freshness; stale or failing rollups do not "
+        "make the API unready (it answers, saying `as_of`), they show here and in /metrics.",
+    )

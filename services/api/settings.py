@@ -22,15 +22,21 @@ class ApiSettings(DatabaseSettings, ReferenceDataSettings, WebhookTargetSettings
         default=31,
         ge=1,
         le=3_660,
-        description="Longest KPI range answered with exact percentiles; longer ranges use "
-        "the daily aggregates' histograms.",
+        description="Longest KPI range read from the base tables; longer ranges are read "
+        "from the rollups (sketch percentiles within 1 %, weekly location buckets exact).",
     )
     api_kpi_cache_seconds: float = Field(
         default=30.0,
         ge=0,
         le=3_600,
-        description="How long a KPI report answered from the daily aggregates is reused "
+        description="How long a KPI report answered from the rollups is reused "
         "per process; 0 turns the cache off.",
+    )
+    api_kpi_stale_after_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="A KPI rollup not refreshed for longer is reported stale by /readyz.",
     )
     api_eta_statistics_seconds: float = Field(
         default=60.0,

@@ -1,5 +1,6 @@
 -- TimescaleDB: the same relations as 0004_kpi_aggregates.postgresql.sql, as continuous
--- aggregates with real-time aggregation (materialized_only = false) and refresh policies.
+-- aggregates with real-time aggregation (materialized_only = false). No refresh policies: 0012
+-- replaces these aggregates, and a policy run racing its DROP fails the migration.
 -- Needs TimescaleDB >= 2.7 (finalized form: percentile_cont and FILTER are allowed).
 -- Written for TimescaleDB but not exercised by CI, which runs plain PostgreSQL only.
 --
@@ -224,9 +225,6 @@ GROUP BY time_bucket(INTERVAL '1 hour', arrived_at), location, mode, direction
 WITH NO DATA
     $sql$;
     CREATE INDEX location_dwell_hourly_key ON location_dwell_hourly (bucket, location, mode, direction);
-    PERFORM add_continuous_aggregate_policy('location_dwell_hourly',
-        start_offset => INTERVAL '35 days', end_offset => INTERVAL '1 hour',
-        schedule_interval => INTERVAL '5 minutes');
     EXECUTE $sql$
 CREATE MATERIALIZED VIEW location_dwell_daily
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
@@ -266,9 +264,6 @@ GROUP BY time_bucket(INTERVAL '1 day', arrived_at), location, mode, direction
 WITH NO DATA
     $sql$;
     CREATE INDEX location_dwell_daily_key ON location_dwell_daily (bucket, location, mode, direction);
-    PERFORM add_continuous_aggregate_policy('location_dwell_daily',
-        start_offset => INTERVAL '35 days', end_offset => INTERVAL '1 day',
-        schedule_interval => INTERVAL '1 hour');
     EXECUTE $sql$
 CREATE MATERIALIZED VIEW crossing_time_hourly
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
@@ -308,9 +303,6 @@ GROUP BY time_bucket(INTERVAL '1 hour', arrived_at), border_id, direction, mode
 WITH NO DATA
     $sql$;
     CREATE INDEX crossing_time_hourly_key ON crossing_time_hourly (bucket, border_id, direction, mode);
-    PERFORM add_continuous_aggregate_policy('crossing_time_hourly',
-        start_offset => INTERVAL '35 days', end_offset => INTERVAL '1 hour',
-        schedule_interval => INTERVAL '5 minutes');
     EXECUTE $sql$
 CREATE MATERIALIZED VIEW crossing_time_daily
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
@@ -350,9 +342,6 @@ GROUP BY time_bucket(INTERVAL '1 day', arrived_at), border_id, direction, mode
 WITH NO DATA
     $sql$;
     CREATE INDEX crossing_time_daily_key ON crossing_time_daily (bucket, border_id, direction, mode);
-    PERFORM add_continuous_aggregate_policy('crossing_time_daily',
-        start_offset => INTERVAL '35 days', end_offset => INTERVAL '1 day',
-        schedule_interval => INTERVAL '1 hour');
 END
 $migration$;
 

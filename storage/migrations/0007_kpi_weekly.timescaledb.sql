@@ -1,7 +1,7 @@
 -- TimescaleDB: location_dwell_weekly, the same relation and columns as
 -- 0007_kpi_weekly.postgresql.sql, as a hierarchical continuous aggregate on the
 -- location_dwell_daily continuous aggregate (TimescaleDB >= 2.9), with real-time
--- aggregation and a refresh policy. time_bucket's weeks start on Monday 2000-01-03, as
+-- aggregation; no refresh policy (0012 replaces it). time_bucket's weeks start on Monday 2000-01-03, as
 -- date_trunc('week') does. Written for TimescaleDB but not exercised by CI, which runs
 -- plain PostgreSQL only.
 --
@@ -113,10 +113,5 @@ GROUP BY time_bucket(INTERVAL '1 week', bucket), location
 WITH NO DATA
     $sql$;
     CREATE INDEX location_dwell_weekly_key ON location_dwell_weekly (bucket, location);
-    -- The daily aggregate re-materializes its last 35 days (late completions); the
-    -- weekly one re-reads the weeks those days fall in, plus a margin.
-    PERFORM add_continuous_aggregate_policy('location_dwell_weekly',
-        start_offset => INTERVAL '49 days', end_offset => INTERVAL '7 days',
-        schedule_interval => INTERVAL '1 hour');
 END
 $migration$;

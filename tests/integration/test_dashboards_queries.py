@@ -18,15 +18,18 @@ import pytest
 from grafana_foundation_sdk.models.dashboard import Panel, VariableType
 
 from corridor.alerts import AlertKind
+from corridor.events import TransitEvent
 from corridor.reference import load_reference
 from dashboards import alerts as alerts_dashboard
 from dashboards import consignment as consignment_dashboard
 from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
+from simulator import SimulationResult
 from storage.records import NewAlert
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
+from tests.integration.test_api_truth import serve_api
 
 # A text-box variable takes whatever the operator types or a link passes; here it takes
 # ids the sample month really has: journeys that completed, so every panel has rows.
@@ -186,3 +189,40 @@ async def test_consignment_alerts_panel_shows_that_consignments_alerts(
     # An id with a quote is data, not SQL (Grafana doubles quotes in single values).
     sql = interpolate_variables(item.query.raw_sql, {"consignment": "x' OR 'a' = 'a"})
     assert _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))[1] == []
+
+
+async def test_the_tfi1_panel_shows_the_apis_figures(
+    populated_database_url: str, sample_run: tuple[SimulationResult, list[TransitEvent]]
+) -> None:
+    """The overview's TFI1 panel and GET /v1/performance/crossings read the same rollup
+    the same way: over the sample month (whole days, a range the API answers from the
+    rollups), the same medians and p90s per crossing."""
+    (item,) = [
+        q
+        for q in PANEL_QUERIES
+        if q.dashboard_uid == "corridor-overview" and "CPMM TFI1" in (q.panel.title or "")
+    ]
+    _, rows = _rows(populated_database_url, MacroEngine(SAMPLE_RANGE).expand(item.query.raw_sql))
+    panel = {str(row[0]): (float(str(row[1])), float(str(row[2]))) for row in rows}
+
+    end = SAMPLE_CONFIG.start + timedelta(days=SAMPLE_CONFIG.days)
+    async with serve_api(populated_database_url, sample_run[0].truth, 1) as api:
+        body = await api.get(
+            "/v1/performance/crossings",
+            **{"from": SAMPLE_CONFIG.start.isoformat(), "to": end.isoformat()},
+        )
+    assert body["percentiles"] == "sketch"
+    figures = {
+        f"{i['border_id']} {i['direction']}": (
+            i["tfi1"]["median_seconds"],
+            i["tfi1"]["p90_seconds"],
+        )
+        for i in body["items"]
+        if i["tfi1"]["count"]
+    }
+    assert panel
+    assert set(panel) == set(figures)
+    for crossing, (median_hours, p90_hours) in panel.items():
+        assert (median_hours * 3600, p90_hours * 3600) == pytest.approx(
+            figures[crossing], rel=1e-12
+        )

@@ -14,6 +14,7 @@ from psycopg.rows import TupleRow
 from storage.backend import Backend, detect_backend
 from storage.kpi_refresh import KPI_VIEWS
 from storage.migrate import MIGRATIONS_DIR, MigrationError, discover, migrate
+from tests.fixtures.postgres import server_backend
 
 pytest_plugins = ["tests.fixtures.postgres"]
 pytestmark = pytest.mark.integration
@@ -58,8 +59,8 @@ def _applied(dsn: str) -> list[tuple[int, str]]:
 
 def test_from_empty_then_rerun_is_a_no_op(empty_database_url: str) -> None:
     first = migrate(empty_database_url)
-    assert first.backend is Backend.POSTGRESQL
-    assert len(first.applied) == len(discover(Backend.POSTGRESQL))
+    assert first.backend is server_backend(empty_database_url)
+    assert len(first.applied) == len(discover(first.backend))
     assert _relations(empty_database_url) >= SHARED_RELATIONS
     before = _applied(empty_database_url)
 
@@ -103,19 +104,22 @@ def test_changed_applied_migration_is_an_error(empty_database_url: str, tmp_path
         migrate(empty_database_url, copy)
 
 
-def test_backend_is_postgresql_here_and_recorded(empty_database_url: str) -> None:
+def test_backend_is_detected_and_recorded(empty_database_url: str) -> None:
+    expected = server_backend(empty_database_url)
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
-        assert detect_backend(conn) is Backend.POSTGRESQL
+        assert detect_backend(conn) is expected
     migrate(empty_database_url)
     with psycopg.connect(empty_database_url) as conn:
         row = conn.execute("SELECT value FROM corridor_meta WHERE key = 'backend'").fetchone()
-    assert row == ("postgresql",)
+    assert row == (expected.value,)
 
 
 def test_both_backends_define_the_same_columns() -> None:
     """Cheap guard without TimescaleDB: each backend file names the same tables/columns."""
     for pg, ts in zip(discover(Backend.POSTGRESQL), discover(Backend.TIMESCALEDB), strict=True):
         assert pg.version == ts.version
+        if pg.filename == ts.filename:
+            continue  # one file for both backends (0012 builds every rollup from one text)
         for table in ("transit_events", "stays", "crossings"):
             if f"CREATE TABLE {table}" in pg.sql:
                 assert _columns_of(pg.sql, table) == _columns_of(ts.sql, table)
@@ -128,19 +132,67 @@ def test_both_backends_define_the_same_columns() -> None:
                 assert _view_columns(ts.sql, view) == [columns, columns], view
 
 
-def test_timescaledb_weekly_fallback_runs_here_and_gives_the_same_relation(
-    empty_database_url: str,
-) -> None:
-    """Without TimescaleDB ≥ 2.9, 0007's TimescaleDB file makes location_dwell_weekly a
-    materialized view: that branch runs on plain PostgreSQL too (the continuous-aggregate
-    one cannot run here)."""
-    migrate(empty_database_url)
-    (weekly,) = [m for m in discover(Backend.TIMESCALEDB) if m.name == "kpi_weekly"]
-    with psycopg.connect(empty_database_url, autocommit=True) as conn:
-        expected = _relation_shape(conn, "location_dwell_weekly")
-        conn.execute("DROP MATERIALIZED VIEW location_dwell_weekly")
-        conn.execute(weekly.sql.encode())
-        assert _relation_shape(conn, "location_dwell_weekly") == expected
+# The rollups' columns and types, the same on every backend (dashboards and reads rely on
+# them): per bucket and group, exact counts, sum, mean, max, median and p90, and on the
+# daily rollups the sketches that add up over days.
+_DURATION = ("completed_count", "in_progress_count")
+_SKETCH = (("_sketch_keys", "integer[]"), ("_sketch_counts", "bigint[]"))
+
+
+def _duration_columns(metric: str, sketch: bool) -> list[tuple[str, str]]:
+    return [
+        *((name, "bigint") for name in _DURATION),
+        (f"{metric}_sum_seconds", "bigint"),
+        (f"{metric}_mean_seconds", "double precision"),
+        (f"{metric}_max_seconds", "integer"),
+        (f"{metric}_median_seconds", "double precision"),
+        (f"{metric}_p90_seconds", "double precision"),
+        *(((f"{metric}{suffix}", kind) for suffix, kind in _SKETCH) if sketch else ()),
+    ]
+
+
+_TIME = [("bucket", "timestamp with time zone")]
+_STAY_GROUP = [("location", "text"), ("mode", "text"), ("direction", "text")]
+_CROSSING_GROUP = [("border_id", "text"), ("direction", "text"), ("mode", "text")]
+ROLLUP_COLUMNS = {
+    "location_dwell_hourly": [
+        *_TIME,
+        *_STAY_GROUP,
+        ("stays_count", "bigint"),
+        *_duration_columns("dwell", False),
+    ],
+    "location_dwell_daily": [
+        *_TIME,
+        *_STAY_GROUP,
+        ("stays_count", "bigint"),
+        *_duration_columns("dwell", True),
+    ],
+    "location_dwell_weekly": [
+        *_TIME,
+        ("location", "text"),
+        ("stays_count", "bigint"),
+        *_duration_columns("dwell", False),
+    ],
+    "crossing_time_hourly": [
+        *_TIME,
+        *_CROSSING_GROUP,
+        ("crossings_count", "bigint"),
+        *_duration_columns("tfi1", False),
+    ],
+    "crossing_time_daily": [
+        *_TIME,
+        *_CROSSING_GROUP,
+        ("crossings_count", "bigint"),
+        *_duration_columns("tfi1", True),
+    ],
+}
+
+
+def test_rollups_have_the_same_columns_on_every_backend(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        for name, expected in ROLLUP_COLUMNS.items():
+            columns = _relation_shape(conn, name)[1 : 1 + len(expected)]
+            assert columns == expected, name
 
 
 def _relation_shape(conn: psycopg.Connection[TupleRow], name: str) -> list[tuple[str, ...]]:

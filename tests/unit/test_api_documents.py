@@ -63,17 +63,18 @@ def test_report_is_the_models_bytes() -> None:
     rows = [LocationPerformance(START, "CN-KHORGOS", 3, 2, 1, 5400.0, 3600.0, 7200.0)]
     queues = [LocationQueueView("CN-KHORGOS", 1, START + timedelta(hours=5, microseconds=7))]
     start, end = START - timedelta(days=365), START + timedelta(days=1, hours=3)
-    for percentiles in Percentiles:
+    for percentiles, as_of in zip(Percentiles, (None, START), strict=True):
         model = schemas.LocationPerformanceReport(
             range=present.time_range(start, end),
             bucket=Granularity.DAY,
             percentiles=percentiles,
+            as_of=as_of,
             items=[present.location_bucket(row, Granularity.DAY) for row in rows],
             in_progress_now=[present.queue(q) for q in queues],
         )
         items = present.location_items_json(rows, Granularity.DAY)
         written = present.location_report_json(
-            start, end, Granularity.DAY, percentiles, items, queues
+            start, end, Granularity.DAY, percentiles, as_of, items, queues
         )
         assert written == model.model_dump_json(by_alias=True).encode()
         assert schemas.LocationPerformanceReport.model_validate_json(written) == model

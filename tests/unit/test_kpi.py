@@ -1,8 +1,7 @@
-"""Percentiles as PostgreSQL computes them, the dwell histogram, and CPMM speeds."""
+"""Nearest-rank percentiles, the quantile sketch, and CPMM speeds."""
 
 from __future__ import annotations
 
-import bisect
 import math
 
 import pytest
@@ -10,28 +9,31 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from corridor import (
-    DWELL_BUCKET_EDGES_SECONDS,
+    RELATIVE_ACCURACY,
     DwellStats,
+    Sketch,
     build_timeline,
     dwell_stats,
-    histogram,
     mean,
     median,
     p90,
     percentile,
-    percentile_from_histogram,
+    sketch,
     swd_kmh,
     swod_kmh,
     trip_speeds,
 )
 from tests.unit.factories import khorgos_to_aktau, reference, visit
 
+MINUTE, DAY = 60, 86_400
 
-def test_percentile_cont_interpolates_between_ranks() -> None:
-    # SELECT percentile_cont(q) WITHIN GROUP (ORDER BY v) FROM unnest('{1,2,3,4}') v
+
+def test_percentile_is_the_nearest_rank() -> None:
+    # SELECT percentile_disc(q) WITHIN GROUP (ORDER BY v) FROM unnest('{1,2,3,4}') v
     values = [4, 1, 3, 2]
-    assert percentile(values, 0.5) == 2.5
-    assert percentile(values, 0.9) == pytest.approx(3.7)
+    assert percentile(values, 0.5) == 2
+    assert percentile(values, 0.9) == 4
+    assert percentile(values, 0.75) == 3
     assert percentile(values, 0) == 1
     assert percentile(values, 1) == 4
     assert percentile([7], 0.9) == 7
@@ -44,44 +46,49 @@ def test_percentile_of_nothing_is_null_and_fraction_is_checked() -> None:
 
 
 def test_dwell_stats() -> None:
-    assert dwell_stats([3600, 7200, 10800]) == DwellStats(3, 7200, 7200, 10080)
+    assert dwell_stats([3600, 7200, 10800]) == DwellStats(3, 7200, 7200, 10800)
     assert dwell_stats([]) == DwellStats(0, None, None, None)
-    assert (mean([1, 2]), median([1, 2]), p90([0, 10])) == (1.5, 1.5, 9)
+    assert (mean([1, 2]), median([1, 2]), p90([0, 10])) == (1.5, 1, 10)
 
 
-def test_histogram_buckets_are_half_open() -> None:
-    counts = histogram([0, 899, 900, 3600, 400 * 3600])
-    assert len(counts) == len(DWELL_BUCKET_EDGES_SECONDS)
-    assert counts[:4] == (2, 1, 0, 1)
-    assert counts[-1] == 1
-    with pytest.raises(ValueError, match="negative"):
-        histogram([-1])
+def test_the_sketch_is_within_one_percent_by_construction() -> None:
+    assert RELATIVE_ACCURACY < 0.01
+    assert sketch.value(sketch.key(3600)) == pytest.approx(3600, rel=RELATIVE_ACCURACY)
+    assert sketch.key(0) == sketch.key(-5) == sketch.ZERO_KEY
+    assert sketch.value(sketch.ZERO_KEY) == 0
 
 
-def test_percentile_from_histogram_interpolates_within_the_bucket() -> None:
-    hour = 3600
-    counts = histogram([1.5 * hour] * 4)  # all four in the [1 h, 2 h) bucket
-    assert percentile_from_histogram(counts, 0.5) == pytest.approx(1.5 * hour)
-    assert percentile_from_histogram(counts, 0) == pytest.approx(1 * hour)
-    assert percentile_from_histogram(counts, 1) == pytest.approx(2 * hour)
-    assert percentile_from_histogram(histogram([]), 0.5) is None
-    open_ended = histogram([500 * hour])
-    assert percentile_from_histogram(open_ended, 0.9) == DWELL_BUCKET_EDGES_SECONDS[-1]
+def test_sketch_counts_sums_and_merges_exactly() -> None:
+    day1, day2 = Sketch.of([60, 3600, 3600]), Sketch.of([7200])
+    week = day1.merge(day2)
+    assert (week.count, week.total, week.mean) == (4, 14460, 3615)
+    assert week == Sketch.of([60, 3600, 3600, 7200])
+    assert Sketch.of([]).quantile(0.5) is None
+    assert Sketch.from_arrays([5, 5, 7], [1, 2, 3]).counts == {5: 3, 7: 3}
+
+
+# Dwell-like samples: mostly hours, a long tail of days, spikes of identical values.
+skewed_seconds = st.one_of(
+    st.floats(min_value=MINUTE, max_value=60 * DAY),
+    st.floats(min_value=math.log(MINUTE), max_value=math.log(60 * DAY)).map(math.exp),
+    st.integers(min_value=MINUTE, max_value=6 * 3600).map(float),
+)
 
 
 @given(
-    st.lists(st.floats(min_value=0, max_value=400 * 3600), min_size=1, max_size=60),
-    st.floats(min_value=0, max_value=1),
+    st.lists(skewed_seconds, min_size=1, max_size=300),
+    st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=5),
 )
-def test_histogram_percentile_lies_in_the_bucket_of_the_ranked_value(
-    values: list[float], q: float
+def test_every_sketch_percentile_is_within_one_percent_of_the_exact_one(
+    values: list[float], fractions: list[float]
 ) -> None:
-    approximate = percentile_from_histogram(histogram(values), q)
-    ranked = sorted(values)[max(math.ceil(q * len(values)), 1) - 1]
-    bucket = bisect.bisect_right(DWELL_BUCKET_EDGES_SECONDS, ranked) - 1
-    edges = (*DWELL_BUCKET_EDGES_SECONDS, DWELL_BUCKET_EDGES_SECONDS[-1])
-    assert approximate is not None
-    assert edges[bucket] <= approximate <= edges[bucket + 1]
+    whole = Sketch.of(values)
+    halves = Sketch.of(values[::2]).merge(Sketch.of(values[1::2]))
+    for q in (0.5, 0.9, *fractions):
+        exact = percentile(values, q)
+        assert exact is not None
+        for approximate in (whole.quantile(q), halves.quantile(q)):
+            assert approximate == pytest.approx(exact, rel=0.01)
 
 
 def test_cpmm_speeds() -> None:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Response
 
 from services.api import examples, present, schemas
-from services.api.deps import Context, Operator, Period, TimeWindow, invalid, known_location
+from services.api.deps import (
+    ApiContext,
+    Context,
+    Operator,
+    Period,
+    TimeWindow,
+    invalid,
+    known_location,
+)
 from services.api.openapi import FORBIDDEN, responses
 from services.api.report_cache import ReportCache
 from services.api.settings import ApiSettings
 from storage.views import Granularity, Percentiles
 
+T = TypeVar("T")
+Dated = tuple[datetime | None, T]  # an answer and when it is complete
 LocationParam = Annotated[str | None, Query(max_length=40, examples=["KZ-NUR-ZHOLY"])]
 
 
@@ -22,26 +32,36 @@ def build_router(settings: ApiSettings) -> APIRouter:
     hourly_limit = timedelta(days=settings.api_max_hourly_range_days)
     exact_limit = timedelta(days=settings.api_exact_percentiles_max_days)
     precision = (
-        f"Median and p90 are exact up to {settings.api_exact_percentiles_max_days} days; "
-        "longer ranges answer them from the daily aggregates' histograms (`percentiles: "
-        "histogram`, within one histogram slot); counts and means are always exact."
+        f"Median and p90 are exact (nearest rank) up to "
+        f"{settings.api_exact_percentiles_max_days} days; longer ranges are read from the "
+        "rollups: weekly location buckets stay exact, other medians and p90s come from "
+        "merged quantile sketches (`percentiles: sketch`, within 1 %); counts and means are "
+        "always exact. `as_of` says up to when the answer is complete."
     )
 
-    # Presented items per query; only histogram answers are kept (see report_cache).
-    # Location items are kept as their JSON (present.location_items_json).
+    # Presented items per query with their as-of; only rollup answers are kept (see
+    # report_cache). Location items are kept as their JSON (present.location_items_json).
     ttl = settings.api_kpi_cache_seconds
-    location_items: ReportCache[bytes] = ReportCache(ttl)
-    crossing_items: ReportCache[list[schemas.CrossingPerformanceItem]] = ReportCache(ttl)
-    leg_items: ReportCache[list[schemas.LegPerformanceItem]] = ReportCache(ttl)
+    location_items: ReportCache[Dated[bytes]] = ReportCache(ttl)
+    crossing_items: ReportCache[Dated[list[schemas.CrossingPerformanceItem]]] = ReportCache(ttl)
+    leg_items: ReportCache[Dated[list[schemas.LegPerformanceItem]]] = ReportCache(ttl)
 
     def cache_key(percentiles: Percentiles, *query: object) -> tuple[object, ...] | None:
-        return query if percentiles is Percentiles.HISTOGRAM else None
+        return query if percentiles is Percentiles.SKETCH else None
 
     def percentiles_for(period: TimeWindow, bucket: Granularity = Granularity.DAY) -> Percentiles:
-        # Hourly buckets have no daily aggregate to come from (and a short range anyway).
+        """SKETCH: read from the rollups (hourly buckets have none, and short ranges anyway)."""
         if period.length > exact_limit and bucket is not Granularity.HOUR:
-            return Percentiles.HISTOGRAM
+            return Percentiles.SKETCH
         return Percentiles.EXACT
+
+    async def as_of(context: ApiContext, percentiles: Percentiles, rollup: str) -> datetime | None:
+        """When the answer is complete: the rollup's last successful refresh started, or
+        now for the base tables (read before the answer, so never later than it)."""
+        if percentiles is Percentiles.EXACT:
+            return context.now()
+        statuses = {s.rollup: s.refreshed_at for s in await context.reads.rollup_status()}
+        return statuses.get(rollup)
 
     @router.get(
         "/locations",
@@ -67,15 +87,17 @@ def build_router(settings: ApiSettings) -> APIRouter:
                 f"bucket=hour allows ranges up to {settings.api_max_hourly_range_days} days",
             )
         percentiles = percentiles_for(period, bucket)
+        rollup = f"location_dwell_{'weekly' if bucket is Granularity.WEEK else 'daily'}"
 
-        async def read() -> bytes:
+        async def read() -> Dated[bytes]:
+            complete = await as_of(context, percentiles, rollup)
             rows = await context.reads.locations_performance(
                 period.start, period.end, bucket, code, percentiles
             )
-            return present.location_items_json(rows, bucket)
+            return complete, present.location_items_json(rows, bucket)
 
         key = cache_key(percentiles, period.start, period.end, bucket, code)
-        items = await location_items.get(key, read)
+        complete, items = await location_items.get(key, read)
         queues = await context.reads.location_queues()
         # Written directly (a year by week is ~1.3k buckets); the document is the
         # response_model's, which stays the documented contract.
@@ -83,7 +105,9 @@ def build_router(settings: ApiSettings) -> APIRouter:
             period.start,
             period.end,
             bucket,
-            percentiles,
+            # Weekly rollup rows hold each week's own exact percentiles.
+            Percentiles.EXACT if bucket is Granularity.WEEK else percentiles,
+            complete,
             items,
             [q for q in queues if code is None or q.location == code],
         )
@@ -105,17 +129,20 @@ def build_router(settings: ApiSettings) -> APIRouter:
     ) -> schemas.CrossingPerformanceReport:
         percentiles = percentiles_for(period)
 
-        async def read() -> list[schemas.CrossingPerformanceItem]:
+        async def read() -> Dated[list[schemas.CrossingPerformanceItem]]:
+            complete = await as_of(context, percentiles, "crossing_time_daily")
             rows = await context.reads.crossing_performance(
                 period.start, period.end, border_id, percentiles
             )
-            return [present.crossing_item(row) for row in rows]
+            return complete, [present.crossing_item(row) for row in rows]
 
         key = cache_key(percentiles, period.start, period.end, border_id)
+        complete, items = await crossing_items.get(key, read)
         return schemas.CrossingPerformanceReport(
             range=present.time_range(period.start, period.end),
             percentiles=percentiles,
-            items=await crossing_items.get(key, read),
+            as_of=complete,
+            items=items,
         )
 
     @router.get(
@@ -136,17 +163,20 @@ def build_router(settings: ApiSettings) -> APIRouter:
         origin_code = known_location(context, "origin", origin)
         destination_code = known_location(context, "destination", destination)
 
-        async def read() -> list[schemas.LegPerformanceItem]:
+        async def read() -> Dated[list[schemas.LegPerformanceItem]]:
+            complete = await as_of(context, percentiles, "leg_time_daily")
             rows = await context.reads.leg_performance(
                 period.start, period.end, origin_code, destination_code, percentiles
             )
-            return [present.leg_item(row) for row in rows]
+            return complete, [present.leg_item(row) for row in rows]
 
         key = cache_key(percentiles, period.start, period.end, origin_code, destination_code)
+        complete, items = await leg_items.get(key, read)
         return schemas.LegPerformanceReport(
             range=present.time_range(period.start, period.end),
             percentiles=percentiles,
-            items=await leg_items.get(key, read),
+            as_of=complete,
+            items=items,
         )
 
     return router
