@@ -45,7 +45,6 @@ HOUR = 3600
 DAY = 86400
 WARM_UP_DAYS = 30
 TAIL_DAYS = 60
-WINDOW = ETA_WINDOW
 BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("0-24 h", 0, 24),
     ("1-3 d", 24, 72),
@@ -57,12 +56,17 @@ BUCKETS: tuple[tuple[str, float, float], ...] = (
 @dataclass(frozen=True, slots=True)
 class Observation:
     key: tuple[str, ...]
+    started: int
     ended: int
-    seconds: int
+
+    @property
+    def seconds(self) -> int:
+        return self.ended - self.started
 
 
 class History:
-    """Every stay and leg of the run with the instant it ended, to be windowed by `t`."""
+    """Every stay and leg of the run, to be windowed at `t` as the KPI rollups are: stays
+    that arrived, legs that departed, in the 30 days before `t` and had ended by `t`."""
 
     def __init__(self, journeys: Sequence[Journey]) -> None:
         dwell: list[Observation] = []
@@ -72,61 +76,50 @@ class History:
             mode = journey.mode.value
             stays = journey.stays
             for stay in stays:
-                dwell.append(
-                    Observation((stay.location, mode), stay.departed, stay.departed - stay.arrived)
-                )
+                dwell.append(Observation((stay.location, mode), stay.arrived, stay.departed))
             for before, after in itertools.pairwise(stays):
                 travel.append(
-                    Observation(
-                        (before.location, after.location),
-                        after.arrived,
-                        after.arrived - before.departed,
-                    )
+                    Observation((before.location, after.location), before.departed, after.arrived)
                 )
             if arrived(journey) is not None and stays:
                 transit.append(
-                    Observation(
-                        (journey.route.id,),
-                        stays[-1].arrived,
-                        stays[-1].arrived - stays[0].departed,
-                    )
+                    Observation((journey.route.id,), stays[0].departed, stays[-1].arrived)
                 )
+        self.dwell = sorted(dwell, key=lambda o: o.started)
+        self.travel = sorted(travel, key=lambda o: o.started)
+        self.transit = sorted(transit, key=lambda o: o.ended)
+        self._starts = {id(self.dwell): [o.started for o in self.dwell],
+                        id(self.travel): [o.started for o in self.travel]}  # fmt: skip
         self.stays = sorted(
-            (
-                (stay.arrived, stay.departed, (stay.location, journey.mode.value))
-                for journey in journeys
-                for stay in journey.stays
-            ),
+            (stay.arrived, stay.departed, (stay.location, journey.mode.value))
+            for journey in journeys
+            for stay in journey.stays
         )
         self.arrivals = [arrived_at for arrived_at, _, _ in self.stays]
-        self.dwell = sorted(dwell, key=lambda o: o.ended)
-        self.travel = sorted(travel, key=lambda o: o.ended)
-        self.transit = sorted(transit, key=lambda o: o.ended)
 
-    @staticmethod
-    def _window(
-        observations: list[Observation], since: int, until: int
+    def _started_within(
+        self, observations: list[Observation], since: int, until: int
     ) -> dict[tuple[str, ...], list[int]]:
-        ends = [o.ended for o in observations]
+        starts = self._starts[id(observations)]
         grouped: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for o in observations[bisect_left(ends, since) : bisect_left(ends, until)]:
-            grouped[o.key].append(o.seconds)
+        for o in observations[bisect_left(starts, since) : bisect_left(starts, until)]:
+            if o.ended < until:
+                grouped[o.key].append(o.seconds)
         return grouped
 
     def statistics(self, at: int) -> tuple[CorridorStatistics, dict[str, float]]:
-        since = at - int(WINDOW.total_seconds())
+        since = at - int(ETA_WINDOW.total_seconds())
 
         def stats(observations: list[Observation]) -> dict[tuple[str, ...], DurationStats]:
             out: dict[tuple[str, ...], DurationStats] = {}
-            for key, values in self._window(observations, since, at).items():
+            for key, values in self._started_within(observations, since, at).items():
                 if (figures := duration_stats(values)) is not None:
                     out[key] = figures
             return out
 
         waiting: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for arrived_at, departed_at, key in self.stays[
-            bisect_left(self.arrivals, since) : bisect_left(self.arrivals, at)
-        ]:
+        window = self.stays[bisect_left(self.arrivals, since) : bisect_left(self.arrivals, at)]
+        for arrived_at, departed_at, key in window:
             if departed_at > at:
                 waiting[key].append(at - arrived_at)
         corridor = CorridorStatistics(
@@ -136,9 +129,13 @@ class History:
             travel=stats(self.travel),  # type: ignore[arg-type]
             waiting=waiting,
         )
+        ends = [o.ended for o in self.transit]
+        transit: dict[str, list[int]] = defaultdict(list)
+        for o in self.transit[bisect_left(ends, since) : bisect_left(ends, at)]:
+            transit[o.key[0]].append(o.seconds)
         baseline = {
-            key[0]: statistics.median(values)
-            for key, values in self._window(self.transit, since, at).items()
+            route: statistics.median(values)
+            for route, values in transit.items()
             if len(values) >= 5
         }
         return corridor, baseline

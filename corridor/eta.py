@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import NormalDist
 
-from corridor.kpi import median, p90
+from corridor.kpi import median
+from corridor.sketch import Sketch
 
 ETA_WINDOW = timedelta(days=30)
 """Stays and legs that ended this long before the estimate's instant count as recent."""
@@ -286,9 +287,15 @@ def estimate_arrival(
     )
 
 
-def duration_stats(seconds: Sequence[float]) -> DurationStats | None:
-    """The statistics of one part from its recent durations (None for none)."""
-    middle, high = median(seconds), p90(seconds)
+def sketch_stats(sketch: Sketch) -> DurationStats | None:
+    """The statistics of one part from the sketch of its recent durations (the KPI
+    rollups' form; None for none)."""
+    middle, high = sketch.quantile(0.5), sketch.quantile(0.9)
     if middle is None or high is None:
         return None
-    return DurationStats(len(seconds), middle, high)
+    return DurationStats(sketch.count, middle, high)
+
+
+def duration_stats(seconds: Sequence[float]) -> DurationStats | None:
+    """The same from the durations themselves: the figures the rollups would give."""
+    return sketch_stats(Sketch.of(seconds))

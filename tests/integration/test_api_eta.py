@@ -89,7 +89,8 @@ async def client(
 
 
 def statistics_from_truth(truth: GroundTruth, as_of: datetime) -> CorridorStatistics:
-    """The 30 days before `as_of` as the rule sees them, from the ground truth."""
+    """The 30 days before `as_of` as the rule sees them, from the ground truth: stays that
+    arrived in them and ended, legs that departed in them, trucks still waiting."""
     since = as_of - ETA_WINDOW
     dwell: dict[tuple[str, str], list[float]] = defaultdict(list)
     travel: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -97,14 +98,14 @@ def statistics_from_truth(truth: GroundTruth, as_of: datetime) -> CorridorStatis
     for consignment in truth.consignments.values():
         mode = consignment.mode.value
         for stay in consignment.stays:
-            ended = stay.departed_at
-            completed = stay.status is StayStatus.COMPLETED and ended is not None
-            if completed and since <= ended < as_of and since - ETA_WINDOW <= stay.arrived_at:  # type: ignore[operator]
-                dwell[(stay.location, mode)].append(float(stay.dwell_seconds or 0))
-            if stay.status is StayStatus.IN_PROGRESS and since <= stay.arrived_at < as_of:
+            if not since <= stay.arrived_at < as_of:
+                continue
+            if stay.status is StayStatus.COMPLETED and stay.dwell_seconds is not None:
+                dwell[(stay.location, mode)].append(float(stay.dwell_seconds))
+            if stay.status is StayStatus.IN_PROGRESS:
                 waiting[(stay.location, mode)].append((as_of - stay.arrived_at).total_seconds())
         for leg in consignment.legs:
-            if since <= leg.arrived_at < as_of and since - ETA_WINDOW <= leg.departed_at:
+            if since <= leg.departed_at < as_of:
                 travel[(leg.from_location, leg.to_location)].append(leg.travel_seconds)
     return CorridorStatistics(
         since,
