@@ -8,7 +8,7 @@ ends from the base tables. Medians and p90s are the merged sketches' (within 1 %
 counts exact. Trucks still waiting (open stays) are read live from `stays`.
 
 Windowing by arrival leaves out the longest stays of the window's last days, still open;
-on a simulated quarter that moved the ETA's error by less than 0.1 h against windowing
+on the first 30 days of a simulated quarter that moved the ETA's error by 0.1 h against windowing
 by departure (docs/benchmarks.md, "ETA").
 """
 
