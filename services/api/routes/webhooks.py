@@ -64,11 +64,12 @@ def _store(request: Request) -> WebhookStore:
 
 
 Store = Annotated[WebhookStore, Depends(_store)]
-Carrier = Annotated[Principal, Depends(require_roles(Role.CARRIER))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-def carrier_of(principal: Principal) -> str:
+def _carrier(
+    principal: Annotated[Principal, Depends(require_roles(Role.CARRIER))],
+) -> str:
     if not principal.carrier_id:
         raise ProblemError(
             403, "forbidden", "Forbidden", "this carrier key is not bound to a carrier"
@@ -76,10 +77,24 @@ def carrier_of(principal: Principal) -> str:
     return principal.carrier_id
 
 
+Carrier = Annotated[str, Depends(_carrier)]
+
+
 def not_found(endpoint_id: UUID) -> ProblemError:
     return ProblemError(
         404, "endpoint-not-found", "Not found", f"no webhook endpoint {endpoint_id} of this carrier"
     )
+
+
+async def _own_endpoint(endpoint_id: UUID, carrier: Carrier, store: Store) -> EndpointView:
+    """The caller's endpoint; another carrier's answers 404 like an unknown id."""
+    view = await store.endpoint(carrier, endpoint_id)
+    if view is None:
+        raise not_found(endpoint_id)
+    return view
+
+
+OwnEndpoint = Annotated[EndpointView, Depends(_own_endpoint)]
 
 
 def new_secret() -> str:
@@ -115,12 +130,12 @@ async def allowed_url(context: ApiContext, url: str) -> str:
     responses=example(SECRET_EXAMPLE, 201),
 )
 async def create(
-    body: EndpointCreate, principal: Carrier, context: Context, store: Store
+    body: EndpointCreate, carrier: Carrier, context: Context, store: Store
 ) -> EndpointSecret:
     url = await allowed_url(context, body.url)
     secret = new_secret()
     view = await store.create_endpoint(
-        carrier_of(principal),
+        carrier,
         uuid4(),
         url,
         list(dict.fromkeys(body.kinds)),
@@ -137,8 +152,8 @@ async def create(
     response_model=EndpointList,
     responses=example({"items": [ENDPOINT_EXAMPLE]}),
 )
-async def list_endpoints(principal: Carrier, store: Store) -> EndpointList:
-    return EndpointList(items=[present(v) for v in await store.endpoints(carrier_of(principal))])
+async def list_endpoints(carrier: Carrier, store: Store) -> EndpointList:
+    return EndpointList(items=[present(v) for v in await store.endpoints(carrier)])
 
 
 @router.get(
@@ -147,11 +162,8 @@ async def list_endpoints(principal: Carrier, store: Store) -> EndpointList:
     response_model=Endpoint,
     responses=example(ENDPOINT_EXAMPLE),
 )
-async def get(endpoint_id: UUID, principal: Carrier, store: Store) -> Endpoint:
-    view = await store.endpoint(carrier_of(principal), endpoint_id)
-    if view is None:
-        raise not_found(endpoint_id)
-    return present(view)
+async def get(endpoint: OwnEndpoint) -> Endpoint:
+    return present(endpoint)
 
 
 @router.patch(
@@ -161,7 +173,7 @@ async def get(endpoint_id: UUID, principal: Carrier, store: Store) -> Endpoint:
     responses=example(ENDPOINT_EXAMPLE),
 )
 async def update(
-    endpoint_id: UUID, body: EndpointUpdate, principal: Carrier, context: Context, store: Store
+    endpoint_id: UUID, body: EndpointUpdate, carrier: Carrier, context: Context, store: Store
 ) -> Endpoint:
     changes: dict[str, Any] = {}
     if body.url is not None:
@@ -174,7 +186,6 @@ async def update(
         changes["description"] = body.description
     if body.paused is not None:
         changes["paused"] = body.paused
-    carrier = carrier_of(principal)
     view = (
         await store.update_endpoint(carrier, endpoint_id, changes)
         if changes
@@ -186,8 +197,8 @@ async def update(
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint and its queue")
-async def delete(endpoint_id: UUID, principal: Carrier, store: Store) -> Response:
-    if not await store.delete_endpoint(carrier_of(principal), endpoint_id):
+async def delete(endpoint_id: UUID, carrier: Carrier, store: Store) -> Response:
+    if not await store.delete_endpoint(carrier, endpoint_id):
         raise not_found(endpoint_id)
     return Response(status_code=204)
 
@@ -198,21 +209,15 @@ async def delete(endpoint_id: UUID, principal: Carrier, store: Store) -> Respons
     response_model=EndpointSecret,
     responses=example(SECRET_EXAMPLE),
 )
-async def rotate(
-    endpoint_id: UUID, principal: Carrier, context: Context, store: Store
-) -> EndpointSecret:
-    carrier = carrier_of(principal)
-    current = await store.endpoint(carrier, endpoint_id)
-    if current is None:
-        raise not_found(endpoint_id)
+async def rotate(current: OwnEndpoint, context: Context, store: Store) -> EndpointSecret:
     secret, until = new_secret(), context.now() + SECRET_OVERLAP
     view = await store.update_endpoint(
-        carrier,
-        endpoint_id,
+        current.carrier_id,
+        current.id,
         {"secret": secret, "previous_secret": current.secret, "previous_secret_until": until},
     )
-    if view is None:
-        raise not_found(endpoint_id)
+    if view is None:  # deleted meanwhile
+        raise not_found(current.id)
     return EndpointSecret(endpoint=present(view), secret=secret, previous_secret_valid_until=until)
 
 
@@ -223,16 +228,12 @@ async def rotate(
     responses=example(DEAD_LETTER_EXAMPLE),
 )
 async def dead_letters(
-    endpoint_id: UUID,
-    principal: Carrier,
+    endpoint: OwnEndpoint,
     store: Store,
     after: Annotated[int, Query(ge=0, description="`next_after` of the previous page.")] = 0,
     limit: Limit = 100,
 ) -> DeadLetterPage:
-    carrier = carrier_of(principal)
-    if await store.endpoint(carrier, endpoint_id) is None:
-        raise not_found(endpoint_id)
-    rows = await store.dead_letters(carrier, endpoint_id, after, limit)
+    rows = await store.dead_letters(endpoint.carrier_id, endpoint.id, after, limit)
     return DeadLetterPage(
         items=[
             DeadLetter(
@@ -260,10 +261,7 @@ async def dead_letters(
     responses=example({"replayed": 1}),
 )
 async def replay(
-    endpoint_id: UUID, body: ReplayRequest, principal: Carrier, context: Context, store: Store
+    endpoint: OwnEndpoint, body: ReplayRequest, context: Context, store: Store
 ) -> Replayed:
-    carrier = carrier_of(principal)
-    if await store.endpoint(carrier, endpoint_id) is None:
-        raise not_found(endpoint_id)
-    count = await store.replay(carrier, endpoint_id, body.delivery_id, context.now())
+    count = await store.replay(endpoint.carrier_id, endpoint.id, body.delivery_id, context.now())
     return Replayed(replayed=count)
