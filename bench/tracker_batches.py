@@ -27,12 +27,13 @@ from corridor.cloudevents import from_kafka_record, to_kafka_record
 from corridor.events import TransitEvent
 from corridor.journey import Timeline
 from corridor.reference import CorridorReference, load_reference
-from services.tracker.batch_tracker import BatchTracker, RecentHistories
+from services.tracker.batch_tracker import BatchTracker
 from services.tracker.gc_pacing import BatchPacedCollection
+from services.tracker.history_cache import RecentHistories
 from simulator import SimulationConfig, simulate
 from storage.rows import TimelineRows, event_row, timeline_rows
 
-CACHE_EVENTS = 300_000  # the worker's default TRACKER_CACHE_EVENTS
+CACHE_BYTES = 850 * 1024**2  # the worker's default TRACKER_CACHE_MIB
 
 
 class _Rows:
@@ -90,7 +91,7 @@ def fold(records: list[Record], size: int) -> tuple[float, float]:
     # Freshly decoded, as the worker holds them: no digest computed by an earlier pass.
     events = [from_kafka_record(key, value, headers) for key, value, headers in records]
     tracker = BatchTracker(
-        reference, RecentHistories(CACHE_EVENTS), _NoStates(), _Rows(reference), _NoTopics()
+        reference, RecentHistories(CACHE_BYTES), _NoStates(), _Rows(reference), _NoTopics()
     )
 
     collection = BatchPacedCollection()  # as the tracker's worker

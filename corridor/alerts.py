@@ -22,6 +22,10 @@ class AlertKind(StrEnum):
     PERMIT_EXPIRED = "permit_expired"
     DEPARTURE_WITHOUT_ARRIVAL = "departure_without_arrival"
     INVALID_TRANSITION = "invalid_transition"
+    LEG_TOO_FAST = "leg_too_fast"
+    NON_POSITIVE_DURATION = "non_positive_duration"
+    UNCONNECTED_JUMP = "unconnected_jump"
+    OUT_OF_SEQUENCE = "out_of_sequence"
     # Raised by the tracker, not the domain: a record it could not store (dead letter).
     DEAD_LETTER = "dead_letter"
 
@@ -33,6 +37,10 @@ _FROM_ANOMALY = {
     AnomalyKind.PERMIT_EXPIRED: AlertKind.PERMIT_EXPIRED,
     AnomalyKind.DEPARTURE_WITHOUT_ARRIVAL: AlertKind.DEPARTURE_WITHOUT_ARRIVAL,
     AnomalyKind.INVALID_TRANSITION: AlertKind.INVALID_TRANSITION,
+    AnomalyKind.LEG_TOO_FAST: AlertKind.LEG_TOO_FAST,
+    AnomalyKind.NON_POSITIVE_DURATION: AlertKind.NON_POSITIVE_DURATION,
+    AnomalyKind.UNCONNECTED_JUMP: AlertKind.UNCONNECTED_JUMP,
+    AnomalyKind.OUT_OF_SEQUENCE: AlertKind.OUT_OF_SEQUENCE,
 }
 
 

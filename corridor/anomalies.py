@@ -12,7 +12,7 @@ from corridor.reference import Route
 
 # Offices, not the road: declarations, permits and cancellations are lodged wherever the
 # authority sits, so their location says nothing about the route travelled.
-_ADMINISTRATIVE_TYPES = frozenset(
+ADMINISTRATIVE_TYPES = frozenset(
     {
         EventType.DECLARATION_SUBMITTED,
         EventType.DECLARATION_ACCEPTED,
@@ -43,7 +43,7 @@ def off_route(events: Sequence[TransitEvent], route: Route | None) -> list[Anoma
     reported: set[str] = set()
     anomalies: list[Anomaly] = []
     for event in events:
-        if event.event_type in _ADMINISTRATIVE_TYPES or event.location in on_route:
+        if event.event_type in ADMINISTRATIVE_TYPES or event.location in on_route:
             continue
         if event.location not in reported:
             reported.add(event.location)

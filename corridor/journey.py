@@ -37,6 +37,11 @@ class AnomalyKind(StrEnum):
     SEAL_CHANGED = "seal_changed"
     INVALID_TRANSITION = "invalid_transition"
     PERMIT_EXPIRED = "permit_expired"
+    # Plausibility (corridor/plausibility.py): what a real journey cannot have done.
+    LEG_TOO_FAST = "leg_too_fast"
+    NON_POSITIVE_DURATION = "non_positive_duration"
+    UNCONNECTED_JUMP = "unconnected_jump"
+    OUT_OF_SEQUENCE = "out_of_sequence"
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
@@ -152,3 +157,6 @@ class Timeline:
     crossings: tuple[Crossing, ...]
     legs: tuple[Leg, ...]
     anomalies: tuple[Anomaly, ...] = field(default=())
+    # Indices into `legs` and `stays` that a plausibility rule voids: KPIs leave them out.
+    implausible_legs: frozenset[int] = frozenset()
+    implausible_stays: frozenset[int] = frozenset()

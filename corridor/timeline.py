@@ -17,6 +17,7 @@ from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
+from corridor.plausibility import screen
 from corridor.reference import CorridorReference
 from corridor.stays import derive_stays
 
@@ -29,13 +30,28 @@ _ROUTE_DECLARING_TYPES = frozenset(
 def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference) -> Timeline:
     """Everything the rules derive from one consignment's events; pure and deterministic."""
     received = tuple(events)
-    consignment_id = _single_consignment(received)
+    consignment_id = single_consignment(received)
     kept, conflicts = deduplicate(received)
     ordered = tuple(sorted(kept, key=lambda event: event.sort_key))
+    return derive_timeline(consignment_id, ordered, conflicts, reference)
+
+
+def derive_timeline(
+    consignment_id: str,
+    ordered: tuple[TransitEvent, ...],
+    conflicts: Sequence[Anomaly],
+    reference: CorridorReference,
+) -> Timeline:
+    """The rules over one consignment's distinct events in timeline order (one version
+    per `event_id`, as `deduplicate` keeps it) and the conflicts found among them. Both
+    `build_timeline` and the incremental fold (`corridor.folding`) end here, so every
+    rule has this one home."""
     route_id = declared_route_id(ordered)
     route = reference.routes_by_id.get(route_id) if route_id else None
     stays, departure_anomalies = derive_stays(ordered)
     status = derive_status(ordered, stays, route, reference)
+    legs = derive_legs(stays, reference, route)
+    screening = screen(ordered, stays, legs, reference)
     anomalies = [
         *conflicts,
         *departure_anomalies,
@@ -43,6 +59,7 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
         *off_route(ordered, route),
         *seal_changes(ordered),
         *expired_permit_uses(ordered),
+        *screening.anomalies,
     ]
     return Timeline(
         consignment_id=consignment_id,
@@ -54,12 +71,14 @@ def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference)
         events=ordered,
         stays=stays,
         crossings=derive_crossings(stays, reference),
-        legs=derive_legs(stays, reference, route),
+        legs=legs,
         anomalies=tuple(sorted(anomalies, key=_anomaly_order)),
+        implausible_legs=screening.implausible_legs,
+        implausible_stays=screening.implausible_stays,
     )
 
 
-def _single_consignment(events: Sequence[TransitEvent]) -> str:
+def single_consignment(events: Iterable[TransitEvent]) -> str:
     ids = sorted({event.consignment_id for event in events})
     if not ids:
         raise InvalidEvent("events", "a timeline needs at least one event")
@@ -69,7 +88,8 @@ def _single_consignment(events: Sequence[TransitEvent]) -> str:
 
 
 def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], list[Anomaly]]:
-    """One event per `event_id`; of conflicting versions keep the smallest fingerprint."""
+    """One event per `event_id`; of conflicting versions keep the smallest fingerprint
+    (`corridor.folding` applies the same rule one batch at a time)."""
     versions: dict[UUID, dict[str, TransitEvent]] = defaultdict(dict)
     for event in events:
         versions[event.event_id][event.fingerprint()] = event
@@ -79,9 +99,13 @@ def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], lis
         chosen = by_fingerprint[min(by_fingerprint)]
         kept.append(chosen)
         if len(by_fingerprint) > 1:
-            detail = f"{len(by_fingerprint)} different versions of this event; kept one"
-            conflicts.append(anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail))
+            conflicts.append(conflicting_versions(chosen, len(by_fingerprint)))
     return kept, conflicts
+
+
+def conflicting_versions(chosen: TransitEvent, versions: int) -> Anomaly:
+    detail = f"{versions} different versions of this event; kept one"
+    return anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail)
 
 
 def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +21,10 @@ from simulator.config import (
     DEFAULT_START,
     FaultProfile,
     FaultRates,
+    JourneyMix,
     SimulationConfig,
 )
+from simulator.files import Checkpoint, CheckpointMismatch, FileRecord, Position, read_records
 from simulator.simulation import SimulationResult, simulate
 from simulator.sinks import (
     HttpSink,
@@ -62,6 +64,14 @@ RoadShare = Annotated[
 Faults = Annotated[
     FaultProfile, typer.Option(help="Fault preset: clean (none) or faulty (every fault kind).")
 ]
+Journeys = Annotated[
+    bool,
+    typer.Option(
+        "--journeys/--regular-only",
+        help="Every kind of journey (rejected, cancelled, incidents, ...) at its assumed share, "
+        "or only journeys that go as declared.",
+    ),
+]
 Carriers = Annotated[
     str,
     typer.Option(help="Comma-separated carrier ids (carrier-kz-01 form gives the permit country)."),
@@ -92,6 +102,7 @@ def _config(
     faults: FaultProfile,
     carriers: str,
     capacity_scale: float | None,
+    journeys: bool = True,
 ) -> SimulationConfig:
     if start.tzinfo is None:
         start = start.replace(tzinfo=DEFAULT_START.tzinfo)
@@ -102,6 +113,7 @@ def _config(
         start=start,
         road_share=road_share,
         faults=FaultRates.preset(faults),
+        journeys=JourneyMix() if journeys else JourneyMix.regular_only(),
         carriers=tuple(c.strip() for c in carriers.split(",") if c.strip()),
         capacity_scale=capacity_scale,
     )
@@ -134,6 +146,7 @@ def generate(
     start: Start = DEFAULT_START,
     road_share: RoadShare = 0.7,
     faults: Faults = FaultProfile.CLEAN,
+    journeys: Journeys = True,
     carriers: Carriers = _DEFAULT_CARRIERS,
     capacity_scale: Capacity = None,
     out: Annotated[str, typer.Option(help="NDJSON output file, or - for stdout.")] = "-",
@@ -146,7 +159,9 @@ def generate(
     quiet: Quiet = False,
 ) -> None:
     """Generate events to NDJSON (one TransitEvent JSON per line, in delivery order)."""
-    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    config = _config(
+        seed, consignments, days, start, road_share, faults, carriers, capacity_scale, journeys
+    )
     result = simulate(config)
     records: Iterable[Record] = result.deliveries
     if include_invalid:
@@ -185,12 +200,33 @@ def replay_command(
         str,
         typer.Option(help="http(s)://ingest-host:port, kafka://host:port, a file path, or -."),
     ],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="NDJSON to send line by line (what generate writes, or a real export); "
+            "without it, events are generated from the options below.",
+        ),
+    ] = None,
+    rate: Annotated[
+        float,
+        typer.Option(min=0.0, help="With FILE: lines per second; 0 sends as fast as possible."),
+    ] = 0.0,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="With FILE: record progress here after every batch the target took, and "
+            "resume from it when it exists."
+        ),
+    ] = None,
     seed: Seed = 7,
     consignments: Consignments = 300,
     days: Days = 30.0,
     start: Start = DEFAULT_START,
     road_share: RoadShare = 0.7,
     faults: Faults = FaultProfile.CLEAN,
+    journeys: Journeys = True,
     carriers: Carriers = _DEFAULT_CARRIERS,
     capacity_scale: Capacity = None,
     api_key: Annotated[
@@ -217,13 +253,28 @@ def replay_command(
     summary_json: SummaryPath = None,
     quiet: Quiet = False,
 ) -> None:
-    """Generate and send events to the ingest API, Kafka or a file, paced by delivery time."""
-    config = _config(seed, consignments, days, start, road_share, faults, carriers, capacity_scale)
+    """Send events to the ingest API, Kafka or a file: FILE's lines, or generated ones
+    paced by delivery time."""
+    key = api_key or os.environ.get("CORRIDOR_API_KEY")
+    if file is not None:
+        progress = Checkpoint(checkpoint, file) if checkpoint else None
+        try:
+            resume_at = progress.load() if progress else Position()
+        except CheckpointMismatch as exc:
+            raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
+        sink = _sink(to, key, topic, timeout)
+        _replay_file(file, resume_at, progress, sink, to, batch_size, rate, quiet)
+        return
+    if checkpoint is not None:
+        raise typer.BadParameter("--checkpoint needs a FILE: generated runs restart from the seed")
+    sink = _sink(to, key, topic, timeout)
+    config = _config(
+        seed, consignments, days, start, road_share, faults, carriers, capacity_scale, journeys
+    )
     result = simulate(config)
     records: Iterable[Record] = result.deliveries
     if include_invalid:
         records = with_invalid(result.deliveries, result.invalid_payloads)
-    sink = _sink(to, api_key or os.environ.get("CORRIDOR_API_KEY"), topic, timeout)
     try:
         stats = asyncio.run(
             replay(_progress(records, quiet), sink, batch_size=batch_size, pacer=Pacer(compress))
@@ -232,6 +283,49 @@ def replay_command(
         typer.echo(f"replay to {to} failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     _finish(result, truth, summary_json, quiet)
+    if not quiet:
+        typer.echo(stats.render(), err=True)
+
+
+def _replay_file(
+    file: Path,
+    start: Position,
+    checkpoint: Checkpoint | None,
+    sink: Sink,
+    to: str,
+    batch_size: int,
+    rate: float,
+    quiet: bool,
+) -> None:
+    records = read_records(file, start.offset, start.lines)
+    size = file.stat().st_size
+    enabled = not quiet and sys.stderr.isatty()
+    bar = tqdm(
+        total=size,
+        initial=start.offset,
+        unit="B",
+        unit_scale=True,
+        disable=not enabled,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
+
+    def sent(batch: Sequence[Record]) -> None:
+        last = batch[-1]
+        assert isinstance(last, FileRecord)
+        bar.update(last.end_offset - bar.n)
+        if checkpoint is not None:
+            checkpoint.save(Position(last.end_offset, last.number))
+
+    try:
+        stats = asyncio.run(
+            replay(records, sink, batch_size=batch_size, pacer=Pacer(rate), on_sent=sent)
+        )
+    except SinkError as exc:
+        typer.echo(f"replay of {file} to {to} failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        bar.close()
     if not quiet:
         typer.echo(stats.render(), err=True)
 

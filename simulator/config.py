@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat
 
-from corridor.events import CarrierId
+from corridor.events import CarrierId, LocationCode
 from simulator.calibration import DEFAULT_CALIBRATION, Calibration, Share
 
 DEFAULT_START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -28,6 +28,25 @@ DEFAULT_CARRIERS: tuple[str, ...] = (
 class FaultProfile(StrEnum):
     CLEAN = "clean"
     FAULTY = "faulty"
+
+
+class ClockSkew(BaseModel):
+    """One location's gate or port system stamps its events `seconds` off (ahead if
+    positive) for the whole run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: LocationCode
+    seconds: int = Field(ge=-86400, le=86400)
+
+
+class SilentArrivals(BaseModel):
+    """One gate reports departures but no arrivals for a day of the window (0 = first)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: LocationCode
+    day: int = Field(ge=0)
 
 
 class FaultRates(BaseModel):
@@ -55,6 +74,25 @@ class FaultRates(BaseModel):
     out_of_order_window: int = Field(
         default=3, ge=1, description="Up to this many of the consignment's next events overtake."
     )
+    # Sources that misbehave as a whole, not event by event.
+    late_declaration: Share = Field(
+        default=0.0,
+        description="Per consignment: its declaration messages arrive only after the first "
+        "gate has reported it (the customs system was down, or batch-exports).",
+    )
+    batching_port: LocationCode | None = Field(
+        default=None,
+        description="This port's system sends each day's events in one batch at the next "
+        "midnight UTC.",
+    )
+    clock_skew: ClockSkew | None = None
+    silent_arrivals: SilentArrivals | None = None
+    replayed_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Every event delivered on this day of the window (0 = the first) is "
+        "delivered again, in the same order, a day later: a source re-sent the whole day.",
+    )
 
     @classmethod
     def preset(cls, profile: FaultProfile | str) -> FaultRates:
@@ -70,8 +108,64 @@ FAULT_PRESETS: dict[FaultProfile, FaultRates] = {
         missing_departure=0.02,
         conflicting_duplicate=0.02,
         invalid=0.01,
+        late_declaration=0.03,
+        batching_port="AZ-ALAT",
+        replayed_day=9,
+        # Behind by 2 h at the Georgian side of Red Bridge, 1 km from the Azerbaijani
+        # side: arrivals there are stamped before the departures they follow.
+        clock_skew=ClockSkew(location="GE-RED-BRIDGE", seconds=-2 * 3600),
+        silent_arrivals=SilentArrivals(location="GE-SARPI", day=12),
     ),
 }
+
+
+class JourneyKind(StrEnum):
+    """How a consignment's journey goes; `docs/simulator.md` gives each one's truth."""
+
+    REGULAR = "regular"
+    REJECTED = "rejected"  # declaration rejected, never accepted: nothing moves
+    CANCELLED = "cancelled"  # accepted, then cancelled before the first arrival
+    BREAKDOWN = "breakdown"  # an incident on a land leg delays it by hours
+    ACCIDENT = "accident"  # the same, longer
+    SEAL_BROKEN = "seal_broken"  # incident on a land leg; new seals fitted there
+    SEALS_REPLACED = "seals_replaced"  # physical inspection at an entry, new seals after
+    PERMIT_REPLACED = "permit_replaced"  # a permit revoked before use, a new one issued
+    PERMIT_REVOKED = "permit_revoked"  # revoked after its entrance was used
+    PERMIT_EXPIRED = "permit_expired"  # expires before the truck enters the country
+    DEVIATION = "deviation"  # travels another route to the same destination
+    RETURN = "return"  # turned back to the previous location, then on again
+    SPLIT = "split"  # reloaded onto two trucks at the Caspian port of arrival
+
+
+class JourneyMix(BaseModel):
+    """Share of consignments of each kind; the rest are regular. All assumed (no public
+    figures): small shares that still give every kind in a month of traffic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rejected: Share = 0.02
+    cancelled: Share = 0.01
+    breakdown: Share = 0.02
+    accident: Share = 0.005
+    seal_broken: Share = 0.005
+    seals_replaced: Share = 0.01
+    permit_replaced: Share = 0.005
+    permit_revoked: Share = 0.005
+    permit_expired: Share = 0.005
+    deviation: Share = 0.01
+    return_: Share = Field(default=0.01, alias="return")
+    split: Share = 0.005
+
+    @classmethod
+    def regular_only(cls) -> JourneyMix:
+        return cls(**dict.fromkeys(_MIX_FIELDS, 0.0))
+
+    def shares(self) -> list[tuple[JourneyKind, float]]:
+        return [(JourneyKind(name), getattr(self, field)) for name, field in _MIX_FIELDS.items()]
+
+
+_MIX_FIELDS = {kind.value: kind.value for kind in JourneyKind if kind is not JourneyKind.REGULAR}
+_MIX_FIELDS["return"] = "return_"
 
 
 class SimulationConfig(BaseModel):
@@ -86,6 +180,7 @@ class SimulationConfig(BaseModel):
     road_share: Share = 0.7
     carriers: tuple[CarrierId, ...] = Field(default=DEFAULT_CARRIERS, min_length=1)
     faults: FaultRates = FaultRates()
+    journeys: JourneyMix = JourneyMix()
     calibration: Calibration = DEFAULT_CALIBRATION
     capacity_scale: PositiveFloat | None = Field(
         default=None,

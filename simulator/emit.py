@@ -28,7 +28,18 @@ from corridor.events import (
 )
 from corridor.reference import CorridorReference, LocationKind
 from simulator import ids
-from simulator.journeys import Journey, Permit, StayPlan, has_seal_check, seal_check_at
+from simulator.journeys import (
+    Journey,
+    Permit,
+    Split,
+    StayPlan,
+    has_seal_check,
+    permit_expiry,
+    permit_revocation,
+    permit_use_at,
+    reseal_at,
+    seal_check_at,
+)
 
 E = EventType
 
@@ -37,6 +48,8 @@ E = EventType
 _ETIR = {
     E.DECLARATION_SUBMITTED: "E9",
     E.DECLARATION_ACCEPTED: "I7",
+    E.DECLARATION_REJECTED: "I17",  # refusal to start
+    E.CONSIGNMENT_CANCELLED: "E3",  # guarantee cancellation
     E.OPERATION_STARTED: "I9",
     E.OPERATION_TERMINATED: "I11",
     E.BORDER_PRENOTIFIED: "I15",
@@ -45,6 +58,9 @@ _ETIR = {
 _NCTS = {
     E.DECLARATION_SUBMITTED: "CC015C",
     E.DECLARATION_ACCEPTED: "CC028C",
+    E.DECLARATION_REJECTED: "CC056C",
+    E.CONSIGNMENT_CANCELLED: "CC009C",
+    E.INCIDENT_REPORTED: "CC182C",
     E.OPERATION_STARTED: "CD118C",  # crossing a frontier at an office of transit
     E.OPERATION_TERMINATED: "CD168C",  # leaving the security area at exit
     E.BORDER_PRENOTIFIED: "CD050C",
@@ -61,8 +77,13 @@ _GATE = {
     E.VESSEL_UNLOADED: "VESSEL_UNLOADED",
     E.VESSEL_LOADED: "VESSEL_LOADED",
     E.VESSEL_DEPARTED: "VESSEL_DEPARTED",
+    # No eTIR message reports an incident: the control point the truck reaches next does.
+    E.INCIDENT_REPORTED: "INCIDENT_REPORT",
 }
 
+
+# Systems at the location itself: a wrong clock there skews only their events.
+_STAMPED_LOCALLY = frozenset({SourceSystem.GATE, SourceSystem.PORT})
 
 # Parts of an event kept with their JSON, so the NDJSON fast path pastes text.
 SourcePart = tuple[Source, str]
@@ -116,7 +137,7 @@ class _Planner:
             )
         )
         self.out: list[PlannedEvent] = []
-        self.last = len(journey.route.locations) - 1
+        self.last = len(journey.path) - 1
 
     def add(
         self,
@@ -129,6 +150,9 @@ class _Planner:
         references: ReferencesPart | None = None,
     ) -> None:
         refs, refs_json = references or self.refs
+        skew = self.j.skew
+        if skew is not None and location == skew[0] and source[0].system in _STAMPED_LOCALLY:
+            at += skew[1]
         tail = f'"references":{refs_json},"source":{source[1]},"attributes":{attributes[1]}}}'
         planned = PlannedEvent(at, event_type, location, source[0], refs, attributes[0], stay, tail)
         self.out.append(planned)
@@ -147,7 +171,7 @@ class _Planner:
 
     def plan(self) -> list[PlannedEvent]:
         j = self.j
-        origin = j.route.locations[0]
+        origin = j.path[0]
         office = ids.customs_office(origin)
         declared = _attrs(mode=j.mode, route_id=j.route.id, customs_office=office)
         self.add(
@@ -157,13 +181,15 @@ class _Planner:
             self.customs(E.DECLARATION_SUBMITTED),
             declared,
         )
-        self.add(
-            j.accepted,
-            E.DECLARATION_ACCEPTED,
-            origin,
-            self.customs(E.DECLARATION_ACCEPTED),
-            declared,
-        )
+        if j.accepted is not None:
+            self.add(
+                j.accepted,
+                E.DECLARATION_ACCEPTED,
+                origin,
+                self.customs(E.DECLARATION_ACCEPTED),
+                declared,
+            )
+        self._outcome(origin, office)
         for permit in j.permits:
             self._permit_issued(permit)
         for index, stay in enumerate(j.stays):
@@ -175,20 +201,58 @@ class _Planner:
         self.out.sort(key=lambda e: (e.at, rank[e.event_type]))
         return self.out
 
+    def _outcome(self, origin: str, office: str) -> None:
+        """The events of a journey that is rejected, cancelled or has an incident."""
+        j = self.j
+        if j.rejected is not None:
+            reason = _attrs(mode=j.mode, customs_office=office, reason="guarantee not valid")
+            source = self.customs(E.DECLARATION_REJECTED)
+            self.add(j.rejected, E.DECLARATION_REJECTED, origin, source, reason)
+        if j.cancelled is not None:
+            reason = _attrs(mode=j.mode, customs_office=office, reason="cancelled by the holder")
+            source = self.customs(E.CONSIGNMENT_CANCELLED)
+            self.add(j.cancelled, E.CONSIGNMENT_CANCELLED, origin, source, reason)
+        incident = j.incident
+        if incident is not None and incident.leg + 1 < len(j.stays):
+            where = j.path[incident.leg + 1]  # registered where the truck next presents
+            source = (
+                _source(SourceSystem.NCTS, _NCTS[E.INCIDENT_REPORTED])
+                if not self.road
+                else _source(SourceSystem.GATE, _GATE[E.INCIDENT_REPORTED])
+            )
+            attrs = _attrs(mode=j.mode, reason=incident.reason, seals=incident.new_seals)
+            self.add(incident.at, E.INCIDENT_REPORTED, where, source, attrs)
+
+    def seals_at(self, k: int) -> tuple[str, ...]:
+        """The seals a check at stay k sees: the latest fitted before it."""
+        j, seals = self.j, self.j.identity.seals
+        incident = j.incident
+        if incident is not None and incident.new_seals is not None and incident.leg < k:
+            seals = incident.new_seals
+        if j.reseal is not None and j.reseal[0] < k:
+            seals = j.reseal[1]
+        return seals
+
     def _permit_refs(self, permit: Permit) -> ReferencesPart:
         return _references(self.refs[0].model_copy(update={"permit_id": permit.permit_id}))
 
     def _permit_issued(self, permit: Permit) -> None:
-        location = self.j.route.locations[permit.entry_stay]
-        expires = datetime.fromtimestamp(permit.expires, UTC)
+        location = self.j.path[permit.entry_stay]
+        expires = datetime.fromtimestamp(permit_expiry(self.j, permit), UTC)
+        refs = self._permit_refs(permit)
         self.add(
             permit.issued,
             E.PERMIT_ISSUED,
             location,
             _source(SourceSystem.EPERMIT, "PERMIT_CREATED"),
             _attrs(permit_expires_at=expires),
-            references=self._permit_refs(permit),
+            references=refs,
         )
+        revoked = permit_revocation(self.j, permit)
+        if revoked is not None:
+            source = _source(SourceSystem.EPERMIT, "PERMIT_REVOKED")
+            attrs = _attrs(reason="revoked by the issuing authority")
+            self.add(revoked, E.PERMIT_REVOKED, location, source, attrs, references=refs)
 
     def _stay(self, k: int, s: StayPlan) -> None:
         j, loc = self.j, s.location
@@ -221,15 +285,17 @@ class _Planner:
                 k,
             )
         for permit in j.permits:
-            if permit.entry_stay == k:
-                self._permit_used(
-                    permit, s.start + service * 3 // 100, loc, PermitActivity.ENTRANCE, k
-                )
+            if permit.entry_stay == k and permit.used:
+                self._permit_used(permit, permit_use_at(s), loc, PermitActivity.ENTRANCE, k)
         if has_seal_check(j, k):
-            sealed = _attrs(mode=j.mode, seals=j.identity.seals)
+            sealed = _attrs(mode=j.mode, seals=self.seals_at(k))
             self.add(
                 seal_check_at(s), E.SEALS_CHECKED, loc, self.gate(E.SEALS_CHECKED, loc), sealed, k
             )
+        if j.reseal is not None and j.reseal[0] == k:
+            resealed = _attrs(mode=j.mode, seals=j.reseal[1], reason="seals replaced at inspection")
+            source = self.gate(E.SEALS_CHECKED, loc)
+            self.add(reseal_at(s), E.SEALS_CHECKED, loc, source, resealed, k)
         if s.inspection is not None:
             checked = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
             begin, end = s.inspection
@@ -255,7 +321,7 @@ class _Planner:
                 k,
             )
         for permit in j.permits:
-            if permit.exit_stay == k:
+            if permit.exit_stay == k and permit.used:
                 self._permit_used(
                     permit, s.released + min(900, after // 2), loc, PermitActivity.EXIT, k
                 )
@@ -274,15 +340,34 @@ class _Planner:
             )
         if k < self.last:
             self._prenotify(k, s)
+        split = j.split
+        if split is not None and k >= split.first:
+            self._second_truck(k, s, split)
+
+    def _second_truck(self, k: int, s: StayPlan, split: Split) -> None:
+        """The second truck's gate reports: it queues right behind the first (at the port
+        where the goods were split it only leaves), and leaves `lag` seconds after it."""
+        j, loc = self.j, s.location
+        refs = _references(self.refs[0].model_copy(update={"vehicle_plates": split.plates}))
+        attrs = _attrs(direction=s.direction, mode=j.mode)
+        if k > split.first:
+            behind = min(split.lag, (s.departed - s.arrived) // 2)
+            source = self.gate(E.GATE_ARRIVED, loc)
+            self.add(s.arrived + behind, E.GATE_ARRIVED, loc, source, attrs, k, refs)
+        released = _attrs(direction=s.direction, mode=j.mode, inspection_channel=s.channel)
+        source = self.gate(E.GATE_RELEASED, loc)
+        self.add(s.released + split.lag, E.GATE_RELEASED, loc, source, released, k, refs)
+        source = self.gate(E.GATE_DEPARTED, loc)
+        self.add(s.departed + split.lag, E.GATE_DEPARTED, loc, source, attrs, k, refs)
 
     def _leaves_country(self, k: int) -> bool:
         if k == self.last:
             return True
-        here, there = self.j.route.locations[k], self.j.route.locations[k + 1]
+        here, there = self.j.path[k], self.j.path[k + 1]
         return self.ref.location(here).country != self.ref.location(there).country
 
     def _prenotify(self, k: int, s: StayPlan) -> None:
-        nxt = self.j.route.locations[k + 1]
+        nxt = self.j.path[k + 1]
         if self.ref.location(nxt).country == self.ref.location(s.location).country:
             return
         attrs = _attrs(

@@ -22,6 +22,14 @@ from simulator.emit import EventFactory, PlannedEvent, conflict_index, plan_even
 from simulator.journeys import Journey
 
 HOUR = 3600
+DAY = 86400
+_DECLARATION_TYPES = frozenset(
+    {
+        EventType.DECLARATION_SUBMITTED,
+        EventType.DECLARATION_ACCEPTED,
+        EventType.DECLARATION_REJECTED,
+    }
+)
 _LATENCY = {  # seconds from the fact to its delivery, by reporting system
     SourceSystem.GATE: (5, 60),
     SourceSystem.PORT: (5, 60),
@@ -38,6 +46,10 @@ class FaultKind(StrEnum):
     MISSING_DEPARTURE = "missing_departure"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     INVALID_PAYLOAD = "invalid_payload"
+    LATE_DECLARATION = "late_declaration"
+    MIDNIGHT_BATCH = "midnight_batch"
+    REPLAYED_DAY = "replayed_day"
+    SILENT_ARRIVAL = "silent_arrival"
 
 
 class InvalidKind(StrEnum):
@@ -76,18 +88,23 @@ class InvalidPayload:
 
 
 def visible_indices(journey: Journey, plan: list[PlannedEvent], end: int) -> list[int]:
-    """What the window lets through: happened by `end`, and not a dropped departure."""
-    dropped = journey.dropped_departures
+    """What the window lets through: reported as happening by `end`, and neither a dropped
+    departure nor an arrival the silent gate kept to itself."""
+    dropped, silenced = journey.dropped_departures, journey.silenced_arrivals
     return [
         i
         for i, p in enumerate(plan)
-        if p.at <= end and not (p.event_type in DEPARTURE_TYPES and p.stay in dropped)
+        if p.at <= end
+        and not (p.event_type in DEPARTURE_TYPES and p.stay in dropped)
+        and not (p.event_type is EventType.GATE_ARRIVED and p.stay in silenced)
     ]
 
 
 def schedule_deliveries(
-    journey: Journey, plan: list[PlannedEvent], end: int, rates: FaultRates
+    journey: Journey, plan: list[PlannedEvent], end: int, rates: FaultRates, start: int = 0
 ) -> list[Scheduled]:
+    """When each visible event is delivered, faults included; `start` is the window's
+    (a replayed day counts from it)."""
     rng = random.Random(journey.delivery_seed)
     shown = visible_indices(journey, plan, end)
     clean: list[int] = []
@@ -114,6 +131,40 @@ def schedule_deliveries(
         i = conflict_index(journey, plan, conflict.stay)
         when = clean[shown.index(i)] + rng.randint(60, HOUR)
         out.append(Scheduled(when, i, FaultKind.CONFLICTING_DUPLICATE, conflict.shift))
+    return _misbehaving_sources(plan, out, rates, rng, start)
+
+
+def _misbehaving_sources(
+    plan: list[PlannedEvent],
+    scheduled: list[Scheduled],
+    rates: FaultRates,
+    rng: random.Random,
+    start: int,
+) -> list[Scheduled]:
+    """Whole-source faults: a late customs export, a port batching its day, a day re-sent.
+    Only delivery times change, so the truth does not."""
+    first_gate = min(
+        (s.deliver_ts for s in scheduled if plan[s.index].stay is not None), default=None
+    )
+    late = first_gate is not None and rng.random() < rates.late_declaration
+    out: list[Scheduled] = []
+    for s in scheduled:
+        planned = plan[s.index]
+        if late and planned.event_type in _DECLARATION_TYPES and first_gate is not None:
+            s = Scheduled(
+                first_gate + rng.randint(60, 6 * HOUR), s.index, FaultKind.LATE_DECLARATION, s.shift
+            )
+        elif planned.location == rates.batching_port and planned.source.system is SourceSystem.PORT:
+            midnight = (max(s.deliver_ts, planned.at) // DAY + 1) * DAY
+            s = Scheduled(midnight, s.index, FaultKind.MIDNIGHT_BATCH, s.shift)
+        out.append(s)
+    if rates.replayed_day is not None:
+        day = range(start + rates.replayed_day * DAY, start + (rates.replayed_day + 1) * DAY)
+        out += [
+            Scheduled(s.deliver_ts + DAY, s.index, FaultKind.REPLAYED_DAY, s.shift)
+            for s in out
+            if s.deliver_ts in day
+        ]
     return out
 
 

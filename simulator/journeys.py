@@ -15,12 +15,13 @@ import math
 import random
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import pairwise
 
 from corridor.events import BorderDirection, InspectionChannel, TransportMode
 from corridor.reference import CorridorReference, LocationKind, Route
 from simulator import ids
 from simulator.calibration import Calibration, Lognormal
-from simulator.config import SimulationConfig
+from simulator.config import JourneyKind, SimulationConfig
 
 HOUR = 3600
 DAY = 86400
@@ -61,8 +62,17 @@ class Permit:
     issuer: str
     issued: int
     expires: int
-    entry_stay: int  # index into the route of the ENTRANCE
+    entry_stay: int  # index into the path of the ENTRANCE
     exit_stay: int | None  # None when the country is the destination
+    revoked: int | None = None  # revoked before any use: never used
+    # Revoked this long after its ENTRANCE was used (the e-Permit ledger refuses it).
+    revoked_after_entry: int | None = None
+    # Expires this long before its ENTRANCE is used.
+    lapsed_before_entry: int | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.revoked is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +93,54 @@ class ConflictPlan:
 
 
 @dataclass(slots=True)
+class Incident:
+    """Something on the road between path[leg] and path[leg + 1]."""
+
+    leg: int
+    reason: str
+    delay: int  # seconds the leg takes longer
+    fraction: float  # how far into the leg (undelayed) it happens
+    at: int = 0  # set when the leg is travelled
+    new_seals: tuple[str, ...] | None = None  # fitted there, when the seal broke
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """From stay `first` on, a second truck with `plates` follows `lag` seconds behind."""
+
+    first: int
+    lag: int
+    plates: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class Journey:
     index: int
     consignment_id: str
     carrier_id: str
     mode: TransportMode
-    route: Route
+    route: Route  # the declared route
     identity: Identity
     submitted: int
-    accepted: int
+    accepted: int | None  # None: rejected
     permits: list[Permit]
     event_seed: int
     delivery_seed: int
+    kind: JourneyKind = JourneyKind.REGULAR
+    path: tuple[str, ...] = ()  # the locations travelled: the route, unless it deviates
+    rejected: int | None = None
+    cancelled: int | None = None
+    incident: Incident | None = None
+    reseal: tuple[int, tuple[str, ...]] | None = None  # (stay, new seals) at inspection
+    split: Split | None = None
     stays: list[StayPlan] = field(default_factory=list)  # only those arrived by window end
     goods_released: int | None = None
     discharged: int | None = None
     dropped_departures: frozenset[int] = frozenset()
+    # Stays whose gate arrival a silent source never reported.
+    silenced_arrivals: frozenset[int] = frozenset()
+    # (location, seconds): that location's gate or port stamps its events this far off.
+    skew: tuple[str, int] | None = None
     conflicts: tuple[ConflictPlan, ...] = ()
     invalid_seeds: tuple[tuple[int | None, int], ...] = ()  # (stay or None, seed)
 
@@ -114,8 +156,44 @@ def seal_check_at(stay: StayPlan) -> int:
 
 
 def has_seal_check(journey: Journey, index: int) -> bool:
-    last = len(journey.route.locations) - 1
+    last = len(journey.path) - 1
     return journey.stays[index].direction is BorderDirection.INBOUND or index == last
+
+
+def permit_use_at(stay: StayPlan) -> int:
+    """A permit's ENTRANCE is recorded early in processing at the entry point."""
+    return stay.start + (stay.released - stay.start) * 3 // 100
+
+
+def reseal_at(stay: StayPlan) -> int:
+    """New seals go on once the physical inspection is over."""
+    assert stay.inspection is not None
+    return stay.inspection[1] + 60
+
+
+def permit_expiry(journey: Journey, permit: Permit) -> int:
+    """When the permit expires: 180 days, or just before its entrance when it lapses."""
+    if permit.lapsed_before_entry is None or permit.entry_stay >= len(journey.stays):
+        return permit.expires
+    entry = permit_use_at(journey.stays[permit.entry_stay])
+    return max(permit.issued + 3600, entry - permit.lapsed_before_entry)
+
+
+def permit_revocation(journey: Journey, permit: Permit) -> int | None:
+    if permit.revoked is not None:
+        return permit.revoked
+    if permit.revoked_after_entry is None or permit.entry_stay >= len(journey.stays):
+        return None
+    return permit_use_at(journey.stays[permit.entry_stay]) + permit.revoked_after_entry
+
+
+# A conflicting version of a seal check could move it across the change it reports.
+_SEALS_OR_PLACES_CHANGE = frozenset(
+    {JourneyKind.SEAL_BROKEN, JourneyKind.SEALS_REPLACED, JourneyKind.DEVIATION}
+)
+_PERMIT_KINDS = frozenset(
+    {JourneyKind.PERMIT_REPLACED, JourneyKind.PERMIT_REVOKED, JourneyKind.PERMIT_EXPIRED}
+)
 
 
 def _lognormal(rng: random.Random, law: Lognormal) -> int:
@@ -192,7 +270,10 @@ class JourneySimulator:
         self.heap: list[tuple[int, int, _Kind, int, int]] = []
         self.seq = 0
         self.journeys: list[Journey] = []
-        self._directions: dict[tuple[str, int], BorderDirection] = {}
+        self._directions: dict[tuple[tuple[str, ...], int], BorderDirection] = {}
+        # Outcomes draw from their own stream: a mix of all-regular leaves traffic as it was.
+        self.outcomes = random.Random(config.seed ^ 0x0DD_C0_DE)
+        self._kinds = config.journeys.shares()
         self._sea_legs: dict[tuple[str, str], bool] = {}
 
     # -- setting out ------------------------------------------------------------------
@@ -229,6 +310,8 @@ class JourneySimulator:
             )
             accepted = submitted + int(rng.uniform(600, 2 * HOUR))
             arrival = submitted + int(rng.uniform(lead_lo, lead_hi) * HOUR)
+            kind = self._kind()
+            path, kind = self._path(route, kind)
             journey = Journey(
                 index=index,
                 consignment_id=f"MC-{year}-{index + 1:06d}",
@@ -241,17 +324,154 @@ class JourneySimulator:
                 permits=[],
                 event_seed=rng.getrandbits(64),
                 delivery_seed=rng.getrandbits(64),
+                kind=kind,
+                path=path,
             )
             if is_road:
                 serial = self._permits(journey, rng, serial)
             self.journeys.append(journey)
-            self._push(arrival, _Kind.ARRIVE, index, 0)
+            if self._settle_outcome(journey, arrival):
+                self._push(arrival, _Kind.ARRIVE, index, 0)
+
+    # -- how the journey goes ---------------------------------------------------------
+
+    def _kind(self) -> JourneyKind:
+        u = self.outcomes.random()
+        for kind, share in self._kinds:
+            if u < share:
+                return kind
+            u -= share
+        return JourneyKind.REGULAR
+
+    def _path(self, route: Route, kind: JourneyKind) -> tuple[tuple[str, ...], JourneyKind]:
+        """The locations travelled; a kind the route cannot have becomes regular."""
+        locations = route.locations
+        if kind is JourneyKind.DEVIATION:
+            others = [
+                r.locations
+                for r in self.reference.routes
+                if r.mode is route.mode
+                and r.id != route.id
+                and (r.locations[0], r.locations[-1]) == (locations[0], locations[-1])
+            ]
+            if others:
+                return self.outcomes.choice(others), kind
+            return locations, JourneyKind.REGULAR
+        if kind is JourneyKind.RETURN:
+            # Turned back inside one country over land (documents, a closed road), so the
+            # return crosses no border and no sea.
+            turns = [
+                i
+                for i in range(1, len(locations) - 1)
+                if self._country(locations[i]) == self._country(locations[i - 1])
+                and not self._by_sea(locations[i - 1], locations[i])
+            ]
+            if turns:
+                i = self.outcomes.choice(turns)
+                return (*locations[: i + 1], locations[i - 1], *locations[i:]), kind
+            return locations, JourneyKind.REGULAR
+        return locations, kind
+
+    def _km(self, here: str, there: str) -> float:
+        segment = self.reference.segment(here, there)
+        return segment.km if segment else 0.0
+
+    def _country(self, code: str) -> str:
+        return self.reference.location(code).country
+
+    def _settle_outcome(self, journey: Journey, arrival: int) -> bool:
+        """Fix the kind's details; False when the consignment never sets out."""
+        draw, kind = self.outcomes, journey.kind
+        if kind is JourneyKind.REJECTED:
+            journey.rejected, journey.accepted = journey.accepted, None
+            return False
+        if kind is JourneyKind.CANCELLED:
+            assert journey.accepted is not None
+            journey.cancelled = int(draw.uniform(journey.accepted + 600, arrival))
+            return False
+        if kind in (JourneyKind.BREAKDOWN, JourneyKind.ACCIDENT, JourneyKind.SEAL_BROKEN):
+            # Long enough to break down on: not a bridge between two border posts.
+            land = [
+                i
+                for i, (here, there) in enumerate(pairwise(journey.path))
+                if not self._by_sea(here, there) and self._km(here, there) > 50
+            ]
+            if not land:
+                journey.kind = JourneyKind.REGULAR
+                return True
+            median = {JourneyKind.ACCIDENT: 30.0}.get(kind, 8.0)
+            delay = min(5 * DAY, _lognormal(draw, Lognormal(median_hours=median, p90_ratio=3.0)))
+            journey.incident = Incident(
+                leg=draw.choice(land),
+                reason={JourneyKind.SEAL_BROKEN: "seal broken"}.get(kind, kind.value),
+                delay=delay,
+                fraction=draw.uniform(0.1, 0.9),
+                new_seals=ids.seal_numbers(draw, "XX", len(journey.identity.seals))
+                if kind is JourneyKind.SEAL_BROKEN
+                else None,
+            )
+        if kind is JourneyKind.SEALS_REPLACED:
+            entries = [
+                i
+                for i in range(1, len(journey.path))
+                if self._direction(journey.path, i) is BorderDirection.INBOUND
+            ]
+            if not entries:
+                journey.kind = JourneyKind.REGULAR
+                return True
+            stay = draw.choice(entries)
+            country = self._country(journey.path[stay])
+            journey.reseal = (stay, ids.seal_numbers(draw, country, len(journey.identity.seals)))
+        if kind in _PERMIT_KINDS:
+            self._permit_outcome(journey)
+        if kind is JourneyKind.SPLIT:
+            self._split(journey)
+        return True
+
+    def _split(self, journey: Journey) -> None:
+        """Unloaded from the ferry onto two trucks at the port of arrival (road only: a
+        rail consignment's wagons travel as one train)."""
+        landings = [
+            i + 1
+            for i, (here, there) in enumerate(pairwise(journey.path))
+            if self._by_sea(here, there)
+        ]
+        if journey.mode is not TransportMode.ROAD or not landings:
+            journey.kind = JourneyKind.REGULAR
+            return
+        country = ids.carrier_country(journey.carrier_id)
+        plates = ids.vehicle_plates(self.outcomes, country)
+        journey.split = Split(landings[-1], int(self.outcomes.uniform(60, 300)), plates)
+
+    def _permit_outcome(self, journey: Journey) -> None:
+        if not journey.permits:
+            journey.kind = JourneyKind.REGULAR
+            return
+        draw, permit = self.outcomes, journey.permits[0]
+        if journey.kind is JourneyKind.PERMIT_REVOKED:
+            permit.revoked_after_entry = int(draw.uniform(1, 48) * HOUR)
+        elif journey.kind is JourneyKind.PERMIT_EXPIRED:
+            permit.lapsed_before_entry = int(draw.uniform(1, 48) * HOUR)
+        else:
+            permit.revoked = permit.issued + int(draw.uniform(600, HOUR))
+            issued = permit.revoked + 600
+            journey.permits.insert(
+                1,
+                Permit(
+                    permit_id=permit.permit_id + "1",  # the issuer's next serial
+                    issuer=permit.issuer,
+                    issued=issued,
+                    expires=issued + 180 * DAY,
+                    entry_stay=permit.entry_stay,
+                    exit_stay=permit.exit_stay,
+                ),
+            )
 
     def _permits(self, journey: Journey, rng: random.Random, serial: int) -> int:
         carrier_country = ids.carrier_country(journey.carrier_id)
         if carrier_country is None:
             return serial
-        countries = [self.reference.location(code).country for code in journey.route.locations]
+        countries = [self.reference.location(code).country for code in journey.path]
         last = len(countries) - 1
         for issuer in dict.fromkeys(countries):
             if issuer == carrier_country or issuer not in self.calibration.permit_countries:
@@ -291,18 +511,16 @@ class JourneySimulator:
                 self._sail(journey, step, at)
         return self.journeys
 
-    def _direction(self, route: Route, step: int) -> BorderDirection:
-        key = (route.id, step)
+    def _direction(self, path: tuple[str, ...], step: int) -> BorderDirection:
+        key = (path, step)
         if key not in self._directions:
-            self._directions[key] = self._derive_direction(route, step)
+            self._directions[key] = self._derive_direction(path, step)
         return self._directions[key]
 
-    def _derive_direction(self, route: Route, step: int) -> BorderDirection:
+    def _derive_direction(self, path: tuple[str, ...], step: int) -> BorderDirection:
         if step == 0:
             return BorderDirection.OUTBOUND
-        here, before = (
-            self.reference.location(route.locations[i]).country for i in (step, step - 1)
-        )
+        here, before = (self._country(path[i]) for i in (step, step - 1))
         return BorderDirection.INBOUND if here != before else BorderDirection.OUTBOUND
 
     def _service(self, location: str, mode: TransportMode, direction: BorderDirection) -> int:
@@ -321,9 +539,9 @@ class JourneySimulator:
     def _arrive(self, journey: Journey, step: int, at: int) -> None:
         if at > self.end:
             return  # arrives after the window: nothing of it is ever seen
-        route, mode, rng = journey.route, journey.mode, self.rng
-        location = route.locations[step]
-        direction = self._direction(route, step)
+        path, mode, rng = journey.path, journey.mode, self.rng
+        location = path[step]
+        direction = self._direction(path, step)
         start = at
         key = (location, mode)
         if key in self.interval:
@@ -333,6 +551,8 @@ class JourneySimulator:
         service = self._service(location, mode, direction)
         released = start + service
         channel = self._channel(mode)
+        if journey.reseal is not None and journey.reseal[0] == step:
+            channel = InspectionChannel.RED  # the inspection that opens the seals
         inspection = None
         if channel is InspectionChannel.RED:
             begin = start + int(service * rng.uniform(0.25, 0.45))
@@ -343,8 +563,8 @@ class JourneySimulator:
         )
         stay.landed = landed
         journey.stays.append(stay)
-        last = len(route.locations) - 1
-        if step < last and self._by_sea(location, route.locations[step + 1]):
+        last = len(path) - 1
+        if step < last and self._by_sea(location, path[step + 1]):
             self._push(released, _Kind.READY_TO_SAIL, journey.index, step)
             return
         stay.departed = released + _lognormal(rng, self.calibration.exit[mode])
@@ -352,12 +572,12 @@ class JourneySimulator:
             journey.goods_released = released + 60
             journey.discharged = stay.departed + int(rng.uniform(2, 24) * HOUR)
             return
-        self._push(
-            stay.departed + self._travel(location, route.locations[step + 1], mode),
-            _Kind.ARRIVE,
-            journey.index,
-            step + 1,
-        )
+        travel = self._travel(location, path[step + 1], mode)
+        incident = journey.incident
+        if incident is not None and incident.leg == step:
+            incident.at = stay.departed + int(travel * incident.fraction)
+            travel += incident.delay
+        self._push(stay.departed + travel, _Kind.ARRIVE, journey.index, step + 1)
 
     def _by_sea(self, here: str, there: str) -> bool:
         if (here, there) not in self._sea_legs:
@@ -375,7 +595,7 @@ class JourneySimulator:
 
     def _sail(self, journey: Journey, step: int, ready: int) -> None:
         stay = journey.stays[step]
-        destination = journey.route.locations[step + 1]
+        destination = journey.path[step + 1]
         lead = int(self.calibration.sailings.min_lead_hours * HOUR)
         sailing = self.schedules.board(stay.location, destination, ready + lead)
         stay.boarded = sailing
@@ -402,14 +622,21 @@ def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
             for i, stay in enumerate(journey.stays)
             if stay.departed <= end and rng.random() < rates.missing_departure
         ]
+        if journey.kind in (JourneyKind.RETURN, JourneyKind.SPLIT):
+            # A return to a visit never closed would fold into it; a second truck's
+            # departure would close a visit the first left open: faults and kinds the
+            # truth does not combine.
+            dropped = []
         journey.dropped_departures = frozenset(dropped)
+        journey.skew, journey.silenced_arrivals = _source_faults(journey, config)
         conflicts: list[ConflictPlan] = []
         candidates: list[tuple[int | None, int]] = [(None, journey.submitted)]
-        candidates += [
-            (i, seal_check_at(stay))
-            for i, stay in enumerate(journey.stays)
-            if has_seal_check(journey, i)
-        ]
+        if journey.kind not in _SEALS_OR_PLACES_CHANGE:
+            candidates += [
+                (i, seal_check_at(stay) + _skew_at(journey, stay.location))
+                for i, stay in enumerate(journey.stays)
+                if has_seal_check(journey, i)
+            ]
         for stay_index, moment in candidates:
             if moment <= end and rng.random() < rates.conflicting_duplicate:
                 shift = rng.choice((-1, 1)) * rng.randrange(120, 1200)
@@ -420,6 +647,34 @@ def plan_faults(journeys: list[Journey], config: SimulationConfig) -> None:
             if rng.random() < rates.invalid:
                 invalid.append((stay_index, rng.getrandbits(64)))
         journey.invalid_seeds = tuple(invalid)
+
+
+def _skew_at(journey: Journey, location: str) -> int:
+    skew = journey.skew
+    return skew[1] if skew is not None and skew[0] == location else 0
+
+
+def _source_faults(
+    journey: Journey, config: SimulationConfig
+) -> tuple[tuple[str, int] | None, frozenset[int]]:
+    rates, path = config.faults, journey.path
+    skew = rates.clock_skew
+    skewed = (skew.location, skew.seconds) if skew and skew.location in path else None
+    silent = rates.silent_arrivals
+    if (
+        silent is None
+        or silent.location not in path
+        or journey.kind in (JourneyKind.RETURN, JourneyKind.SPLIT)
+    ):
+        return skewed, frozenset()
+    day = int(config.start.timestamp()) + silent.day * DAY
+    return skewed, frozenset(
+        i
+        for i, stay in enumerate(journey.stays)
+        if stay.location == silent.location
+        and stay.landed is None  # a vessel arrival is the port's, not the gate's
+        and day <= stay.arrived < day + DAY
+    )
 
 
 def simulate_journeys(config: SimulationConfig, reference: CorridorReference) -> list[Journey]:

@@ -98,6 +98,7 @@ class Summary:
 
     consignments: int
     states: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # journey kinds
     median_dwell_hours: dict[str, float] = field(default_factory=dict)
     events: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -109,6 +110,7 @@ class Summary:
             "events": self.events,
             "faults": dict(sorted(self.faults.items())),
             "states": dict(sorted(self.states.items())),
+            "journey_kinds": dict(sorted(self.kinds.items())),
             "median_dwell_hours": self.median_dwell_hours,
             "complete": self.complete,
         }
@@ -120,6 +122,7 @@ class Summary:
             "faults injected: "
             + (", ".join(f"{k}={v}" for k, v in sorted(self.faults.items())) or "none"),
             "final states: " + ", ".join(f"{k}={v}" for k, v in sorted(self.states.items())),
+            "journey kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(self.kinds.items())),
             "median dwell (h) of completed stays:",
         ]
         lines += [f"  {loc:<22} {hours:7.1f}" for loc, hours in self.median_dwell_hours.items()]
@@ -159,6 +162,7 @@ class SimulationResult:
         if not self._summary.states:
             truth = self.truth
             self._summary.states.update(c.state.value for c in truth.consignments.values())
+            self._summary.kinds.update(c.kind.value for c in truth.consignments.values())
             order = [location.code for location in self._reference.locations]
             self._summary.median_dwell_hours.update(_median_dwell(truth, order))
         return self._summary
@@ -189,6 +193,7 @@ class _Stream:
         self.reference = reference
         self.factory = factory
         self.summary = summary
+        self.start = int(config.start.timestamp())
         self.end = int(config.end.timestamp())
 
     def __iter__(self) -> Iterator[Delivery]:
@@ -203,7 +208,7 @@ class _Stream:
             while upcoming is not None and (not heap or upcoming[0] <= heap[0][0]):
                 journey = upcoming[1]
                 plan = plan_events(journey, self.reference)
-                for scheduled in schedule_deliveries(journey, plan, self.end, rates):
+                for scheduled in schedule_deliveries(journey, plan, self.end, rates, self.start):
                     seq += 1
                     heapq.heappush(heap, (scheduled.deliver_ts, seq, journey, plan, scheduled))
                 upcoming = next(pending, None)
@@ -228,8 +233,10 @@ def simulate(
     summary = Summary(consignments=len(journeys))
     dropped = sum(len(j.dropped_departures) for j in journeys)
     conflicts = sum(len(j.conflicts) for j in journeys)
+    silenced = sum(len(j.silenced_arrivals) for j in journeys)
     for kind, count in (
         (FaultKind.MISSING_DEPARTURE, dropped),
+        (FaultKind.SILENT_ARRIVAL, silenced),
         (FaultKind.CONFLICTING_DUPLICATE, conflicts),
         (FaultKind.INVALID_PAYLOAD, len(invalid)),
     ):

@@ -18,13 +18,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 import httpx
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from corridor.cloudevents import to_kafka_record
+from corridor.events import TransitEvent
 from simulator.faults import InvalidPayload
+from simulator.files import FileRecord
 from simulator.simulation import Delivery
 
-Record = Delivery | InvalidPayload
+Record = Delivery | InvalidPayload | FileRecord
+OnSent = Callable[[Sequence[Record]], None]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -33,8 +37,8 @@ class SinkError(Exception):
 
 
 def record_json(record: Record) -> str:
-    """Exactly the `TransitEvent` JSON, or the raw invalid payload."""
-    if isinstance(record, Delivery):
+    """Exactly the `TransitEvent` JSON, the file's line, or the raw invalid payload."""
+    if isinstance(record, Delivery | FileRecord):
         return record.json()
     return json.dumps(record.payload, separators=(",", ":"))
 
@@ -239,10 +243,11 @@ class KafkaSink:
             self._started = True
         pending = []
         for record in batch:
-            if not isinstance(record, Delivery):
+            event = _event_or_none(record)
+            if event is None:
                 self.stats.rejected += 1
                 continue
-            kafka = to_kafka_record(record.event)
+            kafka = to_kafka_record(event)
             pending.append(
                 await self.producer.send(
                     self.topic, value=kafka.value, key=kafka.key, headers=kafka.headers
@@ -256,6 +261,16 @@ class KafkaSink:
     async def close(self) -> None:
         if self._started:
             await self.producer.stop()
+
+
+def _event_or_none(record: Record) -> TransitEvent | None:
+    """The event to produce; None for what must never reach the topic (not an event)."""
+    if isinstance(record, InvalidPayload):
+        return None
+    try:
+        return record.event
+    except ValidationError:
+        return None  # a file line that is not an event: the ingest would refuse it too
 
 
 class Pacer:
@@ -283,24 +298,35 @@ async def replay(
     batch_size: int = 500,
     pacer: Pacer | None = None,
     sleep: Sleep = asyncio.sleep,
+    on_sent: OnSent | None = None,
 ) -> SinkStats:
-    """Send records in batches, flushing early whenever pacing makes us wait."""
+    """Send records in batches, flushing early whenever pacing makes us wait.
+
+    `on_sent` is called with each batch once the sink has taken it durably (a 2xx from
+    the ingest, every Kafka ack): where a checkpoint records progress.
+    """
     pacer = pacer or Pacer(0)
     batch: list[Record] = []
+
+    async def flush() -> None:
+        nonlocal batch
+        taken, batch = batch, []
+        await sink.send(taken)
+        if on_sent is not None:
+            on_sent(taken)
+
     try:
         for record in records:
             wait = pacer.delay(record.deliver_ts)
             if wait > 0:
                 if batch:
-                    await sink.send(batch)
-                    batch = []
+                    await flush()
                 await sleep(wait)
             batch.append(record)
             if len(batch) >= batch_size:
-                await sink.send(batch)
-                batch = []
+                await flush()
         if batch:
-            await sink.send(batch)
+            await flush()
     finally:
         await sink.close()
     return sink.stats

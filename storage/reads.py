@@ -69,7 +69,7 @@ _EVENTS = "SELECT payload FROM transit_events WHERE consignment_id = %s ORDER BY
 _STAYS = """
 SELECT consignment_id, location, visit, country, mode, direction, status, arrived_at,
        released_at, departed_at, inspection_started_at, inspection_completed_at, dwell_seconds,
-       arrival_to_release_seconds, release_to_departure_seconds, inspection_seconds
+       arrival_to_release_seconds, release_to_departure_seconds, inspection_seconds, implausible
 FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
 """
 # Completed stays at a location that departed in [since, until). The arrival bound lets
@@ -78,6 +78,7 @@ FROM stays WHERE consignment_id = %s ORDER BY arrived_at, location, visit
 _RECENT_DWELLS = """
 SELECT dwell_seconds FROM stays
 WHERE location = %(location)s AND status = 'completed' AND dwell_seconds IS NOT NULL
+  AND NOT implausible
   AND arrived_at >= %(since)s - (%(until)s - %(since)s) AND arrived_at < %(until)s
   AND departed_at >= %(since)s AND departed_at < %(until)s
 """
@@ -88,7 +89,7 @@ FROM crossings WHERE consignment_id = %s ORDER BY arrived_at, border_id
 """
 _LEGS = """
 SELECT consignment_id, from_location, to_location, mode, departed_at, arrived_at, distance_km,
-       travel_seconds, origin_dwell_seconds, swod_kmh, swd_kmh
+       travel_seconds, origin_dwell_seconds, swod_kmh, swd_kmh, implausible
 FROM legs WHERE consignment_id = %s ORDER BY departed_at, from_location
 """
 _IN_PROGRESS = """

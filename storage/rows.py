@@ -85,6 +85,7 @@ class StayRow(NamedTuple):
     arrival_to_release_seconds: int | None
     release_to_departure_seconds: int | None
     inspection_seconds: int | None
+    implausible: bool = False  # voided by a plausibility rule: left out of KPIs
 
 
 class CrossingRow(NamedTuple):
@@ -114,6 +115,7 @@ class LegRow(NamedTuple):
     origin_dwell_seconds: int | None
     swod_kmh: float | None
     swd_kmh: float | None
+    implausible: bool = False  # voided by a plausibility rule: left out of KPIs
 
 
 class TimelineRows(NamedTuple):
@@ -144,8 +146,10 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
     return TimelineRows(
         consignment=_consignment_row(timeline, reference),
         stays=[
-            _stay_row(timeline, stay, events_at.get(stay.location, []), reference)
-            for stay in timeline.stays
+            _stay_row(timeline, stay, events_at.get(stay.location, []), reference)._replace(
+                implausible=index in timeline.implausible_stays
+            )
+            for index, stay in enumerate(timeline.stays)
         ],
         crossings=[
             CrossingRow(
@@ -177,8 +181,9 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
                 origin_dwell_seconds=leg.origin_dwell_seconds,
                 swod_kmh=leg.speed_without_delay_kmh,
                 swd_kmh=leg.speed_with_delay_kmh,
+                implausible=index in timeline.implausible_legs,
             )
-            for leg in timeline.legs
+            for index, leg in enumerate(timeline.legs)
         ],
     )
 

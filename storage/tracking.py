@@ -32,7 +32,7 @@ SELECT location,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY dwell_seconds),
        count(*)
 FROM stays
-WHERE status = 'completed' AND dwell_seconds IS NOT NULL
+WHERE status = 'completed' AND dwell_seconds IS NOT NULL AND NOT implausible
   AND departed_at >= %s AND departed_at < %s
 GROUP BY location
 """

@@ -85,6 +85,7 @@ class StayView:
     arrival_to_release_seconds: int | None
     release_to_departure_seconds: int | None
     inspection_seconds: int | None
+    implausible: bool = False  # voided by a plausibility rule: not in KPIs
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class LegView:
     origin_dwell_seconds: int | None
     swod_kmh: float | None
     swd_kmh: float | None
+    implausible: bool = False  # voided by a plausibility rule: not in KPIs
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class LocationPerformance:
     dwell_mean_seconds: float | None
     dwell_median_seconds: float | None
     dwell_p90_seconds: float | None
+    excluded_count: int = 0  # voided by a plausibility rule: in stays_count only
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ class LegPerformance:
     travel_median_seconds: float | None
     swod_median_kmh: float | None
     swd_median_kmh: float | None
+    excluded_count: int = 0  # voided by a plausibility rule: not in the figures
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,7 @@ _STAYS = _Child(
         "arrival_to_release_seconds": "integer",
         "release_to_departure_seconds": "integer",
         "inspection_seconds": "integer",
+        "implausible": "boolean",
     },
     ("consignment_id", "location", "visit", "arrived_at"),
 )
@@ -205,6 +206,7 @@ _LEGS = _Child(
         "origin_dwell_seconds": "integer",
         "swod_kmh": "double precision",
         "swd_kmh": "double precision",
+        "implausible": "boolean",
     },
     ("consignment_id", "departed_at", "from_location", "to_location"),
 )

@@ -7,7 +7,7 @@ percentiles are always exact, whatever `percentiles` asks for (the data set is s
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -124,7 +124,9 @@ class InMemoryReads:
             dwell = [
                 float(s.dwell_seconds)
                 for s in stays
-                if s.status is StayStatus.COMPLETED and s.dwell_seconds is not None
+                if s.status is StayStatus.COMPLETED
+                and s.dwell_seconds is not None
+                and not s.implausible
             ]
             open_count = sum(1 for s in stays if s.status is StayStatus.IN_PROGRESS)
             out.append(
@@ -137,6 +139,7 @@ class InMemoryReads:
                     mean(dwell),
                     median(dwell),
                     p90(dwell),
+                    sum(1 for s in stays if s.implausible),
                 )
             )
         return tuple(out)
@@ -193,6 +196,7 @@ class InMemoryReads:
     ) -> tuple[LegPerformance, ...]:
         self.calls.append("leg_performance")
         groups = defaultdict(list)
+        excluded: Counter[tuple[str, str, str]] = Counter()
         for t in self.timelines.values():
             for leg in t.legs:
                 if (
@@ -200,18 +204,24 @@ class InMemoryReads:
                     and from_location in (None, leg.from_location)
                     and to_location in (None, leg.to_location)
                 ):
-                    groups[(leg.from_location, leg.to_location, leg.mode)].append(leg)
+                    key = (leg.from_location, leg.to_location, leg.mode)
+                    if leg.implausible:
+                        excluded[key] += 1
+                    else:
+                        groups[key].append(leg)
+        keys = sorted(set(groups) | set(excluded))
         return tuple(
             LegPerformance(
                 origin,
                 destination,
                 mode,
-                len(legs),
-                median([float(x.travel_seconds) for x in legs]),
-                median([x.swod_kmh for x in legs if x.swod_kmh is not None]),
-                median([x.swd_kmh for x in legs if x.swd_kmh is not None]),
+                len(groups[(origin, destination, mode)]),
+                median([float(x.travel_seconds) for x in groups[(origin, destination, mode)]]),
+                median([x.swod_kmh for x in groups[(origin, destination, mode)] if x.swod_kmh]),
+                median([x.swd_kmh for x in groups[(origin, destination, mode)] if x.swd_kmh]),
+                excluded[(origin, destination, mode)],
             )
-            for (origin, destination, mode), legs in sorted(groups.items())
+            for origin, destination, mode in keys
         )
 
     async def rollup_status(self) -> tuple[RollupStatus, ...]:

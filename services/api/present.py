@@ -138,6 +138,7 @@ _STAY_FIELDS = (
     "inspection_started_at",
     "inspection_completed_at",
     "dwell_seconds",
+    "implausible",
 )
 
 
@@ -168,6 +169,7 @@ def leg(view: LegView) -> schemas.Leg:
         origin_dwell_seconds=view.origin_dwell_seconds,
         swod_kmh=view.swod_kmh,
         swd_kmh=view.swd_kmh,
+        implausible=view.implausible,
     )
 
 
@@ -230,6 +232,7 @@ def location_bucket(view: LocationPerformance, granularity: Granularity) -> sche
         stays_count=view.stays_count,
         completed_count=view.completed_count,
         in_progress_count=view.in_progress_count,
+        excluded_count=view.excluded_count,
         dwell=stats(
             view.completed_count,
             view.dwell_mean_seconds,
@@ -278,6 +281,7 @@ def location_items_json(views: Sequence[LocationPerformance], granularity: Granu
                 "stays_count": view.stays_count,
                 "completed_count": view.completed_count,
                 "in_progress_count": view.in_progress_count,
+                "excluded_count": view.excluded_count,
                 "dwell": {
                     "count": view.completed_count,
                     "mean_seconds": mean,
@@ -357,6 +361,7 @@ def leg_item(view: LegPerformance) -> schemas.LegPerformanceItem:
         travel_median_hours=hours(view.travel_median_seconds),
         swod_median_kmh=view.swod_median_kmh,
         swd_median_kmh=view.swd_median_kmh,
+        excluded_count=view.excluded_count,
     )
 
 

@@ -75,6 +75,11 @@ class Stay(Schema):
     dwell_seconds: int | None = Field(description="Arrival to departure; null while open.")
     dwell_hours: float | None
     stages: StageDurations
+    implausible: bool = Field(
+        default=False,
+        description="Voided by a plausibility rule (docs/domain.md, Plausibility): the "
+        "timeline keeps it, KPIs leave it out.",
+    )
 
 
 class ConsignmentSummary(Schema):
@@ -200,6 +205,11 @@ class Leg(Schema):
     origin_dwell_seconds: int | None
     swod_kmh: float | None = Field(description="CPMM speed without delay.")
     swd_kmh: float | None = Field(description="CPMM speed with delay (the origin's dwell).")
+    implausible: bool = Field(
+        default=False,
+        description="Voided by a plausibility rule (docs/domain.md, Plausibility): the "
+        "timeline keeps it, KPIs leave it out.",
+    )
 
 
 class Timeline(Schema):
@@ -283,6 +293,11 @@ class LocationBucket(Schema):
     stays_count: int = Field(description="Stays that arrived in the bucket.")
     completed_count: int
     in_progress_count: int = Field(description="Of those, still at the location.")
+    excluded_count: int = Field(
+        default=0,
+        description="Of those, voided by a plausibility rule (docs/domain.md): not in "
+        "completed_count nor in the dwell figures.",
+    )
     dwell: DurationStats
 
 
@@ -324,6 +339,11 @@ class LegPerformanceItem(Schema):
     travel_median_hours: float | None
     swod_median_kmh: float | None
     swd_median_kmh: float | None
+    excluded_count: int = Field(
+        default=0,
+        description="Legs voided by a plausibility rule (docs/domain.md), left out of "
+        "legs_count and the figures.",
+    )
 
 
 class LegPerformanceReport(Schema):

@@ -235,6 +235,7 @@ class ChannelTaker:
         self._newest_offsets: dict[Any, int] = {}  # per partition taken from
         self._events: list[Any] = []
         self._newest_age = 0.0  # of the newest record taken, when it was taken
+        self._oldest_age = 0.0  # of the batch's first record, when it was taken
 
     @property
     def taken(self) -> int:
@@ -243,6 +244,10 @@ class ChannelTaker:
     @property
     def newest_age(self) -> float:
         return self._newest_age
+
+    @property
+    def oldest_age(self) -> float:
+        return self._oldest_age
 
     @property
     def stopping(self) -> bool:
@@ -255,7 +260,10 @@ class ChannelTaker:
             # get_nowait, not the queue's deque: faust resumes fetching as a full one ebbs.
             self._take(queue.get_nowait())
         if len(events) > before:
-            self._newest_age = record_age(events[-1], self._clock())
+            now = self._clock()
+            self._newest_age = record_age(events[-1], now)
+            if not before:
+                self._oldest_age = record_age(events[0], now)
 
     async def take_next(self, seconds: float) -> bool:
         try:
@@ -264,6 +272,8 @@ class ChannelTaker:
             return False
         if self._take(event):
             self._newest_age = record_age(event, self._clock())
+            if len(self._events) == 1:
+                self._oldest_age = self._newest_age
         return True
 
     def records_left(self) -> bool:

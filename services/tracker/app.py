@@ -20,11 +20,12 @@ from services.common.kafka_internals import (
     ack_events,
     use_direct_delivery,
 )
-from services.tracker.batch_tracker import BatchTracker, RecentHistories
+from services.tracker.batch_tracker import BatchTracker
 from services.tracker.batch_window import BatchWindow, take_batches
 from services.tracker.dead_letters import DeadLetterSink
 from services.tracker.derived import FaustDerivedTopics
 from services.tracker.gc_pacing import BatchPacedCollection
+from services.tracker.history_cache import RecentHistories
 from services.tracker.overdue import OverdueScanner
 from services.tracker.settings import TrackerSettings
 from services.tracker.state_table import STATE_STORE_OPTIONS, TableStates
@@ -104,7 +105,7 @@ def create_app(
     derived = FaustDerivedTopics(
         _raw_topic(app, settings.topic("consignment-updates")), alerts_topic
     )
-    history = RecentHistories(settings.tracker_cache_events)
+    history = RecentHistories(settings.tracker_cache_mib * 1024**2)
     tracker = BatchTracker(reference, history, states, store, derived)
     dead_letters = DeadLetterSink(
         store, _raw_topic(app, settings.topic("dead-letters")), alerts_topic
@@ -113,6 +114,7 @@ def create_app(
         settings.tracker_batch_size,
         within=settings.tracker_batch_seconds,
         backlog_within=settings.tracker_backlog_batch_seconds,
+        live_max_events=settings.tracker_live_batch_size,
     )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

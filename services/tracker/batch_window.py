@@ -1,14 +1,20 @@
-"""When a batch closes: small while the tracker keeps up, large while it catches up.
+"""When a batch closes: soon while the tracker keeps up, large while it catches up.
 
-A batch's cost goes mostly with the consignments it touches (each is rebuilt, written
-and announced once per batch), so under a backlog a longer window pays; under live
-traffic it only adds latency. The window closes `within` seconds after the agent asks.
-If the newest record taken had then reached Kafka more than a window earlier, the
-tracker reads behind the log, and the batch keeps filling, in short slices, until it
-is full, the tracker has caught up (a record taken fresh, or a quiet slice while the
-log holds nothing past the records taken), or `backlog_within` has passed. A quiet
-slice alone is no end of the log: the fetcher often leaves the queue empty for a moment
-while partitions are far behind. docs/tracker.md (*Batches*) has the measurements.
+While the tracker keeps up, a batch closes once its first record has spent the latency
+budget (`within`) since it reached Kafka, or once it holds `live_max_events`, whichever
+comes first. A record that already waited longer (while the previous batch was being
+stored) closes its batch at once with whatever else is waiting, so the batch size
+follows the load and an event is queryable about one budget plus one batch's work after
+it was posted.
+
+A batch's cost goes mostly with the consignments it touches, so under a backlog a
+larger batch pays. If the newest record taken had reached Kafka more than `within`
+earlier, the tracker reads behind the log, and the batch keeps filling, in short
+slices, until it holds `max_events`, the tracker has caught up (a record taken fresh,
+or a quiet slice while the log holds nothing past the records taken), or
+`backlog_within` has passed since the agent asked. A quiet slice alone is no end of the
+log: the fetcher often leaves the queue empty for a moment while partitions are far
+behind. docs/tracker.md (*Batches*) has the measurements.
 
 Pure policy over a `Taker`; `take_batches` runs it over a faust stream.
 """
@@ -38,6 +44,11 @@ class Taker(Protocol):
         ...
 
     @property
+    def oldest_age(self) -> float:
+        """Seconds the batch's first record had spent in Kafka when it was taken."""
+        ...
+
+    @property
     def stopping(self) -> bool: ...
 
     def take_waiting(self, limit: int) -> None:
@@ -55,18 +66,31 @@ class Taker(Protocol):
 
 @dataclass(frozen=True)
 class BatchWindow:
-    max_events: int
-    within: float
+    max_events: int  # while catching up
+    within: float  # the latency budget while keeping up; the idle wait for a first record
     backlog_within: float
+    live_max_events: int | None = None  # while keeping up; None: `max_events`
     # While behind, the window grows in slices of this share of `within`, so a batch
     # that has caught up closes soon after, not a whole window later.
     slice_share: float = 0.1
 
+    @property
+    def live_size(self) -> int:
+        return min(self.live_max_events or self.max_events, self.max_events)
+
 
 async def fill_batch(taker: Taker, window: BatchWindow, clock: Callable[[], float]) -> None:
-    """Take records until `window` closes the batch. `clock`: monotonic seconds."""
+    """Take records until `window` closes the batch. `clock`: monotonic seconds. With no
+    record within `within`, the batch stays empty."""
     asked = clock()
-    await _fill(taker, window.max_events, clock, asked + window.within)
+    taker.take_waiting(window.live_size)
+    if not taker.taken:
+        await taker.take_next(window.within)
+        if not taker.taken:
+            return
+    # Ages come from Kafka's timestamps; one from a clock ahead of ours counts as fresh.
+    spent = min(max(taker.oldest_age, 0.0), window.within)
+    await _fill(taker, window.live_size, clock, clock() + window.within - spent)
     while _may_grow(taker, window) and taker.newest_age > window.within:
         left = window.backlog_within - (clock() - asked)
         if left <= 0:

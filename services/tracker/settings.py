@@ -20,11 +20,14 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     tracker_web_enabled: bool = False
     tracker_web_bind: str = Field(default="127.0.0.1", min_length=1)
     tracker_web_port: int = Field(default=6066, ge=1, le=65535)
-    # While the tracker reads behind the log a batch keeps filling for up to the backlog
-    # window (one rebuild for more of each consignment's events); while it keeps up, the
-    # window flushes what arrived (services/tracker/batch_window.py).
+    # While the tracker keeps up, a batch closes once its first record has been in Kafka
+    # for the latency budget (TRACKER_BATCH_SECONDS) or once it holds
+    # TRACKER_LIVE_BATCH_SIZE events; while it reads behind the log, it keeps filling up
+    # to TRACKER_BATCH_SIZE for at most the backlog window (one rebuild for more of each
+    # consignment's events). services/tracker/batch_window.py.
     tracker_batch_size: int = Field(default=100_000, ge=1, le=100_000)
-    tracker_batch_seconds: float = Field(default=1.0, gt=0, le=30)
+    tracker_live_batch_size: int = Field(default=2_000, ge=1, le=100_000)
+    tracker_batch_seconds: float = Field(default=0.15, gt=0, le=30)
     tracker_backlog_batch_seconds: float = Field(default=15.0, gt=0, le=60)
     # Records fetched but not yet taken (~2 KB each). Faust pauses a partition whose
     # buffer fills and fetches again only after it drains; a buffer the size of a batch
@@ -35,12 +38,12 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
     # Offsets are committed only after the producer is flushed, so nothing waits on it
     # but the records themselves.
     tracker_producer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
-    # Counted in events, as memory goes with them (docs/tracker.md, *Memory*).
-    tracker_cache_events: int = Field(
-        default=300_000,
+    tracker_cache_mib: int = Field(
+        default=850,
         ge=0,
-        description="Decoded events kept in memory per worker, whole histories, least "
-        "recently touched consignment out first.",
+        description="Memory per worker for the consignments it folded last (their events "
+        "and stored rows, estimated); least recently touched out first "
+        "(docs/tracker.md, *Memory*).",
     )
     tracker_partitions: int = Field(default=6, ge=1, le=256)
     # Workers that keep a warm copy of another worker's part of the states table. The

@@ -32,7 +32,8 @@ from storage.views import (
 Row = tuple[Any, ...]
 # The f-strings below only splice in this module's own constant SQL fragments (S608).
 
-_COMPLETED_DWELL = "status = 'completed' AND dwell_seconds IS NOT NULL"
+# A stay or leg a plausibility rule voided (docs/domain.md) is left out and counted apart.
+_COMPLETED_DWELL = "status = 'completed' AND dwell_seconds IS NOT NULL AND NOT implausible"
 _COMPLETED_TFI1 = "status = 'completed' AND tfi1_seconds IS NOT NULL"
 _LOCATION_FILTER = "(%(location)s::text IS NULL OR location = %(location)s)"
 _BORDER_FILTER = "(%(border)s::text IS NULL OR border_id = %(border)s)"
@@ -59,7 +60,8 @@ def _dwell_figures() -> str:
     return f"""count(*), count(*) FILTER (WHERE {_COMPLETED_DWELL}),
        count(*) FILTER (WHERE status = 'in_progress'),
        avg(dwell_seconds::double precision) FILTER (WHERE {_COMPLETED_DWELL}),
-       {_exact("dwell_seconds", _COMPLETED_DWELL)}"""
+       {_exact("dwell_seconds", _COMPLETED_DWELL)},
+       count(*) FILTER (WHERE implausible)"""
 
 
 _LOCATIONS_EXACT = f"""
@@ -72,7 +74,7 @@ GROUP BY 2, 1 ORDER BY 2, 1
 # from stays (at most six days each side).
 _LOCATIONS_BY_WEEK = f"""
 SELECT bucket, location, stays_count, completed_count, in_progress_count,
-       dwell_mean_seconds, dwell_median_seconds, dwell_p90_seconds
+       dwell_mean_seconds, dwell_median_seconds, dwell_p90_seconds, excluded_count
 FROM location_dwell_weekly
 WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND {_LOCATION_FILTER}
 UNION ALL
@@ -114,7 +116,7 @@ ORDER BY {keys}
 _LOCATIONS_BY_DAY = _merged(
     f"""
     SELECT location, bucket, stays_count, completed_count, in_progress_count,
-           dwell_sum_seconds, dwell_sketch_keys, dwell_sketch_counts
+           dwell_sum_seconds, excluded_count, dwell_sketch_keys, dwell_sketch_counts
     FROM location_dwell_daily
     WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND {_LOCATION_FILTER}
     UNION ALL
@@ -122,6 +124,7 @@ _LOCATIONS_BY_DAY = _merged(
            count(*) FILTER (WHERE {_COMPLETED_DWELL}),
            count(*) FILTER (WHERE status = 'in_progress'),
            sum(dwell_seconds) FILTER (WHERE {_COMPLETED_DWELL}),
+           count(*) FILTER (WHERE implausible),
            {_sketch("dwell_seconds", _COMPLETED_DWELL)}
     FROM stays
     WHERE %(fringe)s AND ((arrived_at >= %(start)s AND arrived_at < %(whole_start)s)
@@ -130,7 +133,8 @@ _LOCATIONS_BY_DAY = _merged(
     GROUP BY 1, 2""",  # noqa: S608
     "location, bucket",
     "sum(stays_count)::bigint, sum(completed_count)::bigint, sum(in_progress_count)::bigint,"
-    " sum(dwell_sum_seconds)::double precision / nullif(sum(completed_count), 0)",
+    " sum(dwell_sum_seconds)::double precision / nullif(sum(completed_count), 0),"
+    " sum(excluded_count)::bigint",
     ("dwell",),
 )
 _CROSSINGS_EXACT = f"""
@@ -165,32 +169,36 @@ _CROSSINGS_FROM_ROLLUPS = _merged(
     ("tfi1",),
 )
 _LEGS_EXACT = f"""
-SELECT from_location, to_location, mode, count(*),
-       (percentile_disc(0.5) WITHIN GROUP (ORDER BY travel_seconds))::double precision,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY swod_kmh),
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY swd_kmh)
+SELECT from_location, to_location, mode, count(*) FILTER (WHERE NOT implausible),
+       (percentile_disc(0.5) WITHIN GROUP (ORDER BY travel_seconds)
+            FILTER (WHERE NOT implausible))::double precision,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY swod_kmh) FILTER (WHERE NOT implausible),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY swd_kmh) FILTER (WHERE NOT implausible),
+       count(*) FILTER (WHERE implausible)
 FROM legs
 WHERE departed_at >= %(start)s AND departed_at < %(end)s AND {_LEG_FILTER}
 GROUP BY from_location, to_location, mode ORDER BY from_location, to_location, mode
 """  # noqa: S608
 _LEGS_FROM_ROLLUPS = _merged(
     f"""
-    SELECT from_location, to_location, mode, legs_count, travel_sketch_keys,
+    SELECT from_location, to_location, mode, legs_count, excluded_count, travel_sketch_keys,
            travel_sketch_counts, swod_sketch_keys, swod_sketch_counts, swd_sketch_keys,
            swd_sketch_counts
     FROM leg_time_daily
     WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND {_LEG_FILTER}
     UNION ALL
-    SELECT from_location, to_location, mode, count(*), {_sketch("travel_seconds")},
-           {_sketch("swod_kmh", "swod_kmh IS NOT NULL")},
-           {_sketch("swd_kmh", "swd_kmh IS NOT NULL")}
+    SELECT from_location, to_location, mode, count(*) FILTER (WHERE NOT implausible),
+           count(*) FILTER (WHERE implausible),
+           {_sketch("travel_seconds", "NOT implausible")},
+           {_sketch("swod_kmh", "swod_kmh IS NOT NULL AND NOT implausible")},
+           {_sketch("swd_kmh", "swd_kmh IS NOT NULL AND NOT implausible")}
     FROM legs
     WHERE %(fringe)s AND ((departed_at >= %(start)s AND departed_at < %(whole_start)s)
                           OR (departed_at >= %(whole_end)s AND departed_at < %(end)s))
       AND {_LEG_FILTER}
     GROUP BY 1, 2, 3""",  # noqa: S608
     "from_location, to_location, mode",
-    "sum(legs_count)::bigint",
+    "sum(legs_count)::bigint, sum(excluded_count)::bigint",
     ("travel", "swod", "swd"),
 )
 _ROLLUP_STATUS = """
@@ -232,10 +240,7 @@ class KpiQueries:
             rows = await self._rows(_LOCATIONS_BY_WEEK, params | whole_weeks(start, end))
             return tuple(LocationPerformance(*row) for row in rows)
         rows = await self._rows(_LOCATIONS_BY_DAY, params | whole_days(start, end))
-        return tuple(
-            LocationPerformance(row[1], row[0], *row[2:6], *_quantiles(row[6], row[7], 0.5, 0.9))
-            for row in rows
-        )
+        return tuple(_location_from_rollups(row) for row in rows)
 
     async def crossing_performance(
         self,
@@ -268,15 +273,7 @@ class KpiQueries:
         if percentiles is Percentiles.EXACT:
             return tuple(LegPerformance(*row) for row in await self._rows(_LEGS_EXACT, params))
         rows = await self._rows(_LEGS_FROM_ROLLUPS, params | whole_days(start, end))
-        return tuple(
-            LegPerformance(
-                *row[:4],
-                *_quantiles(row[4], row[5], 0.5),
-                *_quantiles(row[6], row[7], 0.5),
-                *_quantiles(row[8], row[9], 0.5),
-            )
-            for row in rows
-        )
+        return tuple(_leg_from_rollups(row) for row in rows)
 
     async def rollup_status(self) -> tuple[RollupStatus, ...]:
         """Each rollup's last complete refresh and its run of failures since."""
@@ -309,6 +306,22 @@ def whole_weeks(start: datetime, end: datetime) -> dict[str, Any]:
     if first >= last:
         first = last = end
     return {"whole_start": first, "whole_end": last, "fringe": start < first or last < end}
+
+
+def _location_from_rollups(row: Row) -> LocationPerformance:
+    """location, bucket, counts, mean, excluded, then the merged dwell sketch."""
+    median, p90 = _quantiles(row[7], row[8], 0.5, 0.9)
+    return LocationPerformance(
+        row[1], row[0], row[2], row[3], row[4], row[5], median, p90, excluded_count=row[6]
+    )
+
+
+def _leg_from_rollups(row: Row) -> LegPerformance:
+    """from, to, mode, legs, excluded, then the travel, SWOD and SWD sketches."""
+    (travel,) = _quantiles(row[5], row[6], 0.5)
+    (swod,) = _quantiles(row[7], row[8], 0.5)
+    (swd,) = _quantiles(row[9], row[10], 0.5)
+    return LegPerformance(row[0], row[1], row[2], row[3], travel, swod, swd, row[4])
 
 
 def _quantiles(

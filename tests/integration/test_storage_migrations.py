@@ -139,12 +139,14 @@ _DURATION = ("completed_count", "in_progress_count")
 _SKETCH = (("_sketch_keys", "integer[]"), ("_sketch_counts", "bigint[]"))
 
 
-def _duration_columns(metric: str, sketch: bool) -> list[tuple[str, str]]:
+def _duration_columns(metric: str, sketch: bool, screened: bool = False) -> list[tuple[str, str]]:
+    """`screened`: stays, whose rollups also count what a plausibility rule voided."""
     return [
         *((name, "bigint") for name in _DURATION),
         (f"{metric}_sum_seconds", "bigint"),
         (f"{metric}_mean_seconds", "double precision"),
         (f"{metric}_max_seconds", "integer"),
+        *((("excluded_count", "bigint"),) if screened else ()),
         (f"{metric}_median_seconds", "double precision"),
         (f"{metric}_p90_seconds", "double precision"),
         *(((f"{metric}{suffix}", kind) for suffix, kind in _SKETCH) if sketch else ()),
@@ -159,19 +161,19 @@ ROLLUP_COLUMNS = {
         *_TIME,
         *_STAY_GROUP,
         ("stays_count", "bigint"),
-        *_duration_columns("dwell", False),
+        *_duration_columns("dwell", False, screened=True),
     ],
     "location_dwell_daily": [
         *_TIME,
         *_STAY_GROUP,
         ("stays_count", "bigint"),
-        *_duration_columns("dwell", True),
+        *_duration_columns("dwell", True, screened=True),
     ],
     "location_dwell_weekly": [
         *_TIME,
         ("location", "text"),
         ("stays_count", "bigint"),
-        *_duration_columns("dwell", False),
+        *_duration_columns("dwell", False, screened=True),
     ],
     "crossing_time_hourly": [
         *_TIME,

@@ -21,7 +21,7 @@ def reference() -> CorridorReference:
 
 @cache
 def journeys() -> tuple[Journey, ...]:
-    config = SimulationConfig(seed=99, consignments=4000, days=60)
+    config = SimulationConfig(seed=99, consignments=6000, days=60)
     return tuple(simulate_journeys(config, reference()))
 
 

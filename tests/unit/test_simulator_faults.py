@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from simulator import FaultKind, FaultRates, SimulationConfig, simulate
+from simulator import Delivery, FaultKind, FaultRates, SimulationConfig, simulate
 
 RATES = FaultRates(
     duplicate=0.05,
@@ -93,3 +93,44 @@ def test_a_clean_run_delivers_each_consignment_in_order_once() -> None:
         last[d.consignment_id] = key
     assert result.invalid_payloads == []
     assert not result.summary.faults
+
+
+SOURCES = FaultRates(late_declaration=0.3, batching_port="AZ-ALAT", replayed_day=9)
+DAY = 86400
+
+
+def source_run() -> list[Delivery]:
+    result = simulate(SimulationConfig(seed=23, consignments=120, days=20, faults=SOURCES))
+    return list(result.deliveries)
+
+
+def test_a_batching_port_delivers_each_day_at_the_next_midnight() -> None:
+    batched = [d for d in source_run() if d.fault is FaultKind.MIDNIGHT_BATCH]
+    assert batched
+    for d in batched:
+        assert d.event.location == "AZ-ALAT"
+        assert d.deliver_ts % DAY == 0
+        assert d.deliver_ts - DAY < d.event.occurred_at.timestamp() < d.deliver_ts
+
+
+def test_a_replayed_day_is_the_whole_day_again_a_day_later() -> None:
+    deliveries = source_run()
+    start = int(SimulationConfig().start.timestamp()) + 9 * DAY
+    day = [d for d in deliveries if start <= d.deliver_ts < start + DAY]
+    again = [d for d in deliveries if d.fault is FaultKind.REPLAYED_DAY]
+    assert day
+    assert sorted(d.json() for d in again) == sorted(d.json() for d in day)
+    assert {d.deliver_ts - DAY for d in again} == {d.deliver_ts for d in day}
+
+
+def test_a_late_declaration_arrives_after_the_first_gate_report() -> None:
+    deliveries = source_run()
+    first_gate: dict[str, int] = {}
+    for d in deliveries:
+        if d.event.source.system.value in ("gate", "port"):
+            first_gate.setdefault(d.consignment_id, d.deliver_ts)
+    late = [d for d in deliveries if d.fault is FaultKind.LATE_DECLARATION]
+    assert late
+    for d in late:
+        assert d.event.event_type.value.startswith("declaration.")
+        assert d.deliver_ts > first_gate[d.consignment_id]

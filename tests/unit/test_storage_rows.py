@@ -144,3 +144,24 @@ def test_permit_ids_keep_their_dashes() -> None:
         replace(timeline, events=(*timeline.events[:-1], permitted)), load_reference()
     ).consignment
     assert row.permit_id == "TR-AZ-2026-1-1042"
+
+
+def test_legs_and_stays_a_plausibility_rule_voids_are_flagged_for_kpis() -> None:
+    from corridor.timeline import build_timeline
+    from tests.unit.factories import declared, event, visit
+
+    too_fast = [*declared(), *visit("KZ-NUR-ZHOLY", 0, 1), *visit("KZ-AKTAU", 14.8, 20)]
+    instant = [
+        event(EventType.GATE_ARRIVED, "AZ-ALAT", 45),
+        event(EventType.GATE_DEPARTED, "AZ-ALAT", 45),
+    ]
+    rows = timeline_rows(build_timeline([*too_fast, *instant], load_reference()))
+    assert [(leg.to_location, leg.implausible) for leg in rows.legs] == [
+        ("KZ-AKTAU", True),
+        ("AZ-ALAT", False),
+    ]
+    assert [(stay.location, stay.implausible) for stay in rows.stays] == [
+        ("KZ-NUR-ZHOLY", False),
+        ("KZ-AKTAU", False),
+        ("AZ-ALAT", True),
+    ]

@@ -1,5 +1,6 @@
-"""When a batch closes, on a virtual clock: after the window while records are fresh,
-later (up to the backlog window) while they had waited in Kafka, at once when full."""
+"""When a batch closes, on a virtual clock: once its first record has spent the latency
+budget while records are fresh, later (up to the backlog window) while they had waited
+in Kafka, at once when full."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ class FakeTaker:
     def newest_age(self) -> float:
         return self.batch[-1].age if self.batch else 0.0
 
+    @property
+    def oldest_age(self) -> float:
+        return self.batch[0].age if self.batch else 0.0
+
     def clock(self) -> float:
         return self.now
 
@@ -60,11 +65,51 @@ def arriving(start: float, every: float, count: int, age: float) -> list[Record]
     return [Record(start + i * every, age) for i in range(count)]
 
 
-async def test_fresh_records_close_the_batch_after_the_window() -> None:
+async def test_fresh_records_close_the_batch_a_budget_after_the_first() -> None:
     taker = FakeTaker(arriving(0.1, 0.4, 10, age=0.0))
     await fill_batch(taker, WINDOW, taker.clock)
     assert taker.taken == 3  # at 0.1, 0.5, 0.9; the one at 1.3 is the next batch's
+    assert taker.now == pytest.approx(1.1)
+
+
+async def test_with_no_record_within_the_budget_the_batch_stays_empty() -> None:
+    taker = FakeTaker(arriving(2.5, 0.1, 10, age=0.0))
+    await fill_batch(taker, WINDOW, taker.clock)
+    assert taker.taken == 0
     assert taker.now == pytest.approx(1.0)
+
+
+LIVE = BatchWindow(max_events=100_000, within=0.15, backlog_within=15.0, live_max_events=2_000)
+
+
+async def test_under_steady_load_a_batch_closes_on_the_latency_budget() -> None:
+    taker = FakeTaker(arriving(0.0, 0.001, 10_000, age=0.02))  # 1,000 events/s
+    await fill_batch(taker, LIVE, taker.clock)
+    # The first record had spent 20 ms in Kafka: 130 ms more of records arriving.
+    assert taker.now == pytest.approx(0.13)
+    assert taker.taken == pytest.approx(131, abs=1)
+
+
+async def test_a_record_that_waited_past_the_budget_closes_the_batch_with_what_waits() -> None:
+    # The previous batch took 0.3 s to store: 300 records wait, the oldest 0.3 s old.
+    taker = FakeTaker(arriving(0.0, 0.001, 10_000, age=0.0), now=0.3)
+    taker.records[:300] = [Record(r.arrives_at, 0.3 - r.arrives_at) for r in taker.records[:300]]
+    await fill_batch(taker, LIVE, taker.clock)
+    assert taker.now == 0.3
+    assert taker.taken == 301
+
+
+async def test_a_fresh_burst_closes_the_batch_at_the_live_size() -> None:
+    taker = FakeTaker(arriving(0.0, 0.0, 10_000, age=0.0))
+    await fill_batch(taker, LIVE, taker.clock)
+    assert taker.taken == 2_000
+    assert taker.now == 0.0
+
+
+async def test_a_catch_up_fills_past_the_live_size() -> None:
+    taker = FakeTaker(arriving(0.0, 0.0, 10_000, age=HOUR), log_holds_more=True)
+    await fill_batch(taker, LIVE, taker.clock)
+    assert taker.taken == 10_000
 
 
 async def test_a_full_batch_closes_at_once() -> None:

@@ -7,33 +7,33 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corridor.alerts import Alert
 from corridor.events import EventType, TransitEvent
+from corridor.folding import FoldedEvents, fold_events
 from corridor.journey import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
-from services.tracker.batch_tracker import BatchTracker, RecentHistories, merge_events
+from services.tracker.batch_tracker import BatchTracker
+from services.tracker.history_cache import EVENT_BYTES, RecentHistories, held_bytes
 from storage.rows import TimelineRows, timeline_rows
 from tests.unit.factories import T0, declared, event, khorgos_to_aktau, reference, visit
 
 
 class FakeHistory:
     def __init__(self) -> None:
-        self.events: dict[str, list[TransitEvent]] = {}
+        self.events: dict[str, FoldedEvents] = {}
         self.stored: dict[str, TimelineRows] = {}
 
-    def get(self, consignment_id: str) -> list[TransitEvent] | None:
+    def get(self, consignment_id: str) -> FoldedEvents | None:
         return self.events.get(consignment_id)
 
     def stored_rows(self, consignment_id: str) -> TimelineRows | None:
         return self.stored.get(consignment_id)
 
-    def put(
-        self, consignment_id: str, events: Sequence[TransitEvent], stored: TimelineRows
-    ) -> None:
-        self.events[consignment_id] = list(events)
+    def put(self, consignment_id: str, folded: FoldedEvents, stored: TimelineRows) -> None:
+        self.events[consignment_id] = folded
         self.stored[consignment_id] = stored
 
     def forget(self, consignment_id: str) -> None:
@@ -78,7 +78,11 @@ class FakeStore:
             self.fail_next = False
             raise ConnectionError("database went away")
         for e in events:
-            self.raw[e.consignment_id] = merge_events(self.raw.get(e.consignment_id, []), [e])
+            known = self.raw.setdefault(e.consignment_id, [])
+            if not any(
+                (k.event_id, k.fingerprint()) == (e.event_id, e.fingerprint()) for k in known
+            ):
+                known.append(e)
         for cid, before in stored.items():  # the caller's idea of the rows must be right
             assert timeline_rows(self.timelines[cid], reference()) == before
         self.timelines.update({t.consignment_id: t for t in timelines})
@@ -212,43 +216,51 @@ async def test_a_restarted_worker_rebuilds_histories_from_the_database() -> None
     ]
 
 
-def test_recent_histories_hold_at_most_so_many_events_most_recently_used_first() -> None:
+def test_recent_histories_hold_at_most_so_many_bytes_most_recently_used_first() -> None:
     journey = khorgos_to_aktau()
-    one, two, three = journey[:2], journey[2:4], journey[4:7]
-    histories = RecentHistories(max_events=5)
-    rows = timeline_rows(build_timeline(one, reference()), reference())
+    one, two, three = (
+        fold_events(None, part) for part in (journey[:2], journey[2:4], journey[4:7])
+    )
+    rows = timeline_rows(one.timeline(reference()), reference())
+    histories = RecentHistories(max_bytes=held_bytes(one, rows) * 2 + EVENT_BYTES)
     histories.put("a", one, rows)
     histories.put("b", two, rows)
-    assert histories.get("a") == one  # touching "a" makes "b" the oldest
-    histories.put("c", three, rows)  # 7 events: "b" goes
+    assert histories.get("a") is one  # touching "a" makes "b" the oldest
+    histories.put("c", three, rows)  # one event more than "b": over the cap, "b" goes
     assert histories.get("b") is None
-    assert histories.get("a") == one
-    assert histories.get("c") == three
-    assert histories.events_held == 5
+    assert histories.get("a") is one
+    assert histories.get("c") is three
+    assert histories.bytes_held == held_bytes(one, rows) + held_bytes(three, rows)
 
-    histories.put("a", journey[:3], rows)  # a grown history replaces the old one
-    assert histories.events_held == 3  # 6 were over the cap: "c", now the oldest, went
-    assert histories.get("c") is None
+    grown = fold_events(one, journey[2:4])
+    histories.put("a", grown, rows)  # a grown history replaces the old one
+    assert histories.get("c") is None  # "c", now the oldest, went
+    assert histories.bytes_held == held_bytes(grown, rows)
     histories.forget("a")
-    assert histories.events_held == 0
+    assert histories.bytes_held == 0
 
 
-@given(order=st.permutations(range(11)), split=st.integers(min_value=0, max_value=11))
-def test_merging_in_steps_gives_the_distinct_events_in_timeline_order(
-    order: list[int], split: int
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+async def test_batches_with_a_small_cache_give_the_timelines_of_a_rebuild(
+    data: st.DataObject,
 ) -> None:
-    journey = khorgos_to_aktau()
-    conflicting = journey[4].model_copy(update={"location": "KZ-AKTAU"})  # same id, new content
-    pool = [*journey, conflicting]
-    arrivals = [pool[i] for i in order]
-    first = merge_events([], arrivals[:split])
-    merged = merge_events(first, [*arrivals[split:], *arrivals[: split // 2]])  # with re-sends
-    assert merged == sorted(pool, key=lambda e: (e.sort_key, e.fingerprint()))
-
-
-def test_merging_only_resends_hands_back_the_known_list() -> None:
-    known = merge_events([], khorgos_to_aktau())
-    assert merge_events(known, khorgos_to_aktau()[2:5]) is known
+    journeys = [
+        [e.model_copy(update={"consignment_id": f"CONS-{n}"}) for e in khorgos_to_aktau()]
+        for n in range(3)
+    ]
+    pool = [e for journey in journeys for e in journey]
+    arrivals = data.draw(st.permutations(pool + data.draw(st.lists(st.sampled_from(pool)))))
+    rows = timeline_rows(build_timeline(journeys[0], reference()), reference())
+    room = data.draw(st.integers(0, 3 * held_bytes(fold_events(None, journeys[0]), rows)))
+    store = FakeStore()
+    tracker = BatchTracker(reference(), RecentHistories(room), FakeStates(), store, FakeTopics())
+    size = data.draw(st.integers(1, 12))
+    for start in range(0, len(arrivals), size):
+        await tracker.track(arrivals[start : start + size])
+    for journey in journeys:
+        expected = build_timeline(journey, reference())
+        assert store.timelines[journey[0].consignment_id] == expected
 
 
 async def test_partition_progress_is_stored_with_the_batch_and_only_then() -> None:
