@@ -146,8 +146,10 @@ def _dt(ts: int) -> datetime:
 
 
 def arrived(journey: Journey) -> int | None:
-    """The true arrival at the destination, or None if it never got there in the run."""
-    if len(journey.stays) == len(journey.route.locations):
+    """The true arrival at the declared destination, or None if it never got there in the
+    run (stopped, cancelled, or deviated to another end)."""
+    path = journey.path or journey.route.locations
+    if len(journey.stays) == len(path) and path[-1] == journey.route.locations[-1]:
         return journey.stays[-1].arrived
     return None
 

@@ -4,7 +4,8 @@ The journey still ahead is a chain of parts: what is left of the current stay (o
 leg under way), then for every remaining stop the travel to it and, except at the
 destination, the stay there. Each part's duration is taken as lognormal, fitted to the
 median and p90 of the recent completed stays at that location (per mode) or legs on
-that segment; the part under way is conditioned on the time it has already taken, as
+that segment, with their exact mean where known (a fitted mean ran early on skewed
+stays: `bench.eta`); the part under way is conditioned on the time it has already taken, as
 `corridor.clearance` does for a wait. Parts are independent, so their means and
 variances add up, and the sum is again fitted with a lognormal of the same mean and
 variance (Fenton-Wilkinson): its median and p90, counted from `as_of`, are the p50 and
@@ -50,6 +51,8 @@ class DurationStats:
     count: int
     median_seconds: float
     p90_seconds: float
+    mean_seconds: float | None = None
+    """Their exact mean, when known; else the fitted lognormal's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,7 @@ def _remaining(stats: DurationStats, elapsed: float) -> _Moments:
     """Mean and variance of what is left of a lognormal part that has lasted `elapsed`."""
     mu, sigma = _lognormal(stats)
     if elapsed <= 0:
-        mean = math.exp(mu + sigma**2 / 2)
+        mean = stats.mean_seconds or math.exp(mu + sigma**2 / 2)
         return _Moments(mean, (math.exp(sigma**2) - 1) * mean**2)
     b = (math.log(elapsed) - mu) / sigma
     survival = _upper_tail(b)
@@ -265,13 +268,15 @@ def estimate_arrival(
         variance += part.variance
         if part_basis.kind is PartKind.TRAVEL:  # a leg ends with the arrival at its stop
             p50, p90 = _quantiles(mean, variance)
-            stops.append(
-                StopEstimate(
-                    route[stop],
-                    as_of + timedelta(seconds=round(p50)),
-                    as_of + timedelta(seconds=round(p90)),
-                )
-            )
+            arrival_p50 = as_of + timedelta(seconds=round(p50))
+            arrival_p90 = as_of + timedelta(seconds=round(p90))
+            if stops:
+                # A part with a wide spread and a short mean (a ferry that may leave
+                # today or in four days) can lower the fitted median of the sum; no stop
+                # is reached before the one ahead of it.
+                arrival_p50 = max(arrival_p50, stops[-1].arrival_p50)
+                arrival_p90 = max(arrival_p90, stops[-1].arrival_p90)
+            stops.append(StopEstimate(route[stop], arrival_p50, arrival_p90))
     final = stops[-1]
     return ArrivalEstimate(
         destination,
@@ -293,7 +298,7 @@ def sketch_stats(sketch: Sketch) -> DurationStats | None:
     middle, high = sketch.quantile(0.5), sketch.quantile(0.9)
     if middle is None or high is None:
         return None
-    return DurationStats(sketch.count, middle, high)
+    return DurationStats(sketch.count, middle, high, sketch.mean)
 
 
 def duration_stats(seconds: Sequence[float]) -> DurationStats | None:

@@ -5,7 +5,8 @@ per location and mode the dwell sketches of the stays that arrived in the window
 have ended, per segment the travel sketches of the legs that departed in it; whole UTC
 days from `location_dwell_daily` and `leg_time_daily`, the partial days at the window's
 ends from the base tables. Medians and p90s are the merged sketches' (within 1 %),
-counts exact. Trucks still waiting (open stays) are read live from `stays`.
+counts and means exact; stays and legs a plausibility rule voided are left out, as the
+rollups leave them out. Trucks still waiting (open stays) are read live from `stays`.
 
 Windowing by arrival leaves out the longest stays of the window's last days, still open;
 on the first 30 days of a simulated quarter that moved the ETA's error by 0.1 h against windowing
@@ -24,14 +25,17 @@ from storage.db import Pool
 # The rollups' merge and fringe helpers are the KPI reads' own: one way to read them.
 from storage.queries.kpis import _merged, _sketch, whole_days
 
-_COMPLETED = "status = 'completed' AND dwell_seconds IS NOT NULL"
+# As the rollups count them: completed, and not voided by a plausibility rule.
+_COMPLETED = "status = 'completed' AND dwell_seconds IS NOT NULL AND NOT implausible"
 _DWELL = _merged(
     f"""
-    SELECT location, mode, completed_count, dwell_sketch_keys, dwell_sketch_counts
+    SELECT location, mode, completed_count, dwell_sum_seconds, dwell_sketch_keys,
+           dwell_sketch_counts
     FROM location_dwell_daily
     WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND mode IS NOT NULL
     UNION ALL
     SELECT location, mode, count(*) FILTER (WHERE {_COMPLETED}),
+           sum(dwell_seconds) FILTER (WHERE {_COMPLETED}),
            {_sketch("dwell_seconds", _COMPLETED)}
     FROM stays
     WHERE %(fringe)s AND mode IS NOT NULL
@@ -39,22 +43,25 @@ _DWELL = _merged(
            OR (arrived_at >= %(whole_end)s AND arrived_at < %(end)s))
     GROUP BY 1, 2""",  # noqa: S608
     "location, mode",
-    "sum(completed_count)::bigint",
+    "sum(completed_count)::bigint, sum(dwell_sum_seconds)::double precision",
     ("dwell",),
 )
 _TRAVEL = _merged(
     f"""
-    SELECT from_location, to_location, legs_count, travel_sketch_keys, travel_sketch_counts
+    SELECT from_location, to_location, legs_count, travel_sum_seconds, travel_sketch_keys,
+           travel_sketch_counts
     FROM leg_time_daily
     WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s
     UNION ALL
-    SELECT from_location, to_location, count(*), {_sketch("travel_seconds")}
+    SELECT from_location, to_location, count(*) FILTER (WHERE NOT implausible),
+           sum(travel_seconds) FILTER (WHERE NOT implausible),
+           {_sketch("travel_seconds", "NOT implausible")}
     FROM legs
     WHERE %(fringe)s AND ((departed_at >= %(start)s AND departed_at < %(whole_start)s)
                           OR (departed_at >= %(whole_end)s AND departed_at < %(end)s))
     GROUP BY 1, 2""",  # noqa: S608
     "from_location, to_location",
-    "sum(legs_count)::bigint",
+    "sum(legs_count)::bigint, sum(travel_sum_seconds)::double precision",
     ("travel",),
 )
 _WAITING = """
@@ -85,8 +92,9 @@ class EtaQueries:
 
 
 def _summarised(rows: dict[Any, Any]) -> dict[Any, DurationStats]:
-    """Each row ends with its merged sketch's keys and counts."""
+    """Each row ends with the durations' sum, then their merged sketch's keys and counts."""
     summaries = {
-        key: sketch_stats(Sketch.from_arrays(row[-2], row[-1])) for key, row in rows.items()
+        key: sketch_stats(Sketch.from_arrays(row[-2], row[-1], row[-3] or 0.0))
+        for key, row in rows.items()
     }
     return {key: stats for key, stats in summaries.items() if stats is not None}

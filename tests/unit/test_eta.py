@@ -176,3 +176,20 @@ def test_duration_stats_are_the_corridor_percentiles() -> None:
     assert figures.count == 10
     assert figures.median_seconds <= figures.p90_seconds
     assert duration_stats([]) is None
+
+
+def test_a_wide_short_part_never_puts_a_later_stop_before_an_earlier_one() -> None:
+    # A narrow 40 h leg, then a stay at C that usually takes an hour but sometimes days.
+    data = corridor(C=stats(1, 60))
+    narrow = {key: stats(40, 41) for key in data.travel}
+    eta = estimate_arrival(
+        ROUTE,
+        "road",
+        Position("B", T0, T0),
+        T0,
+        CorridorStatistics(data.window_start, data.window_end, data.dwell, narrow),
+    )
+    p50s = [stop.arrival_p50 for stop in eta.stops]
+    p90s = [stop.arrival_p90 for stop in eta.stops]
+    assert p50s == sorted(p50s)
+    assert p90s == sorted(p90s)
