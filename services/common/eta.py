@@ -32,7 +32,8 @@ UNDER_WAY = frozenset(
 
 class EtaStatistics(Protocol):
     async def corridor_statistics(self, since: datetime, until: datetime) -> CorridorStatistics:
-        """Stays and legs that ended in [since, until), trucks waiting at `until`."""
+        """Stays that arrived and legs that departed in [since, until) and have ended; the
+        trucks still waiting at `until`."""
         ...
 
 

@@ -32,6 +32,7 @@ from standardwebhooks import Webhook
 from corridor.reference import load_reference
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.common.eta import CachedEtaStatistics
 from services.common.keys import Role
 from services.dispatcher.bootstrap import dispatcher
 from services.dispatcher.metrics import DispatcherMetrics
@@ -39,6 +40,7 @@ from services.dispatcher.settings import DispatcherSettings
 from services.ingest.memory import InMemoryKeyStore
 from services.tracker.derived import encode
 from storage.db import create_pool
+from storage.queries.eta import EtaQueries
 from storage.queries.webhooks import WebhookStore
 from storage.reads import ReadRepository
 
@@ -169,13 +171,44 @@ class World:
 async def world(
     fresh_database_url: str, kafka_bootstrap: str, topic_prefix: str, kafka_topics: dict[str, str]
 ) -> AsyncIterator[World]:
+    carriers = ("carrier-a", "carrier-b")
+    async with _world(
+        fresh_database_url, carriers, kafka_bootstrap, topic_prefix, kafka_topics
+    ) as w:
+        yield w
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def month_world(
+    populated_database_url: str,
+    sample_run: Any,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    kafka_topics: dict[str, str],
+) -> AsyncIterator[World]:
+    """The same on the simulated month: consignments with stays, so updates carry ETAs."""
+    carriers = tuple({c.carrier_id for c in sample_run[0].truth.consignments.values()})
+    async with _world(
+        populated_database_url, carriers, kafka_bootstrap, topic_prefix, kafka_topics
+    ) as w:
+        yield w
+
+
+@asynccontextmanager
+async def _world(
+    database_url: str,
+    carriers: tuple[str, ...],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    kafka_topics: dict[str, str],
+) -> AsyncIterator[World]:
     store = InMemoryKeyStore()
-    keys = {c: store.add(c, Role.CARRIER, carrier_id=c) for c in ("carrier-a", "carrier-b")}
+    keys = {c: store.add(c, Role.CARRIER, carrier_id=c) for c in carriers}
     api_settings = ApiSettings(
-        database_url=fresh_database_url, webhook_allowed_insecure_targets="127.0.0.1"
+        database_url=database_url, webhook_allowed_insecure_targets="127.0.0.1"
     )
     settings = DispatcherSettings(
-        database_url=fresh_database_url,
+        database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=topic_prefix,
         dispatcher_group_id=f"webhooks-{uuid.uuid4().hex[:8]}",
@@ -191,7 +224,7 @@ async def world(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
-        async with _served(fresh_database_url, store, api_settings, settings, metrics) as (
+        async with _served(database_url, store, api_settings, settings, metrics) as (
             api,
             running,
         ):
@@ -222,6 +255,7 @@ async def _served(
             reference=load_reference(),
             now=lambda: datetime.now(UTC),
             webhook_store=WebhookStore(pool),
+            eta_statistics=CachedEtaStatistics(EtaQueries(pool), ttl=600),
         )
         transport = httpx.ASGITransport(app=app)
         async with (
@@ -426,3 +460,40 @@ async def test_a_rotated_secret_signs_beside_the_old_one(world: World, receiver:
     received = receiver.at("/rotated")[0]
     verified(new_secret, received)
     verified(created["secret"], received)
+
+
+async def test_pushed_updates_carry_the_eta_the_status_api_gives(
+    month_world: World, receiver: Receiver, sample_run: Any
+) -> None:
+    truth = sample_run[0].truth
+    eta: dict[str, Any] = {}
+    for waiting in truth.consignments.values():
+        if waiting.state.value != "at_location":
+            continue
+        status = await month_world.api.get(
+            f"/v1/consignments/{waiting.consignment_id}",
+            headers=month_world.headers(waiting.carrier_id),
+        )
+        eta = status.json()["eta"]
+        if eta["arrival_p50"] is not None:
+            break
+    assert eta["arrival_p50"] is not None
+    created = await month_world.register(waiting.carrier_id, receiver.url("/eta"), ["eta"])
+    await month_world.update(
+        waiting.consignment_id, waiting.carrier_id, "at_location", waiting.current_location
+    )
+    await eventually(lambda: _count(receiver.at("/eta"), 1))
+    document = verified(created["secret"], receiver.at("/eta")[0])
+    assert document["type"] == "consignment.eta_changed"
+    pushed = document["data"]["eta"]
+    assert (pushed["arrival_p50"], pushed["arrival_p90"], pushed["destination"]) == (
+        eta["arrival_p50"],
+        eta["arrival_p90"],
+        eta["destination"],
+    )
+    # The same word again: the ETA has not moved past the threshold, nothing more is sent.
+    await month_world.update(
+        waiting.consignment_id, waiting.carrier_id, "at_location", waiting.current_location
+    )
+    await asyncio.sleep(1.5)
+    assert len(receiver.at("/eta")) == 1
