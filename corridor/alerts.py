@@ -26,6 +26,7 @@ class AlertKind(StrEnum):
     NON_POSITIVE_DURATION = "non_positive_duration"
     UNCONNECTED_JUMP = "unconnected_jump"
     OUT_OF_SEQUENCE = "out_of_sequence"
+    IDENTITY_CONFLICT = "identity_conflict"
     # Raised by the tracker, not the domain: a record it could not store (dead letter).
     DEAD_LETTER = "dead_letter"
 
@@ -41,6 +42,7 @@ _FROM_ANOMALY = {
     AnomalyKind.NON_POSITIVE_DURATION: AlertKind.NON_POSITIVE_DURATION,
     AnomalyKind.UNCONNECTED_JUMP: AlertKind.UNCONNECTED_JUMP,
     AnomalyKind.OUT_OF_SEQUENCE: AlertKind.OUT_OF_SEQUENCE,
+    AnomalyKind.IDENTITY_CONFLICT: AlertKind.IDENTITY_CONFLICT,
 }
 
 

@@ -8,6 +8,7 @@ documents the mapping from each source vocabulary to `EventType`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -15,8 +16,10 @@ from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -30,7 +33,21 @@ MAX_SEALS = 100
 LocationCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]+(?:-[A-Z0-9]+)*$", max_length=40)
 ]
-ConsignmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+CONSIGNMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+
+def _plain_path_segments(value: str) -> str:
+    # '/' is allowed (ids built from holder ids and carnets), but an id is also a URL path
+    # in the API: an empty, '.' or '..' segment would be rewritten by any client that
+    # normalises paths, so such an id could never be asked for as written.
+    if any(segment in ("", ".", "..") for segment in value.split("/")):
+        raise ValueError("must not contain an empty, '.' or '..' segment between '/'")
+    return value
+
+
+ConsignmentId = Annotated[
+    str, StringConstraints(pattern=CONSIGNMENT_ID_PATTERN), AfterValidator(_plain_path_segments)
+]
 CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 # The carrier_id of an event whose message names no carrier (an arrival notification, a
 # frontier crossing): it makes no claim, and the consignment's carrier comes from the
@@ -38,6 +55,49 @@ CarrierId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-
 CARRIER_NOT_NAMED = "not-named"
 # No NUL: PostgreSQL text and JSONB cannot hold it, and one would poison the pipeline.
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+# The instants an event may carry. The window is narrower than 2**31 - 1 seconds, so any
+# duration between two of them (dwell, travel, TFI1) fits a signed 32-bit integer column:
+# a poison pair of instants cannot overflow the database. Ingest narrows the upper end
+# further to "now plus the allowed clock skew".
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2068, 1, 1, tzinfo=UTC)
+INTEGER_COLUMN_MAX = 2**31 - 1  # PostgreSQL `integer`: stays, legs and crossings durations
+
+# RFC 3339 date-time with an explicit offset; no epoch numbers, no offset-less times.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-20T06:15:00Z")
+    return value
+
+
+def _within_window(value: datetime) -> datetime:
+    # Compared before any conversion to UTC, which would overflow at years 1 and 9999.
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError(
+            f"must be from {EARLIEST_INSTANT.isoformat()} and before {LATEST_INSTANT.isoformat()}"
+        )
+    return value
+
+
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_within_window),
+    Field(
+        json_schema_extra={
+            "formatMinimum": EARLIEST_INSTANT.isoformat(),
+            "formatExclusiveMaximum": LATEST_INSTANT.isoformat(),
+        }
+    ),
+]
 
 
 class EventType(StrEnum):
@@ -187,7 +247,7 @@ class EventAttributes(_Strict):
     vessel: ShortText | None = Field(default=None, description="Vessel name or IMO number.")
     voyage: ShortText | None = None
     permit_activity: PermitActivity | None = None
-    permit_expires_at: AwareDatetime | None = None
+    permit_expires_at: Instant | None = None
     inspection_channel: InspectionChannel | None = None
     customs_office: ShortText | None = Field(default=None, examples=["KZ000123"])
     reason: ShortText | None = Field(
@@ -227,7 +287,10 @@ class TransitEvent(_Strict):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     event_id: UUID = Field(description="Idempotency key: a re-sent event keeps its id.")
     event_type: EventType
-    occurred_at: AwareDatetime = Field(description="When it happened, with a UTC offset.")
+    occurred_at: Instant = Field(
+        description="When it happened: RFC 3339 with a UTC offset, from 2000-01-01T00:00:00Z "
+        "and at most the allowed clock skew (ingest's setting) in the future."
+    )
     location: LocationCode = Field(examples=["KZ-NUR-ZHOLY"])
     consignment_id: ConsignmentId
     carrier_id: CarrierId

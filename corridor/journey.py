@@ -42,6 +42,8 @@ class AnomalyKind(StrEnum):
     NON_POSITIVE_DURATION = "non_positive_duration"
     UNCONNECTED_JUMP = "unconnected_jump"
     OUT_OF_SEQUENCE = "out_of_sequence"
+    # An event names another carrier, carnet, MRN, permit or route than the first claim.
+    IDENTITY_CONFLICT = "identity_conflict"
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:

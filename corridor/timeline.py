@@ -13,18 +13,14 @@ from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import CARRIER_NOT_NAMED, EventType, TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from corridor.journey import Anomaly, AnomalyKind, Timeline
 from corridor.lifecycle import derive_status
 from corridor.movements import derive_crossings, derive_legs
+from corridor.ownership import consignment_identity, declared_route_id
 from corridor.plausibility import screen
 from corridor.reference import CorridorReference
 from corridor.stays import derive_stays
-
-# A rejected declaration declares nothing, so only these name the route.
-_ROUTE_DECLARING_TYPES = frozenset(
-    {EventType.DECLARATION_SUBMITTED, EventType.DECLARATION_ACCEPTED}
-)
 
 
 def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference) -> Timeline:
@@ -46,6 +42,7 @@ def derive_timeline(
     per `event_id`, as `deduplicate` keeps it) and the conflicts found among them. Both
     `build_timeline` and the incremental fold (`corridor.folding`) end here, so every
     rule has this one home."""
+    identity, identity_conflicts = consignment_identity(ordered)
     route_id = declared_route_id(ordered)
     route = reference.routes_by_id.get(route_id) if route_id else None
     stays, departure_anomalies = derive_stays(ordered)
@@ -54,6 +51,7 @@ def derive_timeline(
     screening = screen(ordered, stays, legs, reference)
     anomalies = [
         *conflicts,
+        *identity_conflicts,
         *departure_anomalies,
         *status.anomalies,
         *off_route(ordered, route),
@@ -63,7 +61,7 @@ def derive_timeline(
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=named_carrier(ordered),
+        carrier_id=identity.carrier_id or CARRIER_NOT_NAMED,
         state=status.state,
         current_location=status.current_location,
         last_event_at=max(event.occurred_at for event in ordered),
@@ -106,23 +104,6 @@ def deduplicate(events: Iterable[TransitEvent]) -> tuple[list[TransitEvent], lis
 def conflicting_versions(chosen: TransitEvent, versions: int) -> Anomaly:
     detail = f"{versions} different versions of this event; kept one"
     return anomaly_at(chosen, AnomalyKind.CONFLICTING_DUPLICATE, detail)
-
-
-def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:
-    """The route named by the latest declaration event that names one."""
-    for event in reversed(ordered):
-        if event.event_type in _ROUTE_DECLARING_TYPES and event.attributes.route_id:
-            return event.attributes.route_id
-    return None
-
-
-def named_carrier(ordered: Sequence[TransitEvent]) -> str:
-    """The carrier of the latest event that names one; events naming none make no claim,
-    so a message without a carrier never decides whose consignment it is."""
-    return next(
-        (e.carrier_id for e in reversed(ordered) if e.carrier_id != CARRIER_NOT_NAMED),
-        CARRIER_NOT_NAMED,
-    )
 
 
 def _anomaly_order(anomaly: Anomaly) -> tuple[object, ...]:

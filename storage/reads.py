@@ -8,8 +8,6 @@ The KPI reads (the rest of ``services.api.ports.ApiReads``) live in
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +28,7 @@ from storage.views import (
     ApiKeyRole,
     ApiKeyView,
     ConsignmentFilter,
+    ConsignmentKey,
     ConsignmentStatusView,
     ConsignmentView,
     CrossingView,
@@ -136,32 +135,21 @@ _FILTERS: dict[str, str] = {
 _NORMALISED = frozenset({"tir_carnet", "mrn", "permit_id", "vehicle_plate", "container"})
 
 
-def encode_cursor(last_event_at: datetime, consignment_id: str) -> str:
-    raw = json.dumps([last_event_at.isoformat(), consignment_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-class InvalidCursor(ValueError):
-    """A page cursor this module did not produce."""
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raise InvalidCursor (a ValueError) for a cursor this module did not produce."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, key = json.loads(raw)
-        moment = datetime.fromisoformat(when)
-    except (ValueError, TypeError) as error:
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from error
-    if moment.tzinfo is None or not isinstance(key, str):
-        raise InvalidCursor(f"invalid cursor {cursor!r}")
-    return moment, key
+_CARRIERS = "SELECT consignment_id, carrier_id FROM consignments WHERE consignment_id = ANY(%s)"
 
 
 class ReadRepository(KpiQueries):
     def __init__(self, pool: Pool) -> None:
         super().__init__(pool)
         self._pool = pool
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier of each of these consignments that is stored; unknown ids are absent."""
+        if not consignment_ids:
+            return {}
+        async with self._pool.connection() as conn:
+            rows = await _all(conn, _CARRIERS, (list(consignment_ids),))
+        return {str(row[0]): str(row[1]) for row in rows}
 
     async def consignment(
         self, consignment_id: str, carrier_id: str | None = None
@@ -197,11 +185,11 @@ class ReadRepository(KpiQueries):
         value: str,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]:
         """Consignments known by ``value`` as id, carnet, MRN, permit, plate or container,
         newest first; keyset pagination on (last_event_at, consignment_id)."""
-        after_time, after_id = decode_cursor(cursor) if cursor else (None, None)
+        after_time, after_id = after or (None, None)
         params = {
             "raw": value.strip(),
             "q": normalize_reference(value),
@@ -214,12 +202,7 @@ class ReadRepository(KpiQueries):
         async with self._pool.connection() as conn:
             rows = await _all(conn, _SEARCH, params)
         items = tuple(_consignment_view(row) for row in rows[:limit])
-        has_more = len(rows) > limit
-        last = items[-1] if items else None
-        next_cursor = (
-            encode_cursor(last.last_event_at, last.consignment_id) if has_more and last else None
-        )
-        return Page(items=items, next_cursor=next_cursor)
+        return Page(items=items, has_more=len(rows) > limit)
 
     async def in_progress_at(
         self,
@@ -309,10 +292,10 @@ class ReadRepository(KpiQueries):
         filters: ConsignmentFilter,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]:
         """Consignments matching every given filter, newest last event first; keyset
-        pagination on (last_event_at, consignment_id). Raises InvalidCursor."""
+        pagination on (last_event_at, consignment_id)."""
         conditions: list[sql.Composable] = []
         params: dict[str, Any] = {"limit": limit + 1}
         for name, template in _FILTERS.items():
@@ -327,8 +310,8 @@ class ReadRepository(KpiQueries):
         if carrier_id is not None:
             params["carrier"] = carrier_id
             conditions.append(sql.SQL("carrier_id = %(carrier)s"))
-        if cursor:
-            params["after_time"], params["after_id"] = decode_cursor(cursor)
+        if after is not None:
+            params["after_time"], params["after_id"] = after
             conditions.append(
                 sql.SQL("(last_event_at, consignment_id) < (%(after_time)s, %(after_id)s::text)")
             )
@@ -340,9 +323,7 @@ class ReadRepository(KpiQueries):
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(query, params)).fetchall()
         items = tuple(_consignment_view(row) for row in rows[:limit])
-        last = items[-1] if items and len(rows) > limit else None
-        next_cursor = encode_cursor(last.last_event_at, last.consignment_id) if last else None
-        return Page(items=items, next_cursor=next_cursor)
+        return Page(items=items, has_more=len(rows) > limit)
 
     async def location_queues(self, carrier_id: str | None = None) -> tuple[LocationQueueView, ...]:
         """Per location with open stays: how many, and the oldest arrival."""

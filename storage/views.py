@@ -34,12 +34,16 @@ class ApiKeyRole(StrEnum):
     ADMIN = "admin"
 
 
+# Where a consignment listing's previous page ended: (last_event_at, consignment_id).
+ConsignmentKey = tuple[datetime, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a keyset-paginated listing; pass ``next_cursor`` back for the next."""
+    """One page of a keyset-paginated listing; the next starts after the last item."""
 
     items: tuple[T, ...]
-    next_cursor: str | None
+    has_more: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import FastAPI, Security
-from fastapi.security import HTTPBearer
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from corridor.reference import CorridorReference
@@ -28,7 +27,7 @@ from services.api.settings import ApiSettings
 from services.api.track_session import SessionCodec
 from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
-from services.common.limits import RejectNulInQuery
+from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
 from storage.queries.webhooks import WebhookStore
 
@@ -46,9 +45,6 @@ seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaqu
 
 
 STATIC = Path(__file__).parent / "static"
-
-# Declares the scheme in the OpenAPI document; `require_roles` does the checking.
-_BEARER = Security(HTTPBearer(auto_error=False, description="`Authorization: Bearer mck_...`"))
 
 
 def create_app(
@@ -74,6 +70,7 @@ def create_app(
     metrics = ApiMetrics()
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
+    app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
     app.add_middleware(RequestMetrics, metrics=metrics)
     for router in (
         consignments.build_router(settings),
@@ -82,7 +79,7 @@ def create_app(
         locations.build_router(),
         webhooks.router,
     ):
-        app.include_router(router, dependencies=[_BEARER])
+        app.include_router(router)
     app.include_router(health.build_router(metrics, settings))
     app.include_router(track_page.router)
     app.mount("/track/static", StaticFiles(directory=STATIC), name="track-static")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime
@@ -23,6 +23,21 @@ from services.common.problems import FieldError, ProblemError
 # Outside these, bucket arithmetic would overflow Python's datetime.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+_BOUNDS_TEXT = "between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z (exclusive)"
+# The same bounds, stated in the OpenAPI document, so clients and fuzzers see them.
+INSTANT_BOUNDS = {
+    "formatMinimum": "1970-01-01T00:00:00Z",
+    "formatExclusiveMaximum": "9999-01-01T00:00:00Z",
+}
+
+
+def instant_query(description: str, **kwargs: object) -> Any:
+    """A `Query` for an RFC 3339 instant, with the bounds `within_bounds` enforces."""
+    return Query(
+        description=f"{description} RFC 3339 with offset, {_BOUNDS_TEXT}.",
+        json_schema_extra=INSTANT_BOUNDS,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ def known_location(context: ApiContext, field: str, code: str | None) -> str | N
 
 def within_bounds(field: str, moment: datetime) -> datetime:
     if not EARLIEST <= moment < LATEST:
-        raise invalid(field, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z")
+        raise invalid(field, f"must be {_BOUNDS_TEXT}")
     return moment.astimezone(UTC)
 
 
@@ -94,19 +109,16 @@ class TimeWindow:
 
 FromParam = Annotated[
     AwareDatetime | None,
-    Query(
+    instant_query(
+        "Start (inclusive); default `to` minus API_DEFAULT_RANGE_DAYS (30). `from` to `to` "
+        "may span at most API_MAX_RANGE_DAYS (400 by default) days.",
         alias="from",
-        description="Start (inclusive), RFC 3339 with offset; default `to` minus 30 days.",
         examples=["2026-03-01T00:00:00Z"],
     ),
 ]
 ToParam = Annotated[
     AwareDatetime | None,
-    Query(
-        alias="to",
-        description="End (exclusive), RFC 3339 with offset; default now.",
-        examples=["2026-04-01T00:00:00Z"],
-    ),
+    instant_query("End (exclusive); default now.", alias="to", examples=["2026-04-01T00:00:00Z"]),
 ]
 
 

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from corridor.journey import StayStatus
 from corridor.kpi import mean, median, p90
-from storage.reads import decode_cursor, encode_cursor
 from storage.rows import normalize_permit_id, normalize_reference
 from storage.views import (
     AlertView,
     ConsignmentFilter,
+    ConsignmentKey,
     ConsignmentStatusView,
     ConsignmentView,
     CrossingPerformance,
@@ -88,7 +88,7 @@ class InMemoryReads:
         filters: ConsignmentFilter,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]:
         self.calls.append("search_consignments")
         found = [
@@ -97,13 +97,9 @@ class InMemoryReads:
             if carrier_id in (None, t.consignment.carrier_id) and _matches(t.consignment, filters)
         ]
         found.sort(key=lambda c: (c.last_event_at, c.consignment_id), reverse=True)
-        if cursor:
-            after = decode_cursor(cursor)
+        if after is not None:
             found = [c for c in found if (c.last_event_at, c.consignment_id) < after]
-        items = tuple(found[:limit])
-        more = len(found) > limit
-        next_cursor = encode_cursor(items[-1].last_event_at, items[-1].consignment_id)
-        return Page(items=items, next_cursor=next_cursor if more else None)
+        return Page(items=tuple(found[:limit]), has_more=len(found) > limit)
 
     async def locations_performance(
         self,

@@ -12,6 +12,7 @@ from typing import Protocol
 from storage.views import (
     AlertView,
     ConsignmentFilter,
+    ConsignmentKey,
     ConsignmentStatusView,
     ConsignmentView,
     CrossingPerformance,
@@ -51,7 +52,7 @@ class ApiReads(Protocol):
         filters: ConsignmentFilter,
         carrier_id: str | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]: ...
 
     async def locations_performance(

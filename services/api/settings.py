@@ -55,6 +55,9 @@ class ApiSettings(DatabaseSettings, ReferenceDataSettings, WebhookTargetSettings
         pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$",
         description="Prefix of links in responses (`next`, timeline); empty for relative links.",
     )
+    api_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Longest a request body may take to arrive."
+    )
     api_startup_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
     @model_validator(mode="after")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.keys import KeyStore, Principal, Role, hash_key
@@ -23,11 +24,17 @@ def forbidden(detail: str) -> ProblemError:
     return ProblemError(403, "forbidden", "Forbidden", detail)
 
 
-def require_roles(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+def require_roles(
+    *roles: Role,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks the role."""
 
-    async def authenticate(request: Request) -> Principal:
-        credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
+    # `Security` declares the scheme in each service's OpenAPI document (securitySchemes
+    # and every protected operation's `security`), from the very check that runs.
+    async def authenticate(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> Principal:
         if credentials is None or not credentials.credentials:
             raise unauthorized("missing bearer API key")
         key_store: KeyStore = request.app.state.key_store

@@ -1,7 +1,9 @@
-"""ASGI middlewares that refuse input before any route sees it: oversize bodies, NUL bytes."""
+"""ASGI middlewares that refuse input before any route sees it: oversize bodies, bodies
+read too slowly, NUL bytes."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +54,64 @@ class BodySizeLimit:
             )
         )
         await response(scope, receive, send)
+
+
+class BodyReadTimedOut(Exception):
+    pass
+
+
+class BodyReadTimeout:
+    """Answer 408 when a request body has not fully arrived `seconds` after its first
+    read: a trickled body would otherwise hold a connection and a task for ever."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        body_complete = False
+        responded = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, body_complete
+            if body_complete:  # only a disconnect is left to wait for: no deadline
+                return await receive()
+            if deadline is None:
+                deadline = loop.time() + self.seconds
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyReadTimedOut from None
+            body_complete = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal responded
+            responded = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        except BodyReadTimedOut:
+            if responded:
+                raise
+            response = problem_response(
+                Problem(
+                    type="/problems/request-timeout",
+                    title="Request timeout",
+                    status=408,
+                    detail=f"the body did not arrive within {self.seconds:g} s",
+                    errors=[FieldError(field="body", rule="sent too slowly")],
+                ),
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
 
 
 class RejectNulInQuery:

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from corridor.reference import CorridorReference
 from services.common.keys import KeyStore
-from services.common.limits import BodySizeLimit, RejectNulInQuery
+from services.common.limits import BodyReadTimeout, BodySizeLimit, RejectNulInQuery
 from services.common.problems import (
     FieldError,
     Problem,
@@ -51,11 +51,16 @@ def create_app(
     app.state.key_store = key_store
     metrics = IngestMetrics.create()
     intake = EventIntake(
-        reference, publisher, now, timedelta(seconds=settings.ingest_max_future_skew_seconds)
+        reference,
+        publisher,
+        now,
+        timedelta(seconds=settings.ingest_max_future_skew_seconds),
+        carriers=directory,
     )
     install_problem_handlers(app)
     app.add_exception_handler(MalformedMessage, _on_malformed)
     app.add_middleware(BodySizeLimit, max_bytes=settings.ingest_max_body_bytes)
+    app.add_middleware(BodyReadTimeout, seconds=settings.ingest_body_timeout_seconds)
     app.add_middleware(RejectNulInQuery)
     app.include_router(
         build_router(

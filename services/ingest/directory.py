@@ -6,6 +6,7 @@ The PostgreSQL implementation lives in `services.ingest.pg_directory`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -21,6 +22,10 @@ class ConsignmentDirectory(Protocol):
         """(consignment_id, carrier_id) of the consignment known by this reference."""
         ...
 
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier each known consignment belongs to; unknown ids are absent."""
+        ...
+
 
 class EmptyDirectory:
     """Knows no consignment: every message falls back to its own identifiers."""
@@ -28,13 +33,16 @@ class EmptyDirectory:
     async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
         return None
 
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return {}
+
 
 async def resolve(message: MappedMessage, directory: ConsignmentDirectory) -> list[TransitEvent]:
     """Complete the drafts with the consignment the directory knows, else the fallback.
 
     The carrier is the one the message names, or `CARRIER_NOT_NAMED`: a message naming
     none is accepted whatever arrived before it, and the consignment's carrier comes
-    from the events that name one (`corridor.timeline.named_carrier`).
+    from the events that name one (`corridor.ownership`).
     """
     subject = message.subject
     found = None

@@ -12,13 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from corridor.errors import CorridorError
 from corridor.events import TransitEvent
 from corridor.identifiers import check_mrn, validate_references
+from corridor.ownership import (
+    ConsignmentIdentity,
+    claim_conflicts,
+    claimed_carrier,
+    consignment_identity,
+)
 from corridor.reference import CorridorReference
 from services.common.keys import Principal
 from services.common.problems import FieldError, validation_errors
@@ -47,6 +53,20 @@ class ForeignLocation(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
         self.location = location
+
+
+class OwnershipConflict(Exception):
+    """Some events name another carrier than their consignment's: nothing is published."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.rule}" for e in errors))
+        self.errors = errors
+
+
+class CarrierLookup(Protocol):
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The carrier each stored consignment belongs to; unknown ids are absent."""
+        ...
 
 
 class RecentEvents:
@@ -88,9 +108,11 @@ class EventIntake:
         publisher: EventPublisher,
         now: Callable[[], datetime],
         max_future_skew: timedelta,
+        carriers: CarrierLookup,
         recent: RecentEvents | None = None,
     ) -> None:
         self._reference = reference
+        self._carriers = carriers
         self._publisher = publisher
         self._now = now
         self._max_future_skew = max_future_skew
@@ -157,14 +179,16 @@ class EventIntake:
     ) -> list[ItemResult]:
         """Publish the valid candidates in one batch; raise before any 2xx if Kafka fails.
 
-        Raises `ForeignLocation` before publishing anything when any valid item is for a
-        location outside the key's scope, and `BrokerUnavailable` when Kafka did not ack.
+        Raises, before publishing anything, `ForeignLocation` when any valid item is for a
+        location outside the key's scope and `OwnershipConflict` when any names another
+        carrier than its consignment's; `BrokerUnavailable` when Kafka did not ack.
         """
         for candidate in candidates:
             if isinstance(candidate, Checked) and not principal.may_publish_for(
                 candidate.event.location
             ):
                 raise ForeignLocation(candidate.event.location)
+        await self._refuse_ownership_conflicts(candidates)
         results: list[ItemResult] = []
         to_publish: list[TransitEvent] = []
         seen_in_request: dict[str, str] = {}
@@ -182,6 +206,30 @@ class EventIntake:
             for event in to_publish:
                 self._recent.remember(str(event.event_id), event.fingerprint())
         return results
+
+    async def _refuse_ownership_conflicts(self, candidates: Sequence[Candidate]) -> None:
+        """A stored consignment keeps its carrier; within the request, the first claim does."""
+        by_consignment: dict[str, list[tuple[int, TransitEvent]]] = {}
+        for index, candidate in enumerate(candidates):
+            if isinstance(candidate, Checked):
+                event = candidate.event
+                by_consignment.setdefault(event.consignment_id, []).append((index, event))
+        if not by_consignment:
+            return
+        stored = await self._carriers.carriers_of(sorted(by_consignment))
+        errors: list[FieldError] = []
+        for consignment_id, items in by_consignment.items():
+            owner = claimed_carrier(stored.get(consignment_id))
+            if owner is None:
+                ordered = sorted((event for _, event in items), key=lambda e: e.sort_key)
+                owner = consignment_identity(ordered)[0].carrier_id
+            known = ConsignmentIdentity(carrier_id=owner)
+            for index, event in items:
+                for name, rule in claim_conflicts(known, event):
+                    field = name if len(candidates) == 1 else f"[{index}].{name}"
+                    errors.append(FieldError(field=field, rule=rule))
+        if errors:
+            raise OwnershipConflict(sorted(errors, key=lambda e: e.field))
 
     def _classify(self, index: int, event: TransitEvent, seen: dict[str, str]) -> ItemResult:
         event_id, fingerprint = str(event.event_id), event.fingerprint()

@@ -76,9 +76,17 @@ class InMemoryKeyStore:
 class InMemoryDirectory:
     def __init__(self) -> None:
         self._entries: dict[tuple[ReferenceKind, str], tuple[str, str]] = {}
+        self._carriers: dict[str, str] = {}
 
     def add(self, kind: ReferenceKind, value: str, consignment_id: str, carrier_id: str) -> None:
         self._entries[(kind, value)] = (consignment_id, carrier_id)
+        self.add_consignment(consignment_id, carrier_id)
+
+    def add_consignment(self, consignment_id: str, carrier_id: str) -> None:
+        self._carriers[consignment_id] = carrier_id
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return {i: self._carriers[i] for i in consignment_ids if i in self._carriers}
 
     def learn(self, event: TransitEvent) -> None:
         """Know the event's consignment as the tracker would once it stored the event."""

@@ -158,6 +158,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "Forbidden",
         "this key may not publish for location 'TR-KAPIKULE'; nothing was published",
     ),
+    409: _problem(
+        409,
+        "carrier-conflict",
+        "Conflict",
+        "carrier_id: differs from the carrier_id the consignment is fixed to",
+        "carrier_id",
+    ),
     413: _problem(
         413, "body-too-large", "Request body too large", "the body exceeds 2000000 bytes"
     ),

@@ -8,6 +8,8 @@ id, so the consignment an LRN names is the one with that id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.ingest.adapters.base import ReferenceKind
 from storage.reads import ReadRepository
 from storage.rows import normalize_reference
@@ -27,6 +29,9 @@ class PostgresConsignmentDirectory:
             if _reference(view, reference_kind) == wanted:
                 return view.consignment_id, view.carrier_id
         return None
+
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return await self._reads.carriers_of(consignment_ids)
 
 
 def _reference(view: ConsignmentView, kind: ReferenceKind) -> str | None:

@@ -18,7 +18,13 @@ from services.ingest.adapters import epermit, etir, ncts
 from services.ingest.adapters.base import MappedMessage
 from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.directory import ConsignmentDirectory, resolve
-from services.ingest.intake import Candidate, Checked, EventIntake, ForeignLocation
+from services.ingest.intake import (
+    Candidate,
+    Checked,
+    EventIntake,
+    ForeignLocation,
+    OwnershipConflict,
+)
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.results import IngestResult, report
@@ -39,7 +45,11 @@ def build_router(
     router = APIRouter(prefix="/v1", tags=["ingest"])
 
     async def publish(
-        endpoint: str, principal: Principal, candidates: Sequence[Candidate], response: Response
+        endpoint: str,
+        principal: Principal,
+        candidates: Sequence[Candidate],
+        response: Response,
+        carrier_field: str = "carrier_id",
     ) -> IngestResult:
         started = time.perf_counter()
         try:
@@ -48,6 +58,20 @@ def build_router(
             metrics.rejected.labels(endpoint, "forbidden_location").inc(len(candidates))
             raise forbidden(
                 f"this key may not publish for location {exc.location!r}; nothing was published"
+            ) from None
+        except OwnershipConflict as exc:
+            metrics.rejected.labels(endpoint, "carrier_conflict").inc(len(candidates))
+            raise ProblemError(
+                409,
+                "carrier-conflict",
+                "Conflict",
+                f"{exc}; a consignment's carrier is fixed by its first claim; "
+                "nothing was published",
+                # A mapped message names its carrier in its own vocabulary.
+                errors=[
+                    FieldError(field=e.field.replace("carrier_id", carrier_field), rule=e.rule)
+                    for e in exc.errors
+                ],
             ) from None
         except BrokerUnavailable:
             metrics.rejected.labels(endpoint, "broker_unavailable").inc(len(candidates))
@@ -90,7 +114,7 @@ def build_router(
             Checked(c.event, (*c.warnings, *findings)) if isinstance(c, Checked) else c
             for c in (intake.check(e, mrn_warning_field=ncts.MRN_ELEMENT) for e in events)
         ]
-        return await publish("ncts", principal, candidates, response)
+        return await publish("ncts", principal, candidates, response, message.subject.carrier_field)
 
     @router.post("/messages/epermit", **openapi.route("epermit", max_batch))
     async def post_epermit(
@@ -121,14 +145,18 @@ def build_router(
         message = epermit.to_message(document, intake.reference, where)
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        return await publish("epermit", principal, [intake.check(e) for e in events], response)
+        candidates = [intake.check(e) for e in events]
+        return await publish(
+            "epermit", principal, candidates, response, message.subject.carrier_field
+        )
 
     @router.post("/messages/etir", **openapi.route("etir", max_batch))
     async def post_etir(request: Request, principal: Publisher, response: Response) -> IngestResult:
         message = etir.to_message(parse_json(await request.body()), intake.reference)
         _within_scope(principal, message)
         events = await resolve(message, directory)
-        return await publish("etir", principal, [intake.check(e) for e in events], response)
+        candidates = [intake.check(e) for e in events]
+        return await publish("etir", principal, candidates, response, message.subject.carrier_field)
 
     return router
 

@@ -15,6 +15,9 @@ class IngestSettings(KafkaSettings, DatabaseSettings, ReferenceDataSettings):
     ingest_max_batch: int = Field(default=500, ge=1, le=10_000)
     ingest_max_body_bytes: int = Field(default=2_000_000, ge=1_024, le=50_000_000)
     ingest_max_xml_bytes: int = Field(default=1_000_000, ge=1_024, le=50_000_000)
+    ingest_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest a request body may take to arrive."
+    )
     ingest_max_future_skew_seconds: int = Field(default=300, ge=0, le=86_400)
     ingest_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ingest_retry_after_seconds: int = Field(default=5, ge=1, le=3_600)

@@ -15,6 +15,11 @@
 -- writes, so a late event or a replayed year anywhere in history is picked up by the
 -- next run. Plain PostgreSQL, TimescaleDB's Apache edition, and leg_time_daily on both
 -- (legs is no hypertable): materialized views refreshed by storage.kpi_refresh.
+--
+-- KPIs leave out what a plausibility rule voided (docs/domain.md, "Plausibility") and say
+-- how many they left out: location rollups count only plausible completed stays in their
+-- dwell figures and add `excluded_count`; leg_time_daily counts only plausible legs and adds
+-- `excluded_count`. Crossings carry no flag.
 
 DROP MATERIALIZED VIEW location_dwell_weekly;
 DROP MATERIALIZED VIEW location_dwell_daily;
@@ -30,6 +35,11 @@ DROP FUNCTION kpi_histogram_bucket(integer);
 DROP FUNCTION kpi_histogram_edges();
 DROP FUNCTION kpi_speed_histogram_bucket(double precision);
 DROP FUNCTION kpi_speed_histogram_edges();
+
+-- Legs and stays that a plausibility rule voids (corridor/plausibility.py): kept for the
+-- record and the timeline, left out of KPIs.
+ALTER TABLE stays ADD COLUMN implausible boolean NOT NULL DEFAULT false;
+ALTER TABLE legs ADD COLUMN implausible boolean NOT NULL DEFAULT false;
 
 -- Creates rollup `name` of `source` per `period` of `time_column` and `keys`, as a
 -- continuous aggregate when `continuous`, else a materialized view with the unique index
@@ -81,7 +91,7 @@ $$;
 
 -- Counts, sum, mean, max, median, p90 (and sketch) of a duration over its completed rows.
 CREATE FUNCTION pg_temp.kpi_durations(
-    counted text, metric text, column_name text, sketch boolean)
+    counted text, metric text, column_name text, sketch boolean, screened boolean)
 RETURNS text LANGUAGE sql AS $$
     SELECT format('count(*) AS %1$s, '
                   'count(*) FILTER (WHERE %4$s) AS completed_count, '
@@ -90,9 +100,13 @@ RETURNS text LANGUAGE sql AS $$
                   'avg(%3$s::double precision) FILTER (WHERE %4$s) AS %2$s_mean_seconds, '
                   'max(%3$s) FILTER (WHERE %4$s) AS %2$s_max_seconds, ',
                   counted, metric, column_name,
-                  format('status = ''completed'' AND %s IS NOT NULL', column_name))
+                  format('status = ''completed'' AND %s IS NOT NULL', column_name)
+                      || CASE WHEN screened THEN ' AND NOT implausible' ELSE '' END)
+        || CASE WHEN screened
+                THEN 'count(*) FILTER (WHERE implausible) AS excluded_count, ' ELSE '' END
         || pg_temp.kpi_quantiles(metric, column_name,
-                  format('status = ''completed'' AND %s IS NOT NULL', column_name),
+                  format('status = ''completed'' AND %s IS NOT NULL', column_name)
+                      || CASE WHEN screened THEN ' AND NOT implausible' ELSE '' END,
                   '_seconds', sketch)
 $$;
 
@@ -107,34 +121,39 @@ BEGIN
     END IF;
     PERFORM pg_temp.create_kpi_rollup('location_dwell_hourly', 'stays', 'arrived_at', '1 hour',
         'location, mode, direction',
-        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', false),
+        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', false, true),
         continuous, '5 minutes');
     PERFORM pg_temp.create_kpi_rollup('location_dwell_daily', 'stays', 'arrived_at', '1 day',
         'location, mode, direction',
-        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', true),
+        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', true, true),
         continuous, '15 minutes');
     PERFORM pg_temp.create_kpi_rollup('location_dwell_weekly', 'stays', 'arrived_at', '1 week',
         'location',
-        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', false),
+        pg_temp.kpi_durations('stays_count', 'dwell', 'dwell_seconds', false, true),
         continuous, '15 minutes');
     PERFORM pg_temp.create_kpi_rollup('crossing_time_hourly', 'crossings', 'arrived_at', '1 hour',
         'border_id, direction, mode',
-        pg_temp.kpi_durations('crossings_count', 'tfi1', 'tfi1_seconds', false),
+        pg_temp.kpi_durations('crossings_count', 'tfi1', 'tfi1_seconds', false, false),
         continuous, '5 minutes');
     PERFORM pg_temp.create_kpi_rollup('crossing_time_daily', 'crossings', 'arrived_at', '1 day',
         'border_id, direction, mode',
-        pg_temp.kpi_durations('crossings_count', 'tfi1', 'tfi1_seconds', true),
+        pg_temp.kpi_durations('crossings_count', 'tfi1', 'tfi1_seconds', true, false),
         continuous, '15 minutes');
     PERFORM pg_temp.create_kpi_rollup('leg_time_daily', 'legs', 'departed_at', '1 day',
         'from_location, to_location, mode',
-        'count(*) AS legs_count, sum(travel_seconds) AS travel_sum_seconds, '
-        'avg(travel_seconds::double precision) AS travel_mean_seconds, '
-        'max(travel_seconds) AS travel_max_seconds, '
-        || pg_temp.kpi_quantiles('travel', 'travel_seconds', 'true', '_seconds', true)
-        || ', count(swod_kmh) AS swod_count, '
-        || pg_temp.kpi_quantiles('swod', 'swod_kmh', 'swod_kmh IS NOT NULL', '_kmh', true)
-        || ', count(swd_kmh) AS swd_count, '
-        || pg_temp.kpi_quantiles('swd', 'swd_kmh', 'swd_kmh IS NOT NULL', '_kmh', true),
+        'count(*) FILTER (WHERE NOT implausible) AS legs_count, '
+        'count(*) FILTER (WHERE implausible) AS excluded_count, '
+        'sum(travel_seconds) FILTER (WHERE NOT implausible) AS travel_sum_seconds, '
+        'avg(travel_seconds::double precision) FILTER (WHERE NOT implausible)'
+        ' AS travel_mean_seconds, '
+        'max(travel_seconds) FILTER (WHERE NOT implausible) AS travel_max_seconds, '
+        || pg_temp.kpi_quantiles('travel', 'travel_seconds', 'NOT implausible', '_seconds', true)
+        || ', count(swod_kmh) FILTER (WHERE NOT implausible) AS swod_count, '
+        || pg_temp.kpi_quantiles('swod', 'swod_kmh', 'swod_kmh IS NOT NULL AND NOT implausible',
+                                 '_kmh', true)
+        || ', count(swd_kmh) FILTER (WHERE NOT implausible) AS swd_count, '
+        || pg_temp.kpi_quantiles('swd', 'swd_kmh', 'swd_kmh IS NOT NULL AND NOT implausible',
+                                 '_kmh', true),
         false, NULL);
 END
 $rollups$;

@@ -8,6 +8,7 @@ against the real processes.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -343,8 +344,12 @@ def ncts_cases() -> Iterator[Case]:
     for name, body in invalid.items():
         yield _ncts(name, body, 422, INVALID_INPUT)
     # Mapped fine, then refused by the intake's rules like a canonical event.
-    far_future = NCTS_SAMPLE.replace(b"2026-11-18T14:30:00", b"9999-11-18T14:30:00")
+    # The event time of a CC029C is its releaseDate.
+    far_future = NCTS_SAMPLE.replace(b"<releaseDate>2026-11-18", b"<releaseDate>2060-11-18")
     yield _ncts("date-far-future", far_future, 422, INVALID_EVENT)
+    # Beyond the contract's instant window: refused while the message is mapped.
+    year_9999 = NCTS_SAMPLE.replace(b"<releaseDate>2026-11-18", b"<releaseDate>9999-12-31")
+    yield _ncts("date-year-9999", year_9999, 422, INVALID_INPUT)
 
 
 # ------------------------------------------------------------ /v1/messages/etir, epermit
@@ -382,7 +387,7 @@ def etir_cases() -> Iterator[Case]:
         yield _etir(name, _json(ETIR_SAMPLE | change), 422, INVALID_INPUT)
     yield _etir("not-an-object", b"[1]", 422, INVALID_INPUT)
     refused_at_intake: dict[str, dict[str, Any]] = {
-        "occurred-far-future": {"occurredAt": "9999-11-20T06:40:00+05:00"},
+        "occurred-far-future": {"occurredAt": "2060-11-20T06:40:00+05:00"},
         "mrn-wrong-check-digit": {"mrn": "24GE000201T0000421"},
         "container-wrong-check-digit": {"containerNumbers": ["CSQU3054384"]},
     }
@@ -533,6 +538,87 @@ def api_cases() -> Iterator[Case]:
         )
 
 
+def _cursor(document: object | bytes) -> str:
+    raw = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def probe_cases() -> Iterator[Case]:
+    """What an independent probe of the running stack sent: extreme instants and offsets,
+    epoch numbers, path-like ids, and tampered page cursors."""
+    instants: dict[str, Any] = {
+        "year-1900": "1900-01-01T00:00:00Z",
+        "year-1950": "1950-01-01T00:00:00Z",
+        "just-before-2000": "1999-12-31T23:59:59Z",
+        "year-1-offset-overflows-utc": "0001-01-01T00:00:00+01:00",
+        "year-9999-offset-overflows-utc": "9999-12-31T23:30:00-01:00",
+        "epoch-number": 1_763_600_000,
+        "epoch-string": "1763600000",
+        "epoch-float": 1_763_600_000.25,
+        "epoch-zero": 0,
+    }
+    for name, value in instants.items():
+        yield _events(
+            f"probe-occurred_at-{name}", _json(event(occurred_at=value)), 422, INVALID_EVENT
+        )
+    for name, value in {
+        "dot-dot": "X/../H",
+        "trailing-dot-dot": "X/..",
+        "empty-segment": "X//H",
+    }.items():
+        body = _json(event(consignment_id=value))
+        yield _events(f"probe-consignment_id-{name}", body, 422, INVALID_EVENT)
+    for name, value in {
+        "year-1-offset": "0001-01-01T00:00:00+01:00",
+        "year-9999-offset": "9999-12-31T23:30:00-01:00",
+        "epoch-number": 1_763_600_000,
+    }.items():
+        yield _etir(
+            f"probe-occurredAt-{name}",
+            _json(ETIR_SAMPLE | {"occurredAt": value}),
+            422,
+            INVALID_INPUT,
+        )
+    created = json.loads((SAMPLES / "epermit_permit_created.json").read_text())
+    for name, value in {"year-9999": "31/12/9999", "year-1": "01/01/0001"}.items():
+        body = _json(created | {"expires_at": value})
+        yield _epermit(f"probe-expireAt-{name}", body, 422, INVALID_INPUT)
+    when = "2026-03-01T08:00:00+00:00"
+    cursors = {
+        "nul-in-key": _cursor([when, "SEC\u0000x"]),
+        "lone-surrogate": _cursor([when, "SEC\ud800"]),
+        "surrogate-bytes": _cursor(b'["2026-03-01T08:00:00+00:00","\xed\xa0\x80"]'),
+        "year-1-offset": _cursor(["0001-01-01T00:00:00+01:00", "C"]),
+        "year-9999-offset": _cursor(["9999-12-31T23:30:00-01:00", "C"]),
+        "naive-time": _cursor(["2026-03-01T08:00:00", "C"]),
+        "garbage": "not-a-cursor",
+        "alert-shaped": _cursor({"after": 1}),
+    }
+    for name, value in cursors.items():
+        yield Case(
+            f"api-consignments-probe-cursor-{name}",
+            "api",
+            "/v1/consignments",
+            422,
+            INVALID_REQUEST,
+            params={"cursor": value},
+        )
+    for name, value in {
+        "negative": _cursor({"after": -1}),
+        "too-big": _cursor({"after": 2**63}),
+        "extra-key": _cursor({"after": 1, "x": 2}),
+        "consignment-shaped": _cursor([when, "C"]),
+    }.items():
+        yield Case(
+            f"api-alerts-probe-cursor-{name}",
+            "api",
+            "/v1/alerts",
+            422,
+            INVALID_REQUEST,
+            params={"cursor": value},
+        )
+
+
 def corpus() -> list[Case]:
     cases = [
         *malformed_json(),
@@ -546,6 +632,7 @@ def corpus() -> list[Case]:
         *etir_cases(),
         *epermit_cases(),
         *api_cases(),
+        *probe_cases(),
     ]
     ids = [case.id for case in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"

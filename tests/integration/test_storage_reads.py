@@ -105,13 +105,13 @@ async def test_keyset_pagination_returns_each_row_exactly_once(storage_pool: Poo
     reader = ReadRepository(storage_pool)
 
     seen: list[str] = []
-    cursor = None
+    after = None
     for _ in range(10):
-        page = await reader.search_by_reference("77KZ001", limit=5, cursor=cursor)
+        page = await reader.search_by_reference("77KZ001", limit=5, after=after)
         seen.extend(c.consignment_id for c in page.items)
-        cursor = page.next_cursor
-        if cursor is None:
+        if not page.has_more:
             break
+        after = (page.items[-1].last_event_at, page.items[-1].consignment_id)
 
     assert sorted(seen) == sorted(t.consignment_id for t in timelines)
     assert len(seen) == len(set(seen)) == 23

@@ -437,3 +437,33 @@ async def test_status_of_a_consignment_between_locations_has_no_outlook(client: 
     assert body["in_progress_stays"] == []
     assert body["clearance"] is None
     assert "tracker_clock" not in client.reads.calls
+
+
+def test_openapi_states_the_enforced_instant_bounds_and_cursor_shape() -> None:
+    app = create_app(
+        ApiSettings(database_url="postgresql://u@h/db"),
+        reads=InMemoryReads(),
+        key_store=InMemoryKeyStore(),
+        reference=load_corridor_reference(),
+        now=lambda: NOW,
+    )
+    document = app.openapi()
+    for path, name in [
+        ("/v1/performance/locations", "from"),
+        ("/v1/performance/legs", "to"),
+        ("/v1/alerts", "since"),
+        ("/v1/consignments", "last_event_before"),
+    ]:
+        [parameter] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+        assert parameter["schema"]["formatMinimum"] == "1970-01-01T00:00:00Z", (path, name)
+        assert parameter["schema"]["formatExclusiveMaximum"] == "9999-01-01T00:00:00Z"
+    [cursor] = [
+        p for p in document["paths"]["/v1/alerts"]["get"]["parameters"] if p["name"] == "cursor"
+    ]
+    assert cursor["schema"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_-]+$"
+    [start] = [
+        p
+        for p in document["paths"]["/v1/performance/locations"]["get"]["parameters"]
+        if p["name"] == "from"
+    ]
+    assert "400" in start["description"]

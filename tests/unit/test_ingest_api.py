@@ -213,7 +213,14 @@ async def test_a_batch_with_a_foreign_location_is_403_and_publishes_nothing(h: H
     [
         (event(location="KZ-NOWHERE"), "location", "unknown corridor location"),
         (event(event_type="gate.teleported"), "event_type", "Input should be"),
-        (event(occurred_at="2026-11-20T06:15:00"), "occurred_at", "timezone"),
+        (event(occurred_at="2026-11-20T06:15:00"), "occurred_at", "with an offset"),
+        (event(occurred_at=1_763_600_000), "occurred_at", "RFC 3339"),
+        (event(occurred_at="1763600000"), "occurred_at", "RFC 3339"),
+        (event(occurred_at=1_763_600_000.5), "occurred_at", "RFC 3339"),
+        (event(occurred_at="1900-01-01T00:00:00Z"), "occurred_at", "from 2000-01-01"),
+        (event(occurred_at="1999-12-31T23:59:59Z"), "occurred_at", "from 2000-01-01"),
+        (event(occurred_at="0001-01-01T00:00:00+01:00"), "occurred_at", "from 2000-01-01"),
+        (event(occurred_at="9999-12-31T23:30:00-01:00"), "occurred_at", "from 2000-01-01"),
         (event(occurred_at="2026-11-26T12:00:00+00:00"), "occurred_at", "in the future"),
         (event(references={"mrn": "24KZ000123T0001235"}), "references.mrn", "check digit"),
         (
@@ -223,6 +230,9 @@ async def test_a_batch_with_a_foreign_location_is_403_and_publishes_nothing(h: H
         ),
         (event(references={"tir_carnet": "AB12"}), "references.tir_carnet", "carnet"),
         (event(consignment_id=42), "consignment_id", "string"),
+        (event(consignment_id="X/../H"), "consignment_id", "'..' segment"),
+        (event(consignment_id="X/.."), "consignment_id", "'..' segment"),
+        (event(consignment_id="X//H"), "consignment_id", "empty"),
         (event(extra_field=1), "extra_field", "Extra inputs"),
         ({k: v for k, v in event().items() if k != "carrier_id"}, "carrier_id", "required"),
     ],
@@ -230,11 +240,21 @@ async def test_a_batch_with_a_foreign_location_is_403_and_publishes_nothing(h: H
         "unknown-location",
         "unknown-event-type",
         "naive-timestamp",
+        "epoch-number",
+        "epoch-string",
+        "epoch-float",
+        "year-1900",
+        "just-before-2000",
+        "year-1-overflows-utc",
+        "year-9999-overflows-utc",
         "far-future",
         "mrn-check-digit",
         "container-check-digit",
         "carnet-shape",
         "wrong-type",
+        "dot-dot-segment",
+        "trailing-dot-dot",
+        "empty-segment",
         "extra-field",
         "missing-field",
     ],
@@ -351,3 +371,61 @@ async def test_events_too_far_in_the_future_use_the_injected_clock() -> None:
     async for h in make_harness(ingest_max_future_skew_seconds=0):
         soon = (NOW + timedelta(seconds=1)).isoformat()
         assert_problem(await h.post("/v1/events", event(occurred_at=soon)), 422, "occurred_at")
+
+
+# --- carrier ownership: a publisher cannot hand a consignment to another carrier -----------
+
+
+async def test_an_event_naming_another_carrier_for_a_known_consignment_is_409(
+    h: Harness,
+) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    hijack = event(event_type="seals.checked", carrier_id="carrier-az-99")
+    body = assert_problem(await h.post("/v1/events", hijack), 409, "carrier_id")
+    assert body["type"] == "/problems/carrier-conflict"
+    assert "carrier-kz-01" not in response_text(body)  # the owner is not the sender's to learn
+    assert h.publisher.events == []
+
+
+async def test_a_batch_with_one_hijack_publishes_nothing(h: Harness) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    fine = event(carrier_id="carrier-kz-01")
+    hijack = event(event_type="seals.checked", carrier_id="carrier-az-99")
+    assert_problem(await h.post("/v1/events", [fine, hijack]), 409, "[1].carrier_id")
+    assert h.publisher.events == []
+
+
+async def test_two_carriers_for_a_new_consignment_in_one_request_is_409(h: Harness) -> None:
+    declared = event(event_type="declaration.accepted", carrier_id="carrier-kz-01")
+    other = event(event_type="gate.arrived", carrier_id="carrier-az-99")
+    assert_problem(await h.post("/v1/events", [other, declared]), 409, "[0].carrier_id")
+    assert h.publisher.events == []
+
+
+async def test_the_owners_own_events_are_accepted(h: Harness) -> None:
+    h.directory.add_consignment("MC-2026-000123", "carrier-kz-01")
+    response = await h.post("/v1/events", event(carrier_id="carrier-kz-01"))
+    assert response.status_code == 202, response.text
+
+
+def response_text(body: dict[str, Any]) -> str:
+    return json.dumps(body)
+
+
+def test_openapi_declares_the_bearer_key_and_the_instant_window() -> None:
+    app = create_app(
+        settings(),
+        publisher=RecordingPublisher(),
+        key_store=InMemoryKeyStore(),
+        reference=load_corridor_reference(),
+        directory=InMemoryDirectory(),
+        now=lambda: NOW,
+    )
+    document = app.openapi()
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path in ("/v1/events", "/v1/messages/ncts", "/v1/messages/etir", "/v1/messages/epermit"):
+        assert document["paths"][path]["post"]["security"] == [{"HTTPBearer": []}], path
+        assert "409" in document["paths"][path]["post"]["responses"]
+    occurred_at = document["components"]["schemas"]["TransitEvent"]["properties"]["occurred_at"]
+    assert occurred_at["formatMinimum"].startswith("2000-01-01T00:00:00")
+    assert occurred_at["formatExclusiveMaximum"].startswith("2068-01-01T00:00:00")

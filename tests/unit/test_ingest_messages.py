@@ -269,10 +269,30 @@ def test_release_for_transit_carries_references_seals_and_mode() -> None:
 async def test_the_directory_supplies_the_consignment_the_message_names_the_carrier(
     api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
 ) -> None:
-    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
+    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "GE0123456789")
     await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
     [event] = publisher.events
     assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", "GE0123456789")
+
+
+async def test_a_message_naming_another_carrier_for_a_known_consignment_is_409(
+    api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
+) -> None:
+    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc029c_release_for_transit.xml"))
+    assert_problem(response, 409, "Consignment/Carrier/identificationNumber")
+    assert "carrier-ge-07" not in response.text
+    assert publisher.events == []
+
+
+async def test_a_message_naming_no_carrier_for_a_known_consignment_is_accepted(
+    api: Client, publisher: RecordingPublisher, directory: InMemoryDirectory
+) -> None:
+    directory.add(ReferenceKind.MRN, MRN, "MC-2026-000777", "carrier-ge-07")
+    response = await api.post("/v1/messages/ncts", sample("ncts_cc007c_arrival_notification.xml"))
+    assert response.status_code == 202, response.text
+    [event] = publisher.events
+    assert (event.consignment_id, event.carrier_id) == ("MC-2026-000777", CARRIER_NOT_NAMED)
 
 
 async def test_a_message_naming_no_carrier_is_accepted_for_an_unknown_consignment(
@@ -541,6 +561,9 @@ def etir(**changes: Any) -> str:
     [
         (etir(occurredAt="2026-11-20T06:40:00"), 422, "occurredAt"),
         (etir(occurredAt="2027-11-20T06:40:00+05:00"), 422, "occurred_at"),
+        (etir(occurredAt="0001-01-01T00:00:00+01:00"), 422, "occurredAt"),
+        (etir(occurredAt="9999-12-31T23:30:00-01:00"), 422, "occurredAt"),
+        (etir(occurredAt=1_763_600_000), 422, "occurredAt"),
         (etir(messageType="I99"), 422, "messageType"),
         (etir(tirCarnet="AB1"), 422, "tirCarnet"),
         (etir(holderId="KAZ-001"), 422, "holderId"),
@@ -552,6 +575,9 @@ def etir(**changes: Any) -> str:
     ids=[
         "naive-time",
         "far-future",
+        "year-1-overflows-utc",
+        "year-9999-overflows-utc",
+        "epoch-number",
         "unknown-type",
         "bad-carnet",
         "bad-holder",
@@ -676,6 +702,8 @@ def epermit_camel(**changes: Any) -> str:
         (epermit(company_id=None), {"location": "AZ-ALAT"}, 422, "company_id"),
         (epermit_camel(expireAt="2027-01-31"), {"location": "AZ-ALAT"}, 422, "expireAt"),
         (epermit_camel(permitId="AZ-1"), {"location": "AZ-ALAT"}, 422, "permitId"),
+        (epermit(expires_at="01/01/0001"), {"location": "AZ-ALAT"}, 422, "expires_at"),
+        (epermit_camel(expireAt="31/12/9999"), {"location": "AZ-ALAT"}, 422, "expireAt"),
     ],
     ids=[
         "no-location",
@@ -688,6 +716,8 @@ def epermit_camel(**changes: Any) -> str:
         "created-without-company",
         "camelcase-bad-date",
         "camelcase-bad-permit-id",
+        "date-year-1",
+        "camelcase-date-year-9999",
     ],
 )
 async def test_bad_epermit_events_are_problems(

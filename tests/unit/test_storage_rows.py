@@ -26,7 +26,6 @@ from corridor.journey import (
     Timeline,
 )
 from corridor.reference import load_reference
-from storage.reads import decode_cursor, encode_cursor
 from storage.rows import event_row, normalize_reference, timeline_rows
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -127,12 +126,6 @@ def test_event_row_keeps_the_whole_event() -> None:
 )
 def test_normalize_reference(raw: str, expected: str) -> None:
     assert normalize_reference(raw) == expected
-
-
-def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor(T0, "C-1")) == (T0, "C-1")
-    with pytest.raises(ValueError, match="invalid cursor"):
-        decode_cursor("not-a-cursor")
 
 
 def test_permit_ids_keep_their_dashes() -> None:

@@ -158,14 +158,16 @@ def test_the_timeline_is_sorted_and_summarised() -> None:
     assert t.route_id == "road-nur-zholy-aktau-kapikule"
 
 
-def test_carrier_is_the_latest_events_carrier() -> None:
+def test_a_later_event_naming_another_carrier_does_not_take_the_consignment() -> None:
     t = timeline(
         [
             event(E.GATE_ARRIVED, "KZ-AKTAU", 0, carrier_id="TRUCKER-1"),
             event(E.VESSEL_LOADED, "KZ-AKTAU", 3, carrier_id="ASCO-FERRY"),
         ]
     )
-    assert t.carrier_id == "ASCO-FERRY"
+    assert t.carrier_id == "TRUCKER-1"
+    [conflict] = [a for a in t.anomalies if a.kind is AnomalyKind.IDENTITY_CONFLICT]
+    assert conflict.detail.startswith("carrier_id:")
 
 
 def test_the_latest_declaration_naming_a_route_wins() -> None:

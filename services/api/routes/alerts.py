@@ -9,9 +9,21 @@ from pydantic import AwareDatetime
 
 from corridor.alerts import AlertKind
 from services.api import examples, present, schemas
-from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
+from services.api.deps import (
+    Context,
+    Reader,
+    carrier_scope,
+    instant_query,
+    known_location,
+    within_bounds,
+)
 from services.api.openapi import FORBIDDEN, responses
-from services.api.routes.paging import decode_alert_cursor, encode_alert_cursor, next_link
+from services.api.routes.paging import (
+    CURSOR_PATTERN,
+    alert_position,
+    encode_alert_cursor,
+    next_link,
+)
 from services.api.settings import ApiSettings
 
 DEFAULT_SINCE = timedelta(days=7)
@@ -33,14 +45,21 @@ def build_router(settings: ApiSettings) -> APIRouter:
         principal: Reader,
         context: Context,
         since: Annotated[
-            AwareDatetime | None, Query(description="RFC 3339 with offset; default 7 days ago.")
+            AwareDatetime | None, instant_query("Raised at or after; default 7 days ago.")
         ] = None,
         location: Annotated[str | None, Query(max_length=40)] = None,
         kind: AlertKind | None = None,
         limit: Annotated[int, Query(ge=1, le=settings.api_page_size_max)] = (
             settings.api_page_size_default
         ),
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=512,
+                pattern=CURSOR_PATTERN,
+                description="`next_cursor` of the previous page.",
+            ),
+        ] = None,
     ) -> schemas.AlertPage:
         start = within_bounds("since", since) if since else context.now() - DEFAULT_SINCE
         views = await context.reads.alerts(
@@ -48,7 +67,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             location=known_location(context, "location", location),
             kind=kind.value if kind else None,
             carrier_id=carrier_scope(principal),
-            after_id=decode_alert_cursor(cursor),
+            after_id=alert_position(cursor),
             limit=limit + 1,
         )
         more = len(views) > limit

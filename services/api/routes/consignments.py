@@ -10,11 +10,23 @@ from pydantic import AwareDatetime
 from corridor.clearance import RECENT_WINDOW, ClearanceOutlook, clearance_outlook
 from corridor.journey import ConsignmentState, StayStatus
 from services.api import examples, present, schemas
-from services.api.deps import Context, Reader, carrier_scope, known_location, within_bounds
+from services.api.deps import (
+    Context,
+    Reader,
+    carrier_scope,
+    instant_query,
+    known_location,
+    within_bounds,
+)
 from services.api.eta import present as present_eta
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
-from services.api.routes.paging import check_consignment_cursor, next_link
+from services.api.routes.paging import (
+    CURSOR_PATTERN,
+    consignment_position,
+    next_consignment_cursor,
+    next_link,
+)
 from services.api.settings import ApiSettings
 from services.common.eta import estimate_for
 from services.common.problems import ProblemError
@@ -139,12 +151,19 @@ def build_router(settings: ApiSettings) -> APIRouter:
         ] = None,
         last_event_before: Annotated[
             AwareDatetime | None,
-            Query(description="Only consignments with no event since this instant."),
+            instant_query("Only consignments with no event since this instant."),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.api_page_size_max)] = (
             settings.api_page_size_default
         ),
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=512,
+                pattern=CURSOR_PATTERN,
+                description="`next_cursor` of the previous page.",
+            ),
+        ] = None,
     ) -> schemas.ConsignmentPage:
         filters = ConsignmentFilter(
             tir_carnet=tir_carnet,
@@ -159,12 +178,13 @@ def build_router(settings: ApiSettings) -> APIRouter:
             ),
         )
         page = await context.reads.search_consignments(
-            filters, carrier_scope(principal), limit, check_consignment_cursor(cursor)
+            filters, carrier_scope(principal), limit, consignment_position(cursor)
         )
+        next_cursor = next_consignment_cursor(page.items, page.has_more)
         return schemas.ConsignmentPage(
             items=[present.summary(item, context.base) for item in page.items],
-            next_cursor=page.next_cursor,
-            links=schemas.PageLinks(next=next_link(request, context.base, page.next_cursor)),
+            next_cursor=next_cursor,
+            links=schemas.PageLinks(next=next_link(request, context.base, next_cursor)),
         )
 
     return router

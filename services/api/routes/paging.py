@@ -1,15 +1,17 @@
-"""Opaque page cursors and `next` links shared by the listing routes."""
+"""Page cursors of the listing routes, as query parameters and `next` links."""
 
 from __future__ import annotations
 
-import base64
-import json
 from urllib.parse import urlencode
 
 from fastapi import Request
 
+from services.api import cursors
 from services.api.deps import invalid
-from storage.reads import InvalidCursor, decode_cursor
+from storage.views import ConsignmentKey, ConsignmentView
+
+CURSOR_PATTERN = cursors.CURSOR_PATTERN
+_NOT_OURS = "not a cursor this API issued; pass `next_cursor` back"
 
 
 def next_link(request: Request, base: str, cursor: str | None) -> str | None:
@@ -21,30 +23,29 @@ def next_link(request: Request, base: str, cursor: str | None) -> str | None:
     return f"{base}{request.url.path}?{urlencode(params)}"
 
 
-def check_consignment_cursor(cursor: str | None) -> str | None:
-    if cursor is not None:
-        try:
-            decode_cursor(cursor)
-        except InvalidCursor:
-            raise invalid(
-                "cursor", "not a cursor this API issued; pass `next_cursor` back"
-            ) from None
-    return cursor
-
-
-def encode_alert_cursor(last_id: int) -> str:
-    raw = json.dumps({"after": last_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_alert_cursor(cursor: str | None) -> int | None:
+def consignment_position(cursor: str | None) -> ConsignmentKey | None:
+    """Where the page starts; a 422 naming `cursor` for one this API did not issue."""
     if cursor is None:
         return None
     try:
-        document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = document["after"]
-    except (ValueError, TypeError, KeyError):
-        after = None
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
-        raise invalid("cursor", "not a cursor this API issued; pass `next_cursor` back")
-    return after
+        return cursors.decode_consignment_cursor(cursor)
+    except cursors.InvalidCursor:
+        raise invalid("cursor", _NOT_OURS) from None
+
+
+def next_consignment_cursor(items: tuple[ConsignmentView, ...], has_more: bool) -> str | None:
+    if not has_more or not items:
+        return None
+    return cursors.encode_consignment_cursor(items[-1].last_event_at, items[-1].consignment_id)
+
+
+def alert_position(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return cursors.decode_alert_cursor(cursor)
+    except cursors.InvalidCursor:
+        raise invalid("cursor", _NOT_OURS) from None
+
+
+encode_alert_cursor = cursors.encode_alert_cursor

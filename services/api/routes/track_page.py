@@ -179,7 +179,7 @@ async def consignments(request: Request, visitor: SignedIn, context: Context) ->
         csrf=visitor.session.csrf,
         rows=rows,
         map=corridor_map(context.reference, trucks),
-        more=found.next_cursor is not None,
+        more=found.has_more,
     )
 
 

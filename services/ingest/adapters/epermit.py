@@ -24,6 +24,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, Va
 
 from corridor.errors import InvalidEvent
 from corridor.events import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     BorderDirection,
     EventAttributes,
     EventType,
@@ -177,9 +179,15 @@ def _snake(key: str) -> str:
 def _end_of_day(ledger_date: str, zone: ZoneInfo, field: str) -> datetime:
     day, month, year = (int(part) for part in ledger_date.split("/"))
     try:
-        return datetime.combine(datetime(year, month, day).date(), time(), zone) + timedelta(days=1)
-    except (ValueError, OverflowError) as exc:
+        start = datetime.combine(datetime(year, month, day).date(), time(), zone)
+    except ValueError as exc:
         raise InvalidEvent(field, f"{ledger_date!r} is not a usable date: {exc}") from None
+    # Checked before adding the day, which would overflow at the end of year 9999.
+    if not EARLIEST_INSTANT <= start < LATEST_INSTANT - timedelta(days=1):
+        raise InvalidEvent(
+            field, f"{ledger_date!r} is outside {EARLIEST_INSTANT.year}..{LATEST_INSTANT.year}"
+        )
+    return start + timedelta(days=1)
 
 
 EXAMPLE: dict[str, Any] = {

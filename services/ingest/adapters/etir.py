@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corridor.errors import InvalidEvent
 from corridor.events import (
     EventAttributes,
     EventType,
     InspectionChannel,
+    Instant,
     References,
     ShortText,
     Source,
@@ -60,7 +61,7 @@ class EtirMessage(BaseModel):
     tir_carnet: ShortText = Field(alias="tirCarnet", examples=["XH12345678"])
     holder_id: ShortText = Field(alias="holderId", examples=["KAZ/001/1234567"])
     customs_office: ShortText = Field(alias="customsOffice", examples=["KZ000123"])
-    occurred_at: AwareDatetime = Field(alias="occurredAt")
+    occurred_at: Instant = Field(alias="occurredAt")
     carrier_id: ShortText | None = Field(default=None, alias="carrierId")
     mrn: ShortText | None = None
     seals: tuple[ShortText, ...] = ()
