@@ -18,10 +18,13 @@ import uvicorn
 from corridor.errors import ReferenceDataError
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.common.eta import CachedEtaStatistics
 from services.common.keystore import PostgresKeyStore
 from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
+from storage.queries.eta import EtaQueries
+from storage.queries.webhooks import WebhookStore
 from storage.reads import ReadRepository
 
 
@@ -42,6 +45,10 @@ async def serve(settings: ApiSettings) -> None:
             key_store=PostgresKeyStore(reads),
             reference=reference,
             now=lambda: datetime.now(UTC),
+            eta_statistics=CachedEtaStatistics(
+                EtaQueries(pool), ttl=settings.api_eta_statistics_seconds
+            ),
+            webhook_store=WebhookStore(pool),
         )
         # Everything built so far (modules, schemas, routes) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it. Without this,

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
-from services.api.routes import alerts, consignments, health, locations, performance
+from services.api.routes import (
+    alerts,
+    consignments,
+    health,
+    locations,
+    performance,
+    track_page,
+    webhooks,
+)
 from services.api.settings import ApiSettings
+from services.api.track_session import SessionCodec
+from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
 from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
+from storage.queries.webhooks import WebhookStore
 
 DESCRIPTION = """\
 Where consignments on the Middle Corridor are, and how the corridor performs.
@@ -30,6 +44,9 @@ seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaqu
 """
 
 
+STATIC = Path(__file__).parent / "static"
+
+
 def create_app(
     settings: ApiSettings,
     *,
@@ -37,10 +54,19 @@ def create_app(
     key_store: KeyStore,
     reference: CorridorReference,
     now: Callable[[], datetime],
+    eta_statistics: EtaStatistics | None = None,
+    webhook_store: WebhookStore | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
-    app.state.context = ApiContext(settings=settings, reads=reads, reference=reference, now=now)
+    app.state.webhooks = webhook_store
+    app.state.track_sessions = SessionCodec(
+        settings.api_session_secret or secrets.token_urlsafe(32),
+        int(settings.api_session_hours * 3600),
+    )
+    app.state.context = ApiContext(
+        settings=settings, reads=reads, reference=reference, now=now, eta_statistics=eta_statistics
+    )
     metrics = ApiMetrics()
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
@@ -51,7 +77,10 @@ def create_app(
         performance.build_router(settings),
         alerts.build_router(settings),
         locations.build_router(),
+        webhooks.router,
     ):
         app.include_router(router)
     app.include_router(health.build_router(metrics, settings))
+    app.include_router(track_page.router)
+    app.mount("/track/static", StaticFiles(directory=STATIC), name="track-static")
     return app

@@ -16,6 +16,7 @@ from corridor.reference import CorridorReference
 from services.api.ports import ApiReads
 from services.api.settings import ApiSettings
 from services.common.auth import forbidden, require_roles
+from services.common.eta import EtaStatistics
 from services.common.keys import Principal, Role
 from services.common.problems import FieldError, ProblemError
 
@@ -47,6 +48,7 @@ class ApiContext:
     reads: ApiReads
     reference: CorridorReference
     now: Callable[[], datetime]
+    eta_statistics: EtaStatistics | None = None
 
     @property
     def base(self) -> str:
