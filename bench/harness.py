@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import itertools
 import json
@@ -47,7 +48,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bench import api_latency, cpu, ingest_latency, tracker_throughput
 from bench.rows import RowWatch
 from corridor.reference import load_reference
-from infra.kafka.broker import BrokerConfig, KafkaBroker, StartOutcome
+from infra.kafka.broker import BrokerConfig, StartOutcome
+from infra.kafka.cluster import KafkaCluster
 from infra.kafka.topics import ensure_topics, topic_specs
 from infra.postgres.cluster import ClusterConfig, PostgresCluster
 from infra.postgres.cluster import StartOutcome as ClusterStart
@@ -63,6 +65,7 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results"
 EVENTS_PER_CONSIGNMENT = tracker_throughput.EVENTS_PER_CONSIGNMENT
 INGEST_BATCH = 500
 INGEST_CLIENTS = 4
+STEADY_FIRST_SERIAL = 700_001  # past any catch-up run's ids (10M events: ~400k)
 LATENCY_TICK_SECONDS = 0.05  # a steady rate is posted as one small batch per tick
 POLL_SECONDS = 0.02  # how often the latency probe looks for newly visible rows
 # ~25 events each: ~3,750 events a day. A denser corridor puts more journeys under way at
@@ -162,6 +165,10 @@ def free_port() -> int:
 class Servers:
     bootstrap: str
     server_dsn: str  # the maintenance database; scratch databases are made beside it
+    # Of the tracker's changelog: 3 on a cluster; for servers given, as the environment says.
+    replication_factor: int = field(
+        default_factory=lambda: int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
+    )
 
     @functools.cached_property
     def processes(self) -> cpu.Servers | None:
@@ -169,7 +176,8 @@ class Servers:
         if not cpu.available():
             return None
         database_port = int(conninfo_to_dict(self.server_dsn).get("port") or 5432)
-        broker_port = int(self.bootstrap.rsplit(":", 1)[1])
+        # On a cluster, the first node's (the others' CPU is not counted).
+        broker_port = int(self.bootstrap.split(",")[0].rsplit(":", 1)[1])
         return cpu.Servers.listening_on(database_port, broker_port)
 
     def fresh_database(self, name: str) -> str:
@@ -194,16 +202,23 @@ def own_servers(
     broker_config: BrokerConfig = tracker_throughput.BENCH_BROKER,
     cluster_config: ClusterConfig = tracker_throughput.BENCH_CLUSTER,
 ) -> Iterator[Servers]:
-    """The benchmark's broker and cluster; stops at the end only what this call started."""
-    broker = KafkaBroker(broker_config)
+    """The benchmark's Kafka (`KAFKA_BROKERS=3`: a 3-node KRaft cluster, topics at
+    replication factor 3) and PostgreSQL; stops at the end only what this call started."""
+    brokers = int(os.environ.get("KAFKA_BROKERS", "1"))
+    if brokers > 1:  # its own run dir: a single broker's files are not a node's
+        broker_config = dataclasses.replace(
+            broker_config,
+            run_dir=broker_config.run_dir.with_name(f"{broker_config.run_dir.name}-{brokers}"),
+        )
+    broker = KafkaCluster(broker_config, brokers)
     cluster = PostgresCluster(cluster_config)
     launched = asyncio.run(broker.start(fresh_data=True))
     started = ClusterStart.ALREADY_RUNNING
     try:
         started = cluster.start()
-        asyncio.run(broker.wait_healthy(timeout=120))
+        asyncio.run(broker.wait_healthy(timeout=180))
         cluster.wait_ready(timeout=60)
-        yield Servers(broker.bootstrap_servers, cluster.dsn("postgres"))
+        yield Servers(broker.bootstrap_servers, cluster.dsn("postgres"), broker.replication_factor)
     finally:
         if started is ClusterStart.STARTED:
             cluster.stop()
@@ -223,6 +238,7 @@ class Stack:
     prefix: str
     run_dir: Path
     tracker_workers: int = 1
+    tracker_log_level: str = "warn"
     ingest_url: str = ""
     api_url: str = ""
     keys: dict[str, str] = field(default_factory=dict)
@@ -239,6 +255,7 @@ class Stack:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.servers.bootstrap,
             "KAFKA_TOPIC_PREFIX": self.prefix,
+            "KAFKA_REPLICATION_FACTOR": str(self.servers.replication_factor),
             "DATABASE_URL": self.database_url,
             "INGEST_PORT": str(ingest),
             "API_PORT": str(api),
@@ -262,7 +279,9 @@ class Stack:
                 "TRACKER_WEB_PORT": str(free_port()),
             }
             Path(worker_env["TRACKER_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-            commands.append((name, ["services.tracker", "worker", "-l", "warn"], worker_env))
+            commands.append(
+                (name, ["services.tracker", "worker", "-l", self.tracker_log_level], worker_env)
+            )
         for name, module, process_env in commands:
             with (self.run_dir / f"{name}.log").open("ab") as log:
                 self.processes[name] = subprocess.Popen(  # noqa: S603 (our own modules)
@@ -323,14 +342,20 @@ async def issue_keys(database_url: str) -> dict[str, str]:
     return {"publisher": publisher, "operator": operator}
 
 
-def simulated(events: int, seed: int) -> SimulationResult:
+def simulated(events: int, seed: int, first_serial: int = 1) -> SimulationResult:
     """A clean run of at least `events` events, at the same traffic density (consignments
     a day) at every scale, so that growing the run grows the data, not the congestion."""
     # Journeys cut off by the window's end emit fewer events than complete ones.
     consignments = max(2, events // 25)
     days = max(10.0, consignments / CONSIGNMENTS_A_DAY)
     return simulate(
-        SimulationConfig(seed=seed, consignments=consignments, days=days, start=ending_by(days))
+        SimulationConfig(
+            seed=seed,
+            consignments=consignments,
+            days=days,
+            start=ending_by(days),
+            first_serial=first_serial,
+        )
     )
 
 
@@ -593,7 +618,9 @@ async def steady_latency(stack: Stack, scale: Scale, report: Report) -> None:
     """Post `rate` events/s for `duration` s; time each event until its row is visible."""
     per_tick = max(1, round(scale.rate * LATENCY_TICK_SECONDS))
     ticks = max(1, round(scale.duration / LATENCY_TICK_SECONDS))
-    result = simulated(per_tick * ticks, seed=2)
+    # Its consignments must not be the catch-up's: another carrier's event for a known
+    # consignment is refused (409).
+    result = simulated(per_tick * ticks, seed=2, first_serial=STEADY_FIRST_SERIAL)
     deliveries = [d for _, d in zip(range(per_tick * ticks), result.deliveries, strict=False)]
     # Rendered up front: the sender and the probe share this event loop, and must stay idle.
     batches = [
@@ -713,7 +740,9 @@ async def api_latencies(
 
 
 @contextlib.asynccontextmanager
-async def running_stack(servers: Servers, workers: int = 1) -> AsyncIterator[Stack]:
+async def running_stack(
+    servers: Servers, workers: int = 1, tracker_log_level: str = "warn"
+) -> AsyncIterator[Stack]:
     name = f"bench_e2e_{uuid.uuid4().hex[:6]}"
     run_dir = REPO_ROOT / ".run" / "bench" / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -721,7 +750,13 @@ async def running_stack(servers: Servers, workers: int = 1) -> AsyncIterator[Sta
     prefix = f"bench.{uuid.uuid4().hex[:6]}."
     await ensure_topics(servers.bootstrap, topic_specs(prefix))
     stack = Stack(
-        servers, database_url, prefix, run_dir, workers, keys=await issue_keys(database_url)
+        servers,
+        database_url,
+        prefix,
+        run_dir,
+        workers,
+        tracker_log_level,
+        keys=await issue_keys(database_url),
     )
     try:
         stack.start()

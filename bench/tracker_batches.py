@@ -19,7 +19,6 @@ import gc
 import itertools
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from bench.tracker_throughput import EVENTS_PER_CONSIGNMENT
 from corridor.alerts import Alert
@@ -31,6 +30,7 @@ from services.tracker.batch_tracker import BatchTracker
 from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.history_cache import RecentHistories
 from simulator import SimulationConfig, simulate
+from storage.progress import Partition, PartitionProgress
 from storage.rows import TimelineRows, event_row, timeline_rows
 
 CACHE_BYTES = 850 * 1024**2  # the worker's default TRACKER_CACHE_MIB
@@ -51,7 +51,7 @@ class _Rows:
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
-        progress: Mapping[tuple[str, int], datetime],
+        progress: Mapping[Partition, PartitionProgress],
     ) -> Mapping[str, TimelineRows]:
         for event in events:
             event_row(event)

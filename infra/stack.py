@@ -31,6 +31,7 @@ DATABASE_NAME = "corridor"
 TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "corridor.")
 INGEST_PORT = int(os.environ.get("INGEST_PORT", "8001"))
 API_PORT = int(os.environ.get("API_PORT", "8002"))
+DISPATCHER_METRICS_PORT = int(os.environ.get("DISPATCHER_METRICS_PORT", "8003"))
 # 1: a single broker; 3: a KRaft cluster on loopback (topics replicated 3 times, 2 in sync).
 KAFKA_BROKERS = int(os.environ.get("KAFKA_BROKERS", "1"))
 
@@ -64,6 +65,7 @@ class StackEndpoints:
             "DATABASE_URL": self.database_url,
             "INGEST_PORT": str(INGEST_PORT),
             "API_PORT": str(API_PORT),
+            "DISPATCHER_METRICS_PORT": str(DISPATCHER_METRICS_PORT),
         }
 
 
@@ -83,12 +85,19 @@ def service_processes(env: dict[str, str]) -> list[ServiceProcess]:
         ServiceProcess("tracker", ["services.tracker", "worker"], env),
         ServiceProcess("kpi-refresh", ["storage", "refresh-views", "--every", "60"], env),
         ServiceProcess("api", ["services.api"], env, f"http://127.0.0.1:{API_PORT}/readyz"),
+        ServiceProcess(
+            "dispatcher",
+            ["services.dispatcher"],
+            env,
+            f"http://127.0.0.1:{DISPATCHER_METRICS_PORT}/metrics",
+        ),
     ]
     entry_points = {
         "ingest": "services.ingest.__main__",
         "tracker": "services.tracker.__main__",
         "kpi-refresh": "storage.__main__",
         "api": "services.api.__main__",
+        "dispatcher": "services.dispatcher.__main__",
     }
     return [p for p in candidates if _built(entry_points[p.name])]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from corridor.events import CarrierId, LocationCode
 from simulator.calibration import DEFAULT_CALIBRATION, Calibration, Share
@@ -175,6 +175,13 @@ class SimulationConfig(BaseModel):
 
     seed: int = 7
     consignments: int = Field(default=300, ge=1)
+    first_serial: int = Field(
+        default=1,
+        ge=1,
+        le=999_999,
+        description="Serial of the first consignment id (MC-<year>-<serial>): runs that share "
+        "a database keep apart by starting past each other's ids",
+    )
     start: AwareDatetime = DEFAULT_START
     days: PositiveFloat = 30.0
     road_share: Share = 0.7
@@ -187,6 +194,12 @@ class SimulationConfig(BaseModel):
         description="Multiplier on real capacities; None: (consignments/day) / "
         "calibration.reference_daily_consignments.",
     )
+
+    @model_validator(mode="after")
+    def _serials_fit_six_digits(self) -> SimulationConfig:
+        if self.first_serial + self.consignments - 1 > 999_999:
+            raise ValueError("first_serial + consignments - 1 must not exceed 999999")
+        return self
 
     @property
     def end(self) -> datetime:

@@ -109,7 +109,7 @@ class JourneySimulator:
             path, kind = self._path(route, kind)
             journey = Journey(
                 index=index,
-                consignment_id=f"MC-{year}-{index + 1:06d}",
+                consignment_id=f"MC-{year}-{index + self.config.first_serial:06d}",
                 carrier_id=carrier,
                 mode=route.mode,
                 route=route,

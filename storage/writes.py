@@ -22,6 +22,7 @@ from corridor.events import TransitEvent
 from corridor.model import Timeline
 from corridor.reference import CorridorReference
 from storage.db import Pool
+from storage.progress import DatabaseBehind, Partition, PartitionProgress
 from storage.rows import (
     AlertRow,
     ApiKeyRow,
@@ -123,13 +124,23 @@ ON CONFLICT (dedup_key) DO NOTHING
 RETURNING dedup_key
 """
 
-# A partition's clock only moves forward: a late event's older time leaves it alone.
+# A partition's clock and offset only move forward: a late event's older time, or a
+# replayed batch's older offset, leaves them alone.
 _RECORD_PROGRESS = """
-INSERT INTO tracker_progress (topic, partition, event_time)
-SELECT * FROM unnest(%s::text[], %s::integer[], %s::timestamptz[])
+INSERT INTO tracker_progress (topic, partition, event_time, next_offset)
+SELECT * FROM unnest(%s::text[], %s::integer[], %s::timestamptz[], %s::bigint[])
 ORDER BY 1, 2
 ON CONFLICT (topic, partition) DO UPDATE
-SET event_time = greatest(tracker_progress.event_time, excluded.event_time), updated_at = now()
+SET event_time = greatest(tracker_progress.event_time, excluded.event_time),
+    next_offset = greatest(tracker_progress.next_offset, excluded.next_offset),
+    updated_at = now()
+"""
+
+_STORED_OFFSETS = """
+SELECT p.topic, p.partition, CASE WHEN t.topic IS NULL THEN 0 ELSE t.next_offset END
+FROM unnest(%s::text[], %s::integer[]) AS p (topic, partition)
+LEFT JOIN tracker_progress t USING (topic, partition)
+WHERE t.topic IS NULL OR t.next_offset IS NOT NULL
 """
 
 _INSERT_API_KEY = """
@@ -296,6 +307,18 @@ async def _stage(
             await copy.write_row(row)
 
 
+async def _stored_offsets(cur: Cursor, partitions: Sequence[Partition]) -> dict[Partition, int]:
+    await cur.execute(_STORED_OFFSETS, _columns(sorted(partitions), 2))
+    return {(topic, partition): offset for topic, partition, offset in await cur.fetchall()}
+
+
+async def _check_not_behind(cur: Cursor, expected: Mapping[Partition, int]) -> None:
+    stored = await _stored_offsets(cur, list(expected))
+    behind = {tp: stored[tp] for tp, offset in expected.items() if stored.get(tp, offset) < offset}
+    if behind:
+        raise DatabaseBehind(behind)
+
+
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
@@ -348,26 +371,37 @@ class WriteRepository:
         timelines: Sequence[Timeline] = (),
         alerts: Sequence[AlertRow] = (),
         stored: Mapping[str, TimelineRows] | None = None,
-        progress: Mapping[tuple[str, int], datetime] | None = None,
+        progress: Mapping[Partition, PartitionProgress] | None = None,
+        expected_offsets: Mapping[Partition, int] | None = None,
     ) -> BatchResult:
         """Events, timelines and alerts of one batch, all in one transaction.
 
         `stored` may give, per consignment, the rows it holds now (as a caller that wrote
         them knows: `BatchResult.written`); only the stays, crossings and legs that differ
         are then written. Without it, a consignment's child rows are replaced whole.
-        `progress` gives, per (topic, partition) the batch read, its newest event time.
+        `progress` gives, per (topic, partition) the batch read, its newest event time and
+        next offset. `expected_offsets`: the next offsets the caller knows the database
+        holds at least; raises `DatabaseBehind`, writing nothing, if it holds less.
         """
         rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if expected_offsets:
+                await _check_not_behind(cur, expected_offsets)
             inserted = await self._insert_events(cur, [event_row(e) for e in events])
             written = await self._upsert_timelines(cur, rows, stored or {})
             raised = await self._insert_alerts(cur, alerts)
             if progress:
                 await cur.execute(
                     _RECORD_PROGRESS,
-                    _columns([(t, p, at) for (t, p), at in sorted(progress.items())], 3),
+                    _columns([(t, p, *done) for (t, p), done in sorted(progress.items())], 4),
                 )
         return BatchResult(inserted, len(written), len(raised), written)
+
+    async def stored_offsets(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
+        """The next offset the database holds for each of `partitions` (0 for one it has
+        no row of; a row from before offsets were kept is left out)."""
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            return await _stored_offsets(cur, partitions)
 
     async def raise_alerts(self, alerts: Sequence[AlertRow]) -> set[str]:
         """Store alerts in one statement; returns the dedup keys that were new."""

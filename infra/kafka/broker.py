@@ -59,6 +59,11 @@ class BrokerUnhealthyError(BrokerError):
     """No broker answered a metadata request at the given bootstrap address in time."""
 
 
+class BrokerPortTakenError(BrokerError):
+    """Another server bound one of the broker's ports between the free-port check and the
+    broker's own bind: pick other ports."""
+
+
 def pinned_kafka_version(pom_file: Path = POM_FILE) -> str:
     """The Kafka version pinned in ``pom.xml``: the single place the version is chosen."""
     match = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", pom_file.read_text())
@@ -202,6 +207,9 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+_LOG_FILES = ("server.log", "kafka.out")
+
+
 class KafkaBroker:
     """Controls one single-node KRaft broker whose files live under ``config.run_dir``."""
 
@@ -210,6 +218,7 @@ class KafkaBroker:
         # Only set when this object launched the process; used to reap it (no zombies) and to
         # notice early that it died during startup.
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_sizes_at_launch: dict[str, int] = {}
 
     @property
     def bootstrap_servers(self) -> str:
@@ -308,11 +317,7 @@ class KafkaBroker:
         deadline = time.monotonic() + timeout
         last_error: BrokerUnhealthyError | None = None
         while True:
-            if self._process is not None and self._process.poll() is not None:
-                raise BrokerError(
-                    f"the broker exited with code {self._process.returncode} during startup; "
-                    f"last lines of its log:\n{self._log_tail()}"
-                )
+            self.check_launched_alive()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BrokerUnhealthyError(
@@ -320,10 +325,48 @@ class KafkaBroker:
                     f"({last_error}); last lines of its log:\n{self._log_tail()}"
                 )
             try:
-                return await check_health(self.bootstrap_servers, timeout=min(5.0, remaining))
+                health = await check_health(self.bootstrap_servers, timeout=min(5.0, remaining))
             except BrokerUnhealthyError as error:
                 last_error = error
+            else:
+                if self.answered_by_us(health):
+                    return health
+                last_error = BrokerUnhealthyError(f"another cluster ({health.cluster_id}) answers")
             await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def check_launched_alive(self) -> None:
+        """Raise if the broker this object launched has exited (`BrokerPortTakenError` when
+        it lost a port to another server that bound it first)."""
+        if self._process is None or self._process.poll() is None:
+            return
+        log = self._log_tail()
+        if "Address already in use" in self._log_since_launch():
+            raise BrokerPortTakenError(
+                f"{self.config.host}:{self.config.port} or :{self.config.controller_port} was "
+                f"taken by another server that bound it first; pick other ports"
+            )
+        raise BrokerError(
+            f"the broker exited with code {self._process.returncode} during startup; "
+            f"last lines of its log:\n{log}"
+        )
+
+    def answered_by_us(self, health: ClusterHealth) -> bool:
+        """Whether `health` came from the cluster this object formatted, when it launched
+        the broker (the port could be another checkout's broker, that bound it first)."""
+        if self._process is None:
+            return True
+        ours = self.cluster_id_on_disk()
+        return ours is None or health.cluster_id == ours
+
+    def cluster_id_on_disk(self) -> str | None:
+        try:
+            properties = (self.config.resolved_data_dir / "meta.properties").read_text()
+        except FileNotFoundError:
+            return None
+        for line in properties.splitlines():
+            if line.startswith("cluster.id="):
+                return line.removeprefix("cluster.id=").strip()
+        return None
 
     def is_running(self) -> bool:
         """Whether the broker process recorded in this run dir's pid file is alive."""
@@ -433,6 +476,7 @@ class KafkaBroker:
         ]
 
     def _launch(self, classpath: list[Path]) -> None:
+        self._log_sizes_at_launch = {name: self._log_size(name) for name in _LOG_FILES}
         command = [
             *self._java_command(classpath, max_heap=self.config.max_heap),
             KAFKA_MAIN_CLASS,
@@ -486,9 +530,23 @@ class KafkaBroker:
                 self._process.wait(timeout=1)
             self._process = None
 
+    def _log_size(self, name: str) -> int:
+        path = self.config.resolved_log_dir / name
+        return path.stat().st_size if path.is_file() else 0
+
+    def _log_since_launch(self) -> str:
+        written = []
+        for name, size in self._log_sizes_at_launch.items():
+            path = self.config.resolved_log_dir / name
+            if path.is_file():
+                with path.open("rb") as log:
+                    log.seek(size)
+                    written.append(log.read().decode(errors="replace"))
+        return "\n".join(written)
+
     def _log_tail(self, lines: int = 30) -> str:
         tails = []
-        for name in ("server.log", "kafka.out"):
+        for name in _LOG_FILES:
             path = self.config.resolved_log_dir / name
             if path.is_file():
                 content = path.read_text(errors="replace").splitlines()[-lines:]

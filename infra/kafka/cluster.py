@@ -111,14 +111,19 @@ class KafkaCluster:
         expected = tuple(node.config.node_id for node in self.nodes)
         last = "no answer yet"
         while time.monotonic() < deadline:
+            for node in self.nodes:
+                node.check_launched_alive()
             try:
                 health = await check_health(self.bootstrap_servers, timeout=5.0)
             except BrokerUnhealthyError as error:
                 last = str(error)
             else:
-                if health.broker_ids == expected:
+                if not self.nodes[0].answered_by_us(health):
+                    last = f"another cluster ({health.cluster_id}) answers"
+                elif health.broker_ids == expected:
                     return health
-                last = f"brokers {list(health.broker_ids)} of {list(expected)} registered"
+                else:
+                    last = f"brokers {list(health.broker_ids)} of {list(expected)} registered"
             await asyncio.sleep(0.5)
         raise BrokerUnhealthyError(
             f"cluster {self.bootstrap_servers} not healthy after {timeout:g}s ({last})"

@@ -18,12 +18,15 @@ import uvicorn
 from corridor.errors import ReferenceDataError
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.common.eta import CachedEtaStatistics
 from services.common.keystore import PostgresKeyStore
 from services.common.reference_data import load_corridor_reference
 from services.common.settings import SettingsError, load_settings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
 from storage.queries.api import ApiQueries
+from storage.queries.eta import EtaQueries
 from storage.queries.keys import KeyQueries
+from storage.queries.webhooks import WebhookStore
 
 
 async def serve(settings: ApiSettings) -> None:
@@ -42,6 +45,10 @@ async def serve(settings: ApiSettings) -> None:
             key_store=PostgresKeyStore(KeyQueries(pool)),
             reference=reference,
             now=lambda: datetime.now(UTC),
+            eta_statistics=CachedEtaStatistics(
+                EtaQueries(pool), ttl=settings.api_eta_statistics_seconds
+            ),
+            webhook_store=WebhookStore(pool),
         )
         # Everything built so far lives as long as the process: frozen, the full collections
         # a large report's allocations trigger need not walk it (docs/api.md).

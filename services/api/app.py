@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
 from services.api.metrics import ApiMetrics, RequestMetrics
 from services.api.ports import ApiReads
 from services.api.report_cache import KpiReportCaches
-from services.api.routes import alerts, consignments, health, locations, performance
+from services.api.routes import (
+    alerts,
+    consignments,
+    health,
+    locations,
+    performance,
+    track_page,
+    webhooks,
+)
 from services.api.settings import ApiSettings
+from services.api.track_session import SessionCodec
+from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
 from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
+from storage.queries.webhooks import WebhookStore
 
 DESCRIPTION = """\
 Where consignments on the Middle Corridor are, and how the corridor performs.
@@ -31,6 +45,9 @@ seconds (and hours); timestamps are RFC 3339 in UTC. Listings page with an opaqu
 """
 
 
+STATIC = Path(__file__).parent / "static"
+
+
 def create_app(
     settings: ApiSettings,
     *,
@@ -38,9 +55,16 @@ def create_app(
     key_store: KeyStore,
     reference: CorridorReference,
     now: Callable[[], datetime],
+    eta_statistics: EtaStatistics | None = None,
+    webhook_store: WebhookStore | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
+    app.state.webhooks = webhook_store
+    app.state.track_sessions = SessionCodec(
+        settings.api_session_secret or secrets.token_urlsafe(32),
+        int(settings.api_session_hours * 3600),
+    )
     context = ApiContext(
         settings=settings,
         reads=reads,
@@ -48,12 +72,14 @@ def create_app(
         now=now,
         metrics=ApiMetrics(),
         reports=KpiReportCaches(settings.api_kpi_cache_seconds),
+        eta_statistics=eta_statistics,
     )
     app.state.context = context
     install_problem_handlers(app)
     app.add_middleware(RejectNulInQuery)
     app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
     app.add_middleware(RequestMetrics, metrics=context.metrics)
-    for module in (consignments, performance, alerts, locations, health):
+    for module in (consignments, performance, alerts, locations, webhooks, health, track_page):
         app.include_router(module.router)
+    app.mount("/track/static", StaticFiles(directory=STATIC), name="track-static")
     return app

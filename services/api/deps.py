@@ -20,6 +20,7 @@ from services.api.ports import ApiReads
 from services.api.report_cache import KpiReportCaches
 from services.api.settings import ApiSettings
 from services.common.auth import forbidden, require_roles
+from services.common.eta import EtaStatistics
 from services.common.keys import Principal, Role
 from services.common.problems import FieldError, ProblemError
 
@@ -53,6 +54,7 @@ class ApiContext:
     now: Callable[[], datetime]
     metrics: ApiMetrics
     reports: KpiReportCaches
+    eta_statistics: EtaStatistics | None = None
 
     @property
     def base(self) -> str:

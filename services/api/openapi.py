@@ -9,7 +9,7 @@ from services.common.problems import PROBLEM_MEDIA_TYPE, Problem
 Responses = dict[int | str, dict[str, Any]]
 
 
-def _problem(
+def problem(
     status: int, slug: str, title: str, detail: str, field: str | None = None
 ) -> dict[str, Any]:
     errors = [{"field": field, "rule": detail.split(": ", 1)[-1]}] if field else []
@@ -27,18 +27,18 @@ def _problem(
     }
 
 
-UNAUTHORIZED = _problem(401, "unauthorized", "Unauthorized", "unknown or revoked API key")
-FORBIDDEN = _problem(403, "forbidden", "Forbidden", "role 'carrier' may not use this endpoint")
-NOT_FOUND = _problem(
+UNAUTHORIZED = problem(401, "unauthorized", "Unauthorized", "unknown or revoked API key")
+FORBIDDEN = problem(403, "forbidden", "Forbidden", "role 'carrier' may not use this endpoint")
+NOT_FOUND = problem(
     404,
     "consignment-not-found",
     "Not found",
     "no consignment 'MC-2026-000999' is visible to this key",
 )
-INVALID = _problem(
+INVALID = problem(
     422, "invalid-request", "Invalid input", "from: must be before 'to'", field="from"
 )
-UNAVAILABLE = _problem(503, "database-unavailable", "Service unavailable", "database unreachable")
+UNAVAILABLE = problem(503, "database-unavailable", "Service unavailable", "database unreachable")
 
 
 def responses(example: Any, *problems: dict[str, Any]) -> Responses:

@@ -76,7 +76,10 @@ def _summary_fields(view: ConsignmentView, base: str) -> dict[str, object]:
 
 
 def status(
-    view: ConsignmentStatusView, base: str, outlook: ClearanceOutlook | None = None
+    view: ConsignmentStatusView,
+    base: str,
+    outlook: ClearanceOutlook | None = None,
+    eta: schemas.ArrivalEstimate | None = None,
 ) -> schemas.ConsignmentStatus:
     def of(kind: StayStatus) -> list[schemas.Stay]:
         return [stay(s) for s in view.stays if s.status is kind]
@@ -87,6 +90,7 @@ def status(
         in_progress_stays=of(StayStatus.IN_PROGRESS),
         departure_missing_stays=of(StayStatus.DEPARTURE_MISSING),
         clearance=clearance(outlook) if outlook is not None else None,
+        eta=eta,
     )
 
 

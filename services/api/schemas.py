@@ -128,6 +128,41 @@ class ClearanceOutlook(Schema):
     )
 
 
+class StopArrival(Schema):
+    location: str = Field(examples=["AZ-ALAT"])
+    arrival_p50: UtcDatetime = Field(description="Even odds of arriving before or after.")
+    arrival_p90: UtcDatetime = Field(description="Nine in ten chances of arriving by then.")
+
+
+class EtaPart(Schema):
+    """One part of the journey ahead: a stay or a leg, and what its estimate rests on."""
+
+    kind: str = Field(examples=["dwell"], description="`dwell` (a stay) or `travel` (a leg)")
+    location: str = Field(description="Where the stay is, or where the leg starts.")
+    to_location: str | None = Field(description="Where the leg ends; null for a stay.")
+    samples: int = Field(description="Recent completed stays or legs of it, all carriers.")
+    elapsed_seconds: int = Field(description="Already spent in it (the part under way).")
+
+
+class ArrivalEstimate(Schema):
+    """When the consignment is expected at its destination (`corridor/eta.py`)."""
+
+    destination: str = Field(examples=["BG-KAPITAN-ANDREEVO"])
+    as_of: UtcDatetime = Field(description="The tracker's event-time clock, as `clearance`.")
+    window_start: UtcDatetime = Field(description="Statistics of stays and legs ended from…")
+    window_end: UtcDatetime = Field(description="…until here.")
+    arrival_p50: UtcDatetime | None = Field(description="Null when `reason` says why.")
+    arrival_p90: UtcDatetime | None
+    remaining_stops: list[StopArrival] = Field(description="Every stop ahead, destination last.")
+    based_on: list[EtaPart]
+    unavailable: str | None = Field(
+        examples=[None],
+        description="`not_started`, `arrived`, `off_route` or `too_few_samples`; null with "
+        "an estimate.",
+    )
+    reason: str | None = Field(examples=[None], description="Why there is no estimate.")
+
+
 class ConsignmentStatus(ConsignmentSummary):
     completed_stays: list[Stay]
     in_progress_stays: list[Stay]
@@ -138,6 +173,11 @@ class ConsignmentStatus(ConsignmentSummary):
         default=None,
         description="For the latest open stay, when it may end; null when the consignment "
         "is not at a location.",
+    )
+    eta: ArrivalEstimate | None = Field(
+        default=None,
+        description="Expected arrival at the destination; null for a finished, rejected or "
+        "cancelled consignment.",
     )
 
 

@@ -15,7 +15,11 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
   `faust/tables/recovery.py`) still resumes partitions, seeks, then resumes flow control,
   which empties the stream queues.
 - `DirectDeliveryConsumer.seek_to_committed`: aiokafka still skips offsets of 0, and
-  `Consumer._thread.seek_to_beginning` still exists.
+  `Consumer._thread.seek_to_beginning` still exists; faust's `perform_seek` (called by
+  recovery after every assignment) still takes its result as the read and committed
+  offsets, and the consumer still has its `transport`.
+- `read_assignment_again`: faust's aiokafka consumer thread still has `cast_thread` and
+  `_ensure_consumer`, and aiokafka's group coordinator `request_rejoin`.
 - `ChannelTaker`: faust's stream iterator (`Stream.__aiter__` / `_py_aiter`) still drops
   records whose `generation_id` differs from `app.consumer_generation_id` or that arrive
   while flow is stopped, and tracks acking-topic messages with `Consumer.track_message`;
@@ -28,6 +32,8 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
 - `QuietWorker.on_setup_root_logger` (the spinner) and `QuietMonitor.on_message_in` (the
   consumer's per-record call) still have these signatures.
 - `drop_buffered_records`: aiokafka's `producer._message_accumulator.fail_all`.
+- `IdempotentProducer`: faust's aiokafka `Producer._new_producer` still merges
+  `_settings_extra()` into aiokafka's producer arguments.
 - `use_direct_delivery`, `WireBytes`: `app.transport` may still be replaced before first
   use, its class still builds consumers from `Consumer`, and `Schema.loads_key` /
   `loads_value` are still what a topic's channel calls per record.
@@ -40,6 +46,7 @@ import logging
 import weakref
 from collections.abc import (
     AsyncGenerator,
+    Awaitable,
     Callable,
     Coroutine,
     Generator,
@@ -59,9 +66,17 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 from mode.services import WaitResults
 
+log = logging.getLogger(__name__)
+
+# Per (topic, partition) just assigned, the next offset the records' sink holds.
+ResumePoints = Callable[[Sequence[tuple[str, int]]], Awaitable[Mapping[tuple[str, int], int]]]
+# A sink that does not answer by then is skipped: its next write notices if it is behind.
+RESUME_POINTS_TIMEOUT_SECONDS = 30.0
+
 __all__ = [
     "ChannelTaker",
     "DirectDeliveryConsumer",
+    "IdempotentProducer",
     "QuietMonitor",
     "QuietWorker",
     "WireBytes",
@@ -69,6 +84,7 @@ __all__ = [
     "close_with_stream",
     "drop_buffered_records",
     "on_behalf_of",
+    "read_assignment_again",
     "record_age",
     "start_taking",
     "use_direct_delivery",
@@ -157,17 +173,81 @@ class DirectDeliveryConsumer(DirectWaitFirst, faust_aiokafka.Consumer):
             ]
             if uncommitted:
                 await self._thread.seek_to_beginning(*uncommitted)
-        return committed
+        transport = self.transport
+        resume_points = (
+            transport.resume_points if isinstance(transport, DirectDeliveryTransport) else None
+        )
+        if resume_points is None:
+            return committed
+        return await self._rewind_to_sink(committed, resume_points)
+
+    async def _rewind_to_sink(
+        self, committed: Mapping[Any, int], resume_points: ResumePoints
+    ) -> Mapping[Any, int]:
+        # The sink's offsets, kept with its rows, are the truth of what it holds: where
+        # they are behind the group's (a restored database), read again from them.
+        acking = [tp for tp in committed if self.app.topics.acks_enabled_for(tp.topic)]
+        if not acking:
+            return committed
+        try:
+            stored = await asyncio.wait_for(
+                resume_points([(tp.topic, tp.partition) for tp in acking]),
+                RESUME_POINTS_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            log.error("no resume points within %.0f s", RESUME_POINTS_TIMEOUT_SECONDS)
+            return committed
+        seeked = dict(committed)
+        for tp in acking:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is not None and offset < (committed[tp] or 0):
+                log.warning(
+                    "%s: the database holds up to %d, the group %d: reading again",
+                    tp,
+                    offset,
+                    committed[tp],
+                )
+                await self.seek(tp, offset)
+                seeked[tp] = offset
+        return seeked
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer, idempotent: a retried send (a leader that failed over
+    after writing) is not written twice. faust turns idempotence on only with its
+    transactions (exactly-once), which this app does not use."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
 class DirectDeliveryTransport(faust_aiokafka.Transport):
     Consumer = DirectDeliveryConsumer
+    Producer = IdempotentProducer
+    resume_points: ResumePoints | None = None
 
 
-def use_direct_delivery(app: faust.App) -> None:
-    """Give `app` the direct-delivery transport. Call right after creating the app,
-    before anything (topics, tables, agents) makes it build its own."""
-    app.transport = DirectDeliveryTransport(app.conf.broker_consumer, app)
+def use_direct_delivery(app: faust.App, resume_points: ResumePoints | None = None) -> None:
+    """Give `app` the direct-delivery transport (and an idempotent producer). Call right
+    after creating the app, before anything (topics, tables, agents) builds its own.
+    `resume_points`: after each assignment, where the records' sink (the database) says
+    it stands; a partition the group has committed further is read again from there."""
+    transport = DirectDeliveryTransport(app.conf.broker_consumer, app)
+    transport.resume_points = resume_points
+    app.transport = transport
+
+
+async def read_assignment_again(app: faust.App) -> None:
+    """Have `app`'s consumer rejoin its group: the rebalance revokes and assigns its
+    partitions again, drops what was read meanwhile and seeks (see `seek_to_committed`)."""
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    # Cast, not call: a rebalance under way holds the consumer thread until the stream's
+    # records are acked, and the caller is the stream.
+    await thread.cast_thread(_request_rejoin, thread._ensure_consumer())
+
+
+async def _request_rejoin(consumer: Any) -> None:
+    consumer._coordinator.request_rejoin()
 
 
 class WireBytes(faust.Schema[bytes | None, bytes]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
 from tenacity import (
@@ -30,10 +30,12 @@ from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.app import create_app
 from services.ingest.pg_directory import PostgresConsignmentDirectory
 from services.ingest.publisher import BrokerUnavailable, KafkaEventPublisher
+from services.ingest.receipts import SharedAcceptedEvents
 from services.ingest.settings import IngestSettings
 from storage.db import DatabaseUnavailableError, create_pool, wait_for_database
 from storage.queries.directory import DirectoryQueries
 from storage.queries.keys import KeyQueries
+from storage.receipts import ReceiptRepository
 
 log = logging.getLogger("services.ingest")
 
@@ -90,6 +92,10 @@ async def serve(settings: IngestSettings) -> None:
                 directory=PostgresConsignmentDirectory(DirectoryQueries(pool)),
                 now=lambda: datetime.now(UTC),
                 ncts_xsds=ncts_xsds,
+                accepted_events=SharedAcceptedEvents(
+                    ReceiptRepository(pool),
+                    timedelta(hours=settings.ingest_receipt_retention_hours),
+                ),
             )
             config = uvicorn.Config(
                 app,

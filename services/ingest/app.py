@@ -22,7 +22,7 @@ from services.ingest.adapters.base import MalformedMessage, UnsafeXml
 from services.ingest.adapters.ncts_xsd import OfficialXsds
 from services.ingest.deps import IngestContext
 from services.ingest.directory import ConsignmentDirectory
-from services.ingest.intake import EventIntake
+from services.ingest.intake import AcceptedEvents, EventIntake
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -43,7 +43,10 @@ def create_app(
     directory: ConsignmentDirectory,
     now: Callable[[], datetime],
     ncts_xsds: OfficialXsds | None = None,
+    accepted_events: AcceptedEvents | None = None,
 ) -> FastAPI:
+    """`accepted_events`: what ingest accepted so far (shared by its processes); by
+    default this process's recent events only."""
     app = FastAPI(title="Middle Corridor ingest", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store
     metrics = IngestMetrics.create()
@@ -53,6 +56,7 @@ def create_app(
         now,
         timedelta(seconds=settings.ingest_max_future_skew_seconds),
         carriers=directory,
+        accepted=accepted_events,
     )
     install_problem_handlers(app)
     app.add_exception_handler(MalformedMessage, _on_malformed)

@@ -69,25 +69,46 @@ class CarrierLookup(Protocol):
         ...
 
 
-class RecentEvents:
-    """Ids and fingerprints of recently accepted events, to answer re-sends cheaply.
+class AcceptedEvents(Protocol):
+    """The events accepted so far (published and acked), by id and content."""
 
-    Bounded and per process: a re-send this misses is still harmless, because the
-    tracker and the database are idempotent on `event_id`.
+    async def fingerprints(self, event_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The contents accepted under each of `event_ids` (absent: none known)."""
+        ...
+
+    async def remember(self, accepted: Sequence[tuple[str, str]]) -> None:
+        """Record (event id, fingerprint) pairs as accepted."""
+        ...
+
+
+class RecentEvents:
+    """`AcceptedEvents` of this process, recent ones only, to answer re-sends cheaply.
+
+    Bounded: a re-send this misses is still harmless, because the tracker and the
+    database are idempotent on `event_id`.
     """
 
     def __init__(self, capacity: int = 200_000) -> None:
         self._capacity = capacity
-        self._fingerprints: OrderedDict[str, str] = OrderedDict()
+        self._fingerprints: OrderedDict[str, set[str]] = OrderedDict()
 
-    def lookup(self, event_id: str) -> str | None:
+    def lookup(self, event_id: str) -> set[str] | None:
         return self._fingerprints.get(event_id)
 
-    def remember(self, event_id: str, fingerprint: str) -> None:
-        self._fingerprints[event_id] = fingerprint
+    def add(self, event_id: str, fingerprint: str) -> None:
+        self._fingerprints.setdefault(event_id, set()).add(fingerprint)
         self._fingerprints.move_to_end(event_id)
         while len(self._fingerprints) > self._capacity:
             self._fingerprints.popitem(last=False)
+
+    async def fingerprints(self, event_ids: Sequence[str]) -> dict[str, set[str]]:
+        known = self._fingerprints
+        # Copies: the caller adds a request's events to them before they are published.
+        return {event_id: set(known[event_id]) for event_id in event_ids if event_id in known}
+
+    async def remember(self, accepted: Sequence[tuple[str, str]]) -> None:
+        for event_id, fingerprint in accepted:
+            self.add(event_id, fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +130,14 @@ class EventIntake:
         now: Callable[[], datetime],
         max_future_skew: timedelta,
         carriers: CarrierLookup,
-        recent: RecentEvents | None = None,
+        accepted: AcceptedEvents | None = None,
     ) -> None:
         self._reference = reference
         self._carriers = carriers
         self._publisher = publisher
         self._now = now
         self._max_future_skew = max_future_skew
-        self._recent = recent or RecentEvents()
+        self._accepted = accepted or RecentEvents()
 
     @property
     def reference(self) -> CorridorReference:
@@ -191,20 +212,23 @@ class EventIntake:
         await self._refuse_ownership_conflicts(candidates)
         results: list[ItemResult] = []
         to_publish: list[TransitEvent] = []
-        seen_in_request: dict[str, str] = {}
+        known = await self._accepted.fingerprints(
+            [str(c.event.event_id) for c in candidates if isinstance(c, Checked)]
+        )
         for index, candidate in enumerate(candidates):
             if not isinstance(candidate, Checked):
                 results.append(ItemResult(index, ItemStatus.REJECTED, errors=candidate))
                 continue
-            result = self._classify(index, candidate.event, seen_in_request)
+            result = _classify(index, candidate.event, known)
             result.warnings = list(candidate.warnings)
             results.append(result)
             if result.status is ItemStatus.ACCEPTED:
                 to_publish.append(candidate.event)
         if to_publish:
             await self._publisher.publish(to_publish)
-            for event in to_publish:
-                self._recent.remember(str(event.event_id), event.fingerprint())
+            await self._accepted.remember(
+                [(str(event.event_id), event.fingerprint()) for event in to_publish]
+            )
         return results
 
     async def _refuse_ownership_conflicts(self, candidates: Sequence[Candidate]) -> None:
@@ -231,12 +255,14 @@ class EventIntake:
         if errors:
             raise OwnershipConflict(sorted(errors, key=lambda e: e.field))
 
-    def _classify(self, index: int, event: TransitEvent, seen: dict[str, str]) -> ItemResult:
-        event_id, fingerprint = str(event.event_id), event.fingerprint()
-        earlier = seen.get(event_id) or self._recent.lookup(event_id)
-        seen.setdefault(event_id, fingerprint)
-        if earlier == fingerprint:
-            return ItemResult(index, ItemStatus.DUPLICATE, event_id)
-        return ItemResult(
-            index, ItemStatus.ACCEPTED, event_id, conflicts_with_earlier=earlier is not None
-        )
+
+def _classify(index: int, event: TransitEvent, known: dict[str, set[str]]) -> ItemResult:
+    """Accepted, or a duplicate of an event accepted before (or earlier in the request,
+    which `known` then learns)."""
+    event_id, fingerprint = str(event.event_id), event.fingerprint()
+    earlier = known.setdefault(event_id, set())
+    if fingerprint in earlier:
+        return ItemResult(index, ItemStatus.DUPLICATE, event_id)
+    conflicts = bool(earlier)
+    earlier.add(fingerprint)
+    return ItemResult(index, ItemStatus.ACCEPTED, event_id, conflicts_with_earlier=conflicts)

@@ -22,6 +22,12 @@ class IngestSettings(KafkaSettings, DatabaseSettings, ReferenceDataSettings):
     ingest_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ingest_retry_after_seconds: int = Field(default=5, ge=1, le=3_600)
     ingest_startup_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    ingest_receipt_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        le=8_784,
+        description="How long a re-send is recognised across ingest processes.",
+    )
     ingest_ncts_xsd_dir: Path | None = Field(
         default=None,
         description="A directory of the official NCTS XSDs to validate messages against too.",

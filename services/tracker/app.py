@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ from corridor.reference import CorridorReference
 from services.common.kafka_internals import (
     QuietMonitor,
     QuietWorker,
+    ResumePoints,
     WireBytes,
     ack_events,
+    read_assignment_again,
     use_direct_delivery,
 )
 from services.tracker.batch_tracker import BatchTracker
@@ -31,11 +34,14 @@ from services.tracker.settings import TrackerSettings
 from services.tracker.state_table import STATE_STORE_OPTIONS, TableStates
 from services.tracker.store import PostgresTrackingStore
 from services.tracker.tracking_loop import TrackingLoop
+from storage.progress import Partition
 
 log = logging.getLogger(__name__)
 
+CACHE_REPORT_SECONDS = 60.0
 
-def _faust_app(settings: TrackerSettings) -> faust.App:
+
+def _faust_app(settings: TrackerSettings, resume_points: ResumePoints) -> faust.App:
     data_dir = settings.tracker_data_dir / settings.tracker_app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -67,7 +73,7 @@ def _faust_app(settings: TrackerSettings) -> faust.App:
         Worker=QuietWorker,
         Monitor=QuietMonitor,
     )
-    use_direct_delivery(app)
+    use_direct_delivery(app, resume_points)
     return app
 
 
@@ -95,17 +101,20 @@ def create_app(
 ) -> faust.App:
     """Build the Faust app; nothing connects until the worker starts. `collection`, when
     the worker owns its process: when to collect garbage (see `BatchPacedCollection`)."""
-    app = _faust_app(settings)
-    events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
-    states = _states_table(app, settings)
     store = PostgresTrackingStore(
         settings.dsn, reference, retry_max_seconds=settings.tracker_db_retry_max_seconds
     )
+    # After each assignment the consumer seeks to the database's offsets where the group's
+    # are further: a database restored from a backup is caught up again.
+    app = _faust_app(settings, store.resume_points)
+    events_topic = app.topic(settings.topic("transit-events"), schema=WireBytes())
+    states = _states_table(app, settings)
     alerts_topic = _raw_topic(app, settings.topic("alerts"))
     derived = FaustDerivedTopics(
         _raw_topic(app, settings.topic("consignment-updates")), alerts_topic
     )
-    history = RecentHistories(settings.tracker_cache_mib * 1024**2)
+    cache_bytes = settings.tracker_cache_mib * 1024**2
+    history = RecentHistories(cache_bytes)
     tracker = BatchTracker(reference, history, states, store, derived)
     dead_letters = DeadLetterSink(
         store, _raw_topic(app, settings.topic("dead-letters")), alerts_topic
@@ -119,15 +128,33 @@ def create_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cached_histories(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        # A partition that comes back may have moved on elsewhere meanwhile.
+        # A partition that comes back may have moved on elsewhere meanwhile, or its
+        # database been restored: histories and known offsets are the database's again.
         history.clear()
+        store.forget_offsets()
+
+    async def read_again(resume_at: Mapping[Partition, int]) -> None:
+        # The database lost what the cache still holds: timelines come from its rows.
+        history.clear()
+        await read_assignment_again(app)
 
     @app.agent(events_topic)
     async def track(stream: Any) -> None:  # faust.Stream; its stubs lack what is used
-        loop = TrackingLoop(tracker, states, dead_letters, ack_events, collection)
+        loop = TrackingLoop(
+            tracker, states, dead_letters, ack_events, collection, rewind=read_again
+        )
         await loop.run(take_batches(stream, window))
 
     _add_timers(app, settings, store, derived, events_topic, collection)
+
+    @app.timer(interval=CACHE_REPORT_SECONDS)  # type: ignore[untyped-decorator]
+    async def report_cache_size() -> None:  # read by bench/soak.py
+        log.info(
+            "history cache: %d bytes of %d consignments (at most %d bytes)",
+            history.bytes_held,
+            len(history),
+            cache_bytes,
+        )
 
     @app.service
     class DatabaseLifecycle(mode.Service):  # opens the pool with the worker, closes it after

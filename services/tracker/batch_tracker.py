@@ -16,7 +16,6 @@ nothing is rebuilt, written or announced for it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from corridor.alerts import Alert, alerts_for_timeline
@@ -24,6 +23,7 @@ from corridor.events import TransitEvent
 from corridor.folding import FoldedEvents, fold_events
 from corridor.model import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
+from storage.progress import Partition, PartitionProgress
 
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
 
@@ -64,12 +64,12 @@ class TrackingStore(Protocol[Stored]):
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, Stored],
-        progress: Mapping[tuple[str, int], datetime],
+        progress: Mapping[Partition, PartitionProgress],
     ) -> Mapping[str, Stored]:
         """One transaction. Returns the rows now held by each consignment whose rows took
         its timeline (the others held something newer). `stored` (what the rows held
-        before, where known) lets it write only the changes; `progress` is the newest
-        event time read from each (topic, partition), the tracker's clock."""
+        before, where known) lets it write only the changes; `progress` is, per (topic,
+        partition), the newest event time read (the tracker's clock) and the next offset."""
         ...
 
 
@@ -102,10 +102,10 @@ class BatchTracker(Generic[Stored]):
     async def track(
         self,
         events: Sequence[TransitEvent],
-        progress: Mapping[tuple[str, int], datetime] | None = None,
+        progress: Mapping[Partition, PartitionProgress] | None = None,
     ) -> list[Timeline]:
-        """Returns the timelines the batch changed. `progress`: the newest event time the
-        batch read from each (topic, partition), stored with it."""
+        """Returns the timelines the batch changed. `progress`: how far the batch read
+        each (topic, partition), stored with it."""
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
         # Evicted, restarted or never-seen consignments: the database has what we had.

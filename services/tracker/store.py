@@ -1,7 +1,9 @@
 """The tracker's database side: storage repositories behind retries that wait out outages.
 
 A database restart must not lose or skip a batch: every call retries with backoff
-until the database answers again, and the partition waits meanwhile.
+until the database answers again, and the partition waits meanwhile. A database restored
+from an earlier backup must not either: the store remembers the next offset it knows the
+database holds per partition, and a batch finding less there is refused (`DatabaseBehind`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.db import create_pool
 from storage.dead_letters import DeadLetter, DeadLetterRepository
+from storage.progress import Partition, PartitionProgress
 from storage.queries.tracker import TrackerQueries
 from storage.rows import AlertRow, TimelineRows
 from storage.writes import WriteRepository
@@ -58,6 +61,8 @@ class PostgresTrackingStore:
         self._retry_max_seconds = retry_max_seconds
         self._clock = clock
         self._opened = False
+        # Per partition, the next offset this process knows the database holds at least.
+        self._known_offsets: dict[Partition, int] = {}
 
     async def open(self) -> None:
         if not self._opened:
@@ -93,14 +98,29 @@ class PostgresTrackingStore:
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
-        progress: Mapping[tuple[str, int], datetime],
+        progress: Mapping[Partition, PartitionProgress],
     ) -> Mapping[str, TimelineRows]:
         raised_at = self._clock()
         rows = [new_alert(alert, raised_at) for alert in alerts]
+        known = self._known_offsets
+        expected = {tp: known[tp] for tp in progress if tp in known}
         result = await self._patiently(
-            lambda: self._writes.write_batch(events, timelines, rows, stored, progress)
+            lambda: self._writes.write_batch(events, timelines, rows, stored, progress, expected)
         )
+        for tp, done in progress.items():
+            known[tp] = max(done.next_offset, known.get(tp, 0))
         return result.written
+
+    async def resume_points(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
+        """The next offset the database holds for each of `partitions` just assigned, which
+        this process then expects it to keep holding at least."""
+        offsets = await self._patiently(lambda: self._writes.stored_offsets(partitions))
+        self._known_offsets.update(offsets)
+        return offsets
+
+    def forget_offsets(self) -> None:
+        """Partitions revoked: whoever reads them next may be given a restored database."""
+        self._known_offsets.clear()
 
     async def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Store alerts in one statement; return the ones that were new (the rest were

@@ -9,6 +9,12 @@ The policy, in one place:
 - **A poison record is isolated.** A record that is no event, or a batch that fails for
   any other reason, is bisected until each failing record stands alone; those go to the
   dead letters (topic, table, alert) and the rest of the batch is stored.
+- **A database restored from a backup rewinds.** When the database holds less of a
+  partition than this process stored there (`DatabaseBehind`), the cached histories are
+  dropped and the consumer reads again from the database's offsets (a rejoin: the new
+  assignment seeks there). The refused batch is acked all the same: where the database is
+  behind, its offsets, not the group's, say where to read from, and a rebalance waits
+  for every record taken to be acked.
 - **Anything else crashes unacked.** If isolating fails, or more records fail than
   poison plausibly explains (a bug or a broken dependency, not bad input), the process
   exits at once, before the batch could be acked, so a restart replays it.
@@ -16,11 +22,11 @@ The policy, in one place:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterable, Callable, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol
 
 from corridor.cloudevents import from_kafka_record
@@ -29,6 +35,7 @@ from corridor.events import TransitEvent
 from corridor.model import Timeline
 from services.tracker.gc_pacing import BatchPacedCollection
 from storage.dead_letters import DeadLetter
+from storage.progress import DatabaseBehind, Partition, PartitionProgress
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +43,12 @@ EXIT_UNEXPECTED = 70  # EX_SOFTWARE: crash without acking, so the batch is repla
 # More poison than this in one batch is no bad input but a fault of the tracker or a
 # dependency: better to stop unacked than to dead-letter the stream.
 MAX_DEAD_LETTERS_PER_BATCH = 100
+# After asking to read a restored database's partitions again: the rebalance that does it
+# takes a moment, and the batches taken meanwhile are refused the same way.
+REWIND_PAUSE_SECONDS = 1.0
 
-Progress = dict[tuple[str, int], datetime]
+Progress = dict[Partition, PartitionProgress]
+Rewind = Callable[[Mapping[Partition, int]], Awaitable[None]]
 
 
 class Tracker(Protocol):
@@ -105,6 +116,7 @@ class TrackingLoop:
         ack: Callable[[Sequence[Any]], None],
         collection: BatchPacedCollection | None = None,
         crash: Callable[[str], NoReturn] = exit_unacked,
+        rewind: Rewind | None = None,
     ) -> None:
         self._tracker = tracker
         self._states = states
@@ -112,6 +124,7 @@ class TrackingLoop:
         self._ack = ack
         self._collection = collection
         self._crash = crash
+        self._rewind = rewind
 
     async def run(self, batches: AsyncIterable[list[Any]]) -> None:
         async for batch in batches:
@@ -139,21 +152,36 @@ class TrackingLoop:
         try:
             if decoded:
                 self._states.bind(stream_events)
-                poison += await self._track(decoded, sources)
+                poison += await self._track(decoded, sources, batch)
             if poison:
                 await self._dead_letters.isolate(poison)
+        except DatabaseBehind as behind:
+            await self._read_again(behind, len(batch))
         except Exception as exc:
             log.exception("unexpected failure on a batch of %d records", len(batch))
             self._crash(f"{type(exc).__name__} on a batch of {len(batch)} records")
         finally:
             self._states.bind({})
-        self._ack(batch)  # stored or dead-lettered: now the offsets may be committed
+        # Stored or dead-lettered (or to be read again from the database's offsets): now
+        # the offsets may be committed.
+        self._ack(batch)
 
-    async def _track(self, events: list[TransitEvent], sources: list[Any]) -> list[DeadLetter]:
+    async def _read_again(self, behind: DatabaseBehind, records: int) -> None:
+        if self._rewind is None:
+            self._crash(f"{behind} on a batch of {records} records")
+        log.warning("%s: reading those partitions again from the database's offsets", behind)
+        await self._rewind(behind.resume_at)
+        await asyncio.sleep(REWIND_PAUSE_SECONDS)
+
+    async def _track(
+        self, events: list[TransitEvent], sources: list[Any], batch: list[Any]
+    ) -> list[DeadLetter]:
         """Track `events`; returns the dead letters among them (usually none)."""
         started = time.perf_counter()
         try:
-            timelines = await self._tracker.track(events, progress_of(events, sources))
+            timelines = await self._tracker.track(events, progress_of(events, sources, batch))
+        except DatabaseBehind:
+            raise
         except Exception as exc:
             log.warning("a batch of %d events failed (%r); isolating the poison", len(events), exc)
             poison: list[DeadLetter] = []
@@ -188,16 +216,36 @@ class TrackingLoop:
         ):
             try:
                 await self._tracker.track(part, progress_of(part, part_sources))
+            except DatabaseBehind:
+                raise
             except Exception as exc:
                 await self._bisect(part, part_sources, exc, poison)
 
 
-def progress_of(events: Sequence[TransitEvent], sources: Sequence[Any]) -> Progress:
-    """The newest event time read from each (topic, partition) among `events`."""
+def progress_of(
+    events: Sequence[TransitEvent], sources: Sequence[Any], batch: Sequence[Any] = ()
+) -> Progress:
+    """How far `events` (read from `sources`) go in each (topic, partition): the newest
+    event time and the offset after the last record. The offsets of `batch` (the records
+    the events came with, the undecodable ones included) count for partitions it shares
+    with them: those are dead-lettered, which is stored too."""
     progress: Progress = {}
     for event, source in zip(events, sources, strict=True):
-        read_from = (source.message.topic, source.message.partition)
+        message = source.message
+        read_from = (message.topic, message.partition)
         known = progress.get(read_from)
-        if known is None or event.occurred_at > known:
-            progress[read_from] = event.occurred_at
+        if known is None:
+            progress[read_from] = PartitionProgress(event.occurred_at, message.offset + 1)
+        else:
+            progress[read_from] = PartitionProgress(
+                max(known.event_time, event.occurred_at),
+                max(known.next_offset, message.offset + 1),
+            )
+    for record in batch:
+        message = record.message
+        known = progress.get((message.topic, message.partition))
+        if known is not None and message.offset >= known.next_offset:
+            progress[message.topic, message.partition] = known._replace(
+                next_offset=message.offset + 1
+            )
     return progress

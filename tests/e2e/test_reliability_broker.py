@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import pytest
 import pytest_asyncio
 
 from corridor.reference import load_reference
-from infra.kafka.broker import REPO_ROOT, BrokerConfig, KafkaBroker
+from infra.kafka.broker import REPO_ROOT, BrokerConfig, BrokerPortTakenError, KafkaBroker
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keys import Role
 from services.common.keys_cli import issue_key
@@ -33,13 +34,11 @@ from tests.integration.tracker_harness import (
     TrackerWorkers,
     first_difference,
     free_port,
+    free_port_run,
     truth_snapshot,
     wait_until_converged,
 )
 
-OUTAGE_BROKER = BrokerConfig(
-    port=29292, controller_port=29293, run_dir=REPO_ROOT / ".run" / "kafka-reliability-test"
-)
 CONFIG = SimulationConfig(
     seed=41, consignments=40, days=20, faults=FaultRates(duplicate=0.03, out_of_order=0.03)
 )
@@ -49,13 +48,29 @@ PUBLISH_TIMEOUT_SECONDS = 3
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def broker() -> AsyncIterator[KafkaBroker]:
-    dedicated = KafkaBroker(OUTAGE_BROKER)
-    await dedicated.start(fresh_data=True)
+    for _ in range(5):
+        # Free ports of its own, so that two checkouts' suites never meet here.
+        port = free_port_run(2, start=29300)
+        dedicated = KafkaBroker(
+            BrokerConfig(
+                port=port,
+                controller_port=port + 1,
+                run_dir=REPO_ROOT / ".run" / f"kafka-reliability-test-{port}",
+            )
+        )
+        await dedicated.start(fresh_data=True)
+        try:
+            await dedicated.wait_healthy(timeout=120)
+            break
+        except BrokerPortTakenError:  # bound by another server between check and bind
+            dedicated.stop()
+    else:
+        raise AssertionError("no free ports for the outage broker")
     try:
-        await dedicated.wait_healthy(timeout=120)
         yield dedicated
     finally:
         dedicated.stop()
+        shutil.rmtree(dedicated.config.run_dir, ignore_errors=True)
 
 
 @pytest.fixture

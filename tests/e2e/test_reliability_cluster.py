@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -36,10 +35,16 @@ from services.common.keys_cli import issue_key
 from simulator import Delivery, FaultRates, SimulationConfig, simulate
 from storage.db import create_pool
 from tests.e2e.test_reliability_broker import _body, _ids, _stored_ids, _wait_ready
+from tests.e2e.test_reliability_postgres import (
+    api_process,
+    dedicated_postgres,
+    restart_postgres_during_tracking,
+)
 from tests.integration.tracker_harness import (
     TrackerWorkers,
     first_difference,
     free_port,
+    free_port_run,
     produce,
     stored_event_count,
     truth_snapshot,
@@ -56,23 +61,9 @@ BATCH = 50
 PUBLISH_TIMEOUT_SECONDS = 4
 
 
-def _free_port_run(length: int) -> int:
-    """The first of `length` consecutive free loopback ports, from 29400 on."""
-    for first in range(29400, 29900, length):
-        if all(_free(port) for port in range(first, first + length)):
-            return first
-    raise RuntimeError("no run of free ports for the test cluster in 29400-29899")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def cluster() -> AsyncIterator[KafkaCluster]:
-    first = _free_port_run(6)
+    first = free_port_run(6, start=29400)
     base = BrokerConfig(
         port=first,
         controller_port=first + 1,
@@ -91,6 +82,13 @@ async def cluster() -> AsyncIterator[KafkaCluster]:
 class ClusterTracker(TrackerWorkers):
     def env(self, index: int) -> dict[str, str]:
         return {**super().env(index), "KAFKA_REPLICATION_FACTOR": "3"}
+
+
+class PatientClusterTracker(ClusterTracker):
+    """Retries the database every second at most (default 30 s)."""
+
+    def env(self, index: int) -> dict[str, str]:
+        return {**super().env(index), "TRACKER_DB_RETRY_MAX_SECONDS": "1"}
 
 
 @pytest.fixture
@@ -318,3 +316,16 @@ async def test_a_worker_killed_mid_replay_hands_its_partitions_to_the_other(
         assert workers.alive(), workers.logs()
     finally:
         workers.stop_all()
+
+
+async def test_postgres_restarted_while_the_cluster_runs_is_waited_out(
+    cluster: KafkaCluster, tmp_path: Path
+) -> None:
+    prefix = f"clusterpg{uuid.uuid4().hex[:6]}."
+    await ensure_topics(
+        cluster.bootstrap_servers, topic_specs(prefix), replication_factor=3, min_insync_replicas=2
+    )
+    with dedicated_postgres() as postgres, api_process(postgres, tmp_path) as api:
+        await restart_postgres_during_tracking(
+            postgres, api, cluster.bootstrap_servers, prefix, tmp_path, PatientClusterTracker
+        )

@@ -1,6 +1,6 @@
 """PostgreSQL restarted while the tracker works: the tracker waits, then catches up.
 
-The database is a dedicated cluster (its own name, port and data), so restarting it never
+The database is a dedicated cluster (its own name, free port and data), so restarting it never
 disturbs the session's shared test cluster. Events keep arriving on Kafka during the
 outage; the same worker process (never restarted) must end with the database equal to the
 simulator's ground truth, with no duplicated rows. The API on the same cluster reports
@@ -10,6 +10,7 @@ not-ready during the outage and ready again after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,12 +23,13 @@ import httpx
 import pytest
 
 from infra.kafka.topics import ensure_topics, topic_specs
-from infra.postgres.cluster import REPO_ROOT, ClusterConfig, PostgresCluster
+from infra.postgres.cluster import REPO_ROOT, PostgresCluster
 from services.common.keys import Role
 from services.common.keys_cli import issue_key
 from simulator import FaultRates, SimulationConfig, simulate
 from storage.db import create_pool
 from storage.migrate import migrate
+from tests.fixtures.postgres import scratch_cluster
 from tests.integration.tracker_harness import (
     TrackerWorkers,
     first_difference,
@@ -38,27 +40,28 @@ from tests.integration.tracker_harness import (
     wait_until_converged,
 )
 
-RESTARTED_CLUSTER = ClusterConfig(
-    name="reliability-test", port=25532, run_root=REPO_ROOT / ".run" / "postgres-reliability-test"
-)
 CONFIG = SimulationConfig(
     seed=43, consignments=80, days=20, faults=FaultRates(duplicate=0.03, late=0.02)
 )
 OUTAGE_SECONDS = 8.0
 
 
-@pytest.fixture
-def cluster() -> Iterator[PostgresCluster]:
-    dedicated = PostgresCluster(RESTARTED_CLUSTER)
-    dedicated.start()
-    try:
+@contextlib.contextmanager
+def dedicated_postgres() -> Iterator[PostgresCluster]:
+    """A migrated `corridor` database on a cluster of its own (a free port of its own, so
+    that two checkouts' suites never meet here)."""
+    with scratch_cluster("reliability") as dedicated:
+        dedicated.start()
         dedicated.wait_ready(timeout=60)
-        dedicated.drop_database("corridor")
         dedicated.create_database("corridor")
         migrate(dedicated.dsn("corridor"))
         yield dedicated
-    finally:
-        dedicated.stop()
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresCluster]:
+    with dedicated_postgres() as dedicated:
+        yield dedicated
 
 
 class PatientWorkers(TrackerWorkers):
@@ -70,6 +73,12 @@ class PatientWorkers(TrackerWorkers):
 
 @pytest.fixture
 def api(cluster: PostgresCluster, tmp_path: Path) -> Iterator[str]:
+    with api_process(cluster, tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def api_process(cluster: PostgresCluster, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     with (tmp_path / "api.log").open("ab") as log:
         process = subprocess.Popen(
@@ -116,11 +125,28 @@ async def test_postgres_restart_during_tracking_is_waited_out(
 ) -> None:
     prefix = f"{topic_prefix}pgrestart{uuid.uuid4().hex[:6]}."
     await ensure_topics(kafka_bootstrap, topic_specs(prefix))
+    await restart_postgres_during_tracking(cluster, api, kafka_bootstrap, prefix, tmp_path)
+
+
+async def restart_postgres_during_tracking(
+    cluster: PostgresCluster,
+    api: str,
+    kafka_bootstrap: str,
+    prefix: str,
+    tmp_path: Path,
+    workers_type: type[TrackerWorkers] | None = None,
+) -> None:
+    """The scenario, on topics `prefix` already created: half the events on Kafka, the
+    database stopped while the worker stores them, the other half produced meanwhile,
+    then started again: the same worker ends with the database equal to the truth.
+    `workers_type`: a `TrackerWorkers` with settings of its own (patient ones by default)."""
     topic = f"{prefix}transit-events"
     result = simulate(CONFIG)
     events = [delivery.event for delivery in result.deliveries]
     half = len(events) // 2
-    workers = PatientWorkers(kafka_bootstrap, prefix, cluster.dsn("corridor"), tmp_path / "w")
+    workers = (workers_type or PatientWorkers)(
+        kafka_bootstrap, prefix, cluster.dsn("corridor"), tmp_path / "w"
+    )
     async with create_pool(cluster.dsn("corridor"), min_size=1, max_size=1) as pool:
         _, operator = await issue_key(pool, Role.OPERATOR, "reliability operator")
     try:

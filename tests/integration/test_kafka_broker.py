@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from infra.kafka.broker import (
     BrokerConfig,
+    BrokerPortTakenError,
     BrokerUnhealthyError,
     KafkaBroker,
     StartOutcome,
@@ -126,6 +128,25 @@ async def test_start_reuses_the_running_broker_instead_of_launching_another(
 
     assert outcome is StartOutcome.ALREADY_RUNNING
     assert second_handle.is_running()
+
+
+async def test_a_port_bound_by_another_server_after_the_check_is_reported_as_taken() -> None:
+    # Bound but not listening: the free-port check passes, the broker's own bind fails, as
+    # when another checkout's broker binds the port between the two.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        run_dir = TEST_BROKER_CONFIG.run_dir.with_name(f"kafka-port-race-{port}")
+        broker = KafkaBroker(
+            BrokerConfig(port=port, controller_port=_unused_port(), run_dir=run_dir)
+        )
+        try:
+            assert await broker.start(fresh_data=True) is StartOutcome.LAUNCHED
+            with pytest.raises(BrokerPortTakenError, match="taken by another server"):
+                await broker.wait_healthy(timeout=90)
+        finally:
+            broker.stop()
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_stop_is_a_no_op_when_no_broker_runs(tmp_path: Path) -> None:

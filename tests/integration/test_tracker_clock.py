@@ -7,7 +7,7 @@ the overdue scan and the API use is therefore the minimum over partitions.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -17,6 +17,7 @@ from corridor.events import EventType
 from corridor.reference import load_reference
 from services.tracker.store import PostgresTrackingStore
 from storage.db import Pool
+from storage.progress import DatabaseBehind, PartitionProgress
 from storage.queries.api import ApiQueries
 from storage.queries.tracker import TrackerQueries
 from storage.writes import WriteRepository
@@ -26,6 +27,10 @@ pytestmark = pytest.mark.integration
 TOPIC = "corridor.transit-events"
 
 
+def read(newest: datetime) -> PartitionProgress:
+    return PartitionProgress(newest, next_offset=1)
+
+
 async def _clocks(pool: Pool) -> tuple[object, object]:
     return await TrackerQueries(pool).watermark(), await ApiQueries(pool).tracker_clock()
 
@@ -33,27 +38,27 @@ async def _clocks(pool: Pool) -> tuple[object, object]:
 async def test_the_clock_is_the_slowest_partitions_newest_event(storage_pool: Pool) -> None:
     writer = WriteRepository(storage_pool)
     # Partition 0 has read ten days ahead of partition 3.
-    await writer.write_batch(progress={(TOPIC, 0): at(240), (TOPIC, 3): at(20)})
+    await writer.write_batch(progress={(TOPIC, 0): read(at(240)), (TOPIC, 3): read(at(20))})
     assert await _clocks(storage_pool) == (at(20), at(20))
 
     # A late event (older than what partition 3 has read) leaves its clock alone ...
-    await writer.write_batch(progress={(TOPIC, 3): at(5)})
+    await writer.write_batch(progress={(TOPIC, 3): read(at(5))})
     assert await _clocks(storage_pool) == (at(20), at(20))
 
     # ... and partition 3 catching up moves the clock to the next slowest.
-    await writer.write_batch(progress={(TOPIC, 3): at(300)})
+    await writer.write_batch(progress={(TOPIC, 3): read(at(300))})
     assert await _clocks(storage_pool) == (at(240), at(240))
 
 
 async def test_progress_is_part_of_the_batch_transaction(storage_pool: Pool) -> None:
     writer = WriteRepository(storage_pool)
-    await writer.write_batch(progress={(TOPIC, 1): at(10)})
+    await writer.write_batch(progress={(TOPIC, 1): read(at(10))})
     arrived = make_event("C-1", EventType.GATE_ARRIVED, "KZ-AKTAU", 50)
     with pytest.raises(psycopg.errors.CheckViolation):  # no partition -1: the batch fails
         await writer.write_batch(
             events=[arrived],
             timelines=[make_timeline("C-1", [arrived], [make_stay("C-1", "KZ-AKTAU", 50)])],
-            progress={(TOPIC, 1): at(50), (TOPIC, -1): at(50)},
+            progress={(TOPIC, 1): read(at(50)), (TOPIC, -1): read(at(50))},
         )
     assert await _clocks(storage_pool) == (at(10), at(10))
     assert await ApiQueries(storage_pool).consignment_status("C-1") is None
@@ -72,7 +77,7 @@ async def test_without_recorded_progress_the_latest_stored_event_is_the_clock(
         ]
     )
     assert await _clocks(storage_pool) == (at(70), at(70))
-    await writer.write_batch(progress={(TOPIC, 2): at(70) - timedelta(hours=1)})
+    await writer.write_batch(progress={(TOPIC, 2): read(at(70) - timedelta(hours=1))})
     assert await _clocks(storage_pool) == (at(69), at(69))
 
 
@@ -99,3 +104,33 @@ async def test_an_overdue_scan_learns_in_one_statement_which_alerts_are_new(
         await store.close()
     assert [a.consignment_id for a in first] == ["C-1", "C-2"]
     assert [a.consignment_id for a in second] == ["C-3"]
+
+
+async def test_a_batch_finding_the_database_behind_what_was_stored_there_writes_nothing(
+    storage_pool: Pool,
+) -> None:
+    writer = WriteRepository(storage_pool)
+    await writer.write_batch(progress={(TOPIC, 0): PartitionProgress(at(10), next_offset=40)})
+    offsets = await writer.stored_offsets([(TOPIC, 0), (TOPIC, 1)])
+    assert offsets == {(TOPIC, 0): 40, (TOPIC, 1): 0}  # no row: read it all
+
+    # A replayed batch's older offset leaves the stored one alone.
+    await writer.write_batch(
+        progress={(TOPIC, 0): PartitionProgress(at(5), next_offset=20)},
+        expected_offsets={(TOPIC, 0): 40},
+    )
+    assert await writer.stored_offsets([(TOPIC, 0)]) == {(TOPIC, 0): 40}
+
+    # This process stored up to 60, the database holds 40: it was restored from a backup.
+    arrived = make_event("C-1", EventType.GATE_ARRIVED, "KZ-AKTAU", 50)
+    with pytest.raises(DatabaseBehind) as behind:
+        await writer.write_batch(
+            events=[arrived],
+            progress={(TOPIC, 0): PartitionProgress(at(50), next_offset=90)},
+            expected_offsets={(TOPIC, 0): 60},
+        )
+    assert behind.value.resume_at == {(TOPIC, 0): 40}
+    assert await writer.stored_offsets([(TOPIC, 0)]) == {(TOPIC, 0): 40}
+    async with storage_pool.connection() as conn:
+        row = await (await conn.execute("SELECT count(*) FROM transit_events")).fetchone()
+    assert row == (0,)

@@ -36,6 +36,21 @@ def free_port() -> int:
         return port
 
 
+def free_port_run(length: int, start: int) -> int:
+    """The first of `length` consecutive free loopback ports from `start` on (a broker's or
+    a cluster's ports, which its config derives from the first)."""
+    for first in range(start, start + 500, length):
+        if all(_free(port) for port in range(first, first + length)):
+            return first
+    raise RuntimeError(f"no run of {length} free ports in {start}-{start + 499}")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
 async def produce(bootstrap: str, topic: str, events: Iterable[TransitEvent]) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()

@@ -359,16 +359,13 @@ def test_openapi_declares_examples_security_and_problems() -> None:
 
     assert "HTTPBearer" in document["components"]["securitySchemes"]
     for path, item in document["paths"].items():
-        operation = item["get"]
-        assert (
-            "example"
-            in operation["responses"]["200"]["content"][
-                next(iter(operation["responses"]["200"]["content"]))
-            ]
-        ), path
-        if path.startswith("/v1/"):
-            assert {"401", "403", "422"} <= set(operation["responses"]), path
-            assert operation["security"] == [{"HTTPBearer": []}], path
+        for method, operation in item.items():
+            success = next(code for code in ("200", "201", "204") if code in operation["responses"])
+            content = operation["responses"][success].get("content", {})
+            assert success == "204" or "example" in content[next(iter(content))], (path, method)
+            if path.startswith("/v1/"):
+                assert {"401", "403", "422"} <= set(operation["responses"]), path
+                assert operation["security"] == [{"HTTPBearer": []}], path
 
 
 def test_settings_refuse_inconsistent_limits() -> None:

@@ -141,6 +141,27 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
     assert isinstance(app.monitor, QuietMonitor)
 
 
+async def test_the_tracker_apps_producer_is_idempotent(tmp_path: Any) -> None:
+    from corridor.reference import load_reference
+    from services.tracker.app import create_app
+
+    settings = TrackerSettings(
+        kafka_bootstrap_servers="127.0.0.1:1",  # never contacted: nothing connects here
+        database_url="postgresql://tracker@127.0.0.1:1/none",
+        tracker_data_dir=tmp_path,
+        tracker_store="memory://",
+    )
+    app: faust.App = create_app(settings, load_reference())
+
+    kafka_producer = app.producer._new_producer()  # type: ignore[attr-defined]  # never started
+    try:
+        # A retried send (a leader that failed over after writing) is not written twice.
+        assert kafka_producer._txn_manager is not None  # aiokafka's idempotence bookkeeping
+        assert kafka_producer._txn_manager.transactional_id is None  # no transactions
+    finally:
+        await kafka_producer.stop()
+
+
 def test_the_monitor_skips_records_but_still_follows_commits() -> None:
     monitor = QuietMonitor()
     tp = TP("transit-events", 0)

@@ -195,3 +195,14 @@ def test_truth_json_round_trips(tmp_path: Path) -> None:
     first = document["consignments"][0]
     assert {"stays", "crossings", "legs", "state", "current_location"} <= set(first)
     assert read_truth(path) == result.truth
+
+
+def test_runs_sharing_a_database_keep_their_consignment_ids_apart() -> None:
+    first = simulate(SimulationConfig(seed=1, consignments=5, days=10))
+    later = simulate(SimulationConfig(seed=2, consignments=5, days=10, first_serial=700_001))
+    first_ids = set(first.truth.consignments)
+    later_ids = set(later.truth.consignments)
+    assert not first_ids & later_ids
+    assert min(later_ids).endswith("-700001")
+    with pytest.raises(ValidationError, match="999999"):
+        SimulationConfig(consignments=10, first_serial=999_995)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +16,7 @@ from corridor.model import ConsignmentState, StayStatus, Timeline
 from corridor.timeline import build_timeline
 from services.tracker.batch_tracker import BatchTracker
 from services.tracker.history_cache import EVENT_BYTES, RecentHistories, held_bytes
+from storage.progress import Partition, PartitionProgress
 from storage.rows import TimelineRows, timeline_rows
 from tests.unit.factories import T0, declared, event, khorgos_to_aktau, reference, visit
 
@@ -61,7 +61,7 @@ class FakeStore:
         self.alerts: dict[str, Alert] = {}
         self.fail_next = False
         self.writes = 0
-        self.progress: dict[tuple[str, int], datetime] = {}
+        self.progress: dict[Partition, PartitionProgress] = {}
 
     async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
         return {cid: list(self.raw[cid]) for cid in consignment_ids if cid in self.raw}
@@ -72,7 +72,7 @@ class FakeStore:
         timelines: Sequence[Timeline],
         alerts: Sequence[Alert],
         stored: Mapping[str, TimelineRows],
-        progress: Mapping[tuple[str, int], datetime],
+        progress: Mapping[Partition, PartitionProgress],
     ) -> Mapping[str, TimelineRows]:
         if self.fail_next:
             self.fail_next = False
@@ -87,8 +87,8 @@ class FakeStore:
             assert timeline_rows(self.timelines[cid], reference()) == before
         self.timelines.update({t.consignment_id: t for t in timelines})
         self.alerts.update({a.dedup_key: a for a in alerts})
-        for partition, event_time in progress.items():
-            self.progress[partition] = max(event_time, self.progress.get(partition, event_time))
+        for partition, done in progress.items():
+            self.progress[partition] = max(done, self.progress.get(partition, done))
         self.writes += 1
         return {t.consignment_id: timeline_rows(t, reference()) for t in timelines}
 
@@ -266,7 +266,10 @@ async def test_batches_with_a_small_cache_give_the_timelines_of_a_rebuild(
 async def test_partition_progress_is_stored_with_the_batch_and_only_then() -> None:
     tracker, _history, store, _topics = _tracker()
     events = khorgos_to_aktau()
-    read = {("transit-events", 0): events[3].occurred_at, ("transit-events", 4): T0}
+    read = {
+        ("transit-events", 0): PartitionProgress(events[3].occurred_at, 4),
+        ("transit-events", 4): PartitionProgress(T0, 1),
+    }
     store.fail_next = True
     with pytest.raises(ConnectionError):
         await tracker.track(events[:4], read)

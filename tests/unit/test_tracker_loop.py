@@ -16,6 +16,7 @@ from corridor.model import Timeline
 from services.tracker import tracking_loop
 from services.tracker.tracking_loop import TrackingLoop
 from storage.dead_letters import DeadLetter
+from storage.progress import DatabaseBehind, PartitionProgress
 from tests.unit.factories import event
 
 
@@ -166,3 +167,46 @@ async def test_records_that_are_no_events_are_set_aside_however_many() -> None:
     assert len(dead_letters.isolated) == count
     assert acked == [batch]
     assert tracker.attempts == 0
+
+
+@dataclass
+class RestoredDatabase(FakeTracker):
+    """A database restored from a backup: it holds partition 0 only up to offset 7."""
+
+    progress: list[Any] = field(default_factory=list)
+
+    async def track(self, events: Sequence[TransitEvent], progress: Any = None) -> list[Timeline]:
+        self.progress.append(progress)
+        raise DatabaseBehind({("corridor.transit-events", 0): 7})
+
+
+async def test_a_database_behind_is_read_again_from_its_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracking_loop, "REWIND_PAUSE_SECONDS", 0)
+    tracker, dead_letters, acked = RestoredDatabase(set()), FakeDeadLetters(), Acks()
+    rewound: list[Any] = []
+
+    async def rewind(resume_at: Any) -> None:
+        rewound.append(resume_at)
+
+    loop = TrackingLoop(tracker, NoStates(), dead_letters, acked.append, crash=crash, rewind=rewind)
+    batch = batch_of(arrivals(5))
+    await loop.settle(batch)
+
+    assert rewound == [{("corridor.transit-events", 0): 7}]
+    assert acked == [batch]  # let go: the database's offsets say where to read from
+    assert dead_letters.isolated == []  # no poison: nothing of it is bisected
+    assert len(tracker.progress) == 1  # tried once, not bisected
+
+
+def test_a_batchs_progress_counts_its_undecodable_records_in_the_next_offset() -> None:
+    events = arrivals(3)
+    batch = batch_of(events)
+    batch.append(stream_event(3, b"C-BAD", b"{not json", []))
+
+    progress = tracking_loop.progress_of(events, batch[:3], batch)
+
+    assert progress == {
+        ("corridor.transit-events", 0): PartitionProgress(events[2].occurred_at, next_offset=4)
+    }

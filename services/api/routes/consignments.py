@@ -21,6 +21,7 @@ from services.api.deps import (
     known_location,
     within_bounds,
 )
+from services.api.eta import present as present_eta
 from services.api.openapi import FORBIDDEN, NOT_FOUND, responses
 from services.api.ports import ApiReads
 from services.api.routes.paging import (
@@ -29,6 +30,7 @@ from services.api.routes.paging import (
     next_consignment_cursor,
     next_link,
 )
+from services.common.eta import estimate_for
 from services.common.problems import ProblemError
 from storage.views import ConsignmentFilter, ConsignmentStatusView
 
@@ -56,18 +58,31 @@ def not_found(consignment_id: str) -> ProblemError:
     )
 
 
+class JudgedAt:
+    """The tracker's event-time clock, as the overdue alerts use: a replayed month is
+    judged at its end, and live it is moments old. Never past the wall clock, which a
+    publisher's clock running ahead could otherwise push it. Read once, when needed."""
+
+    def __init__(self, reads: ApiReads, now: datetime) -> None:
+        self._reads = reads
+        self._now = now
+        self._as_of: datetime | None = None
+
+    async def __call__(self) -> datetime:
+        if self._as_of is None:
+            self._as_of = min(await self._reads.tracker_clock() or self._now, self._now)
+        return self._as_of
+
+
 async def outlook_of(
-    view: ConsignmentStatusView, reads: ApiReads, now: datetime
+    view: ConsignmentStatusView, reads: ApiReads, judged_at: JudgedAt
 ) -> ClearanceOutlook | None:
     """When the consignment's latest open stay may end (None when it is not at a location)."""
     open_stays = [stay for stay in view.stays if stay.status is StayStatus.IN_PROGRESS]
     if not open_stays:
         return None
     stay = max(open_stays, key=lambda s: s.arrived_at)
-    # The tracker's event-time clock, as the overdue alerts use: a replayed month is
-    # judged at its end, and live it is moments old. Never past the wall clock, which a
-    # publisher's clock running ahead could otherwise push it.
-    as_of = min(await reads.tracker_clock() or now, now)
+    as_of = await judged_at()
     recent = await reads.recent_dwell_seconds(stay.location, as_of - RECENT_WINDOW, as_of)
     return clearance_outlook(stay.location, stay.arrived_at, as_of, recent)
 
@@ -105,7 +120,15 @@ async def status(
     view = await reads.consignment_status(consignment_id, carrier_scope(principal))
     if view is None:
         raise not_found(consignment_id)
-    return present.status(view, context.base, await outlook_of(view, reads, context.now()))
+    judged_at = JudgedAt(reads, context.now())
+    eta = None
+    if context.eta_statistics is not None:
+        estimate = await estimate_for(
+            view.consignment, view.stays, context.reference, context.eta_statistics, judged_at
+        )
+        eta = present_eta(estimate) if estimate is not None else None
+    outlook = await outlook_of(view, reads, judged_at)
+    return present.status(view, context.base, outlook, eta)
 
 
 @router.get(

@@ -1,0 +1,1 @@
+"""The webhook dispatcher: carriers' endpoints told about their consignments' changes."""
