@@ -322,3 +322,15 @@ def _border_mode(border_id: str, reference: CorridorReference | None) -> str | N
         return None
     border = reference.borders_by_id.get(border_id)
     return border.mode.value if border is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """A webhook delivery to enqueue once (by `dedup_key`)."""
+
+    id: str
+    endpoint_id: UUID
+    consignment_id: str
+    event_type: str
+    dedup_key: str
+    body: str

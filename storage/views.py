@@ -10,6 +10,7 @@ from uuid import UUID
 
 from corridor.events import TransitEvent
 from corridor.model import ConsignmentState, StayStatus
+from corridor.notifications import ChangeKind
 
 T = TypeVar("T")
 
@@ -233,3 +234,48 @@ class LocationQueueView:
     location: str
     in_progress_count: int
     oldest_arrived_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    id: UUID
+    carrier_id: str
+    url: str
+    kinds: tuple[ChangeKind, ...]
+    eta_threshold_seconds: int
+    description: str
+    paused: bool
+    created_at: datetime
+    updated_at: datetime
+    secret: str
+    previous_secret: str | None
+    previous_secret_until: datetime | None
+
+    def secrets(self, at: datetime) -> tuple[str, ...]:
+        """The secrets a delivery is signed with: during a rotation, the old one too."""
+        old = self.previous_secret
+        if old and self.previous_secret_until is not None and at < self.previous_secret_until:
+            return (self.secret, old)
+        return (self.secret,)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    seq: int
+    id: str
+    endpoint_id: UUID
+    consignment_id: str
+    event_type: str
+    body: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    delivery: DeliveryView
+    endpoint: EndpointView

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from corridor.reference import CorridorReference
 from services.api.deps import ApiContext
 from services.api.metrics import ApiMetrics, RequestMetrics
-from services.api.ports import ApiReads
+from services.api.ports import ApiReads, WebhookEndpoints
 from services.api.report_cache import KpiReportCaches
 from services.api.routes import (
     alerts,
@@ -30,7 +30,6 @@ from services.common.eta import EtaStatistics
 from services.common.keys import KeyStore
 from services.common.limits import BodyReadTimeout, RejectNulInQuery
 from services.common.problems import install_problem_handlers
-from storage.queries.webhooks import WebhookStore
 
 DESCRIPTION = """\
 Where consignments on the Middle Corridor are, and how the corridor performs.
@@ -56,7 +55,7 @@ def create_app(
     reference: CorridorReference,
     now: Callable[[], datetime],
     eta_statistics: EtaStatistics | None = None,
-    webhook_store: WebhookStore | None = None,
+    webhook_store: WebhookEndpoints | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Middle Corridor API", version="1.0.0", description=DESCRIPTION)
     app.state.key_store = key_store

@@ -1,14 +1,19 @@
-"""What the API needs from storage: a read-only interface.
+"""What the API needs from storage: the reads (`ApiReads`) and carriers' webhook
+endpoints (`WebhookEndpoints`).
 
-`storage.queries.api.ApiQueries` implements it against PostgreSQL and
-`services.api.in_memory.InMemoryReads` in memory, for tests.
+On PostgreSQL, `storage.queries.api.ApiQueries` implements `ApiReads` and
+`storage.queries.webhooks.WebhookStore` `WebhookEndpoints`; `services.api.in_memory.
+InMemoryReads` implements `ApiReads` in memory, for tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
+from corridor.notifications import ChangeKind
 from storage.views import (
     AlertView,
     ConsignmentFilter,
@@ -16,6 +21,8 @@ from storage.views import (
     ConsignmentStatusView,
     ConsignmentView,
     CrossingPerformance,
+    DeliveryView,
+    EndpointView,
     Granularity,
     LegPerformance,
     LocationPerformance,
@@ -100,3 +107,44 @@ class ApiReads(Protocol):
     ) -> tuple[AlertView, ...]: ...
 
     async def ping(self, timeout: float = 2.0) -> bool: ...  # noqa: ASYNC109
+
+
+class WebhookEndpoints(Protocol):
+    """A carrier's webhook endpoints and their dead letters, always under its carrier id."""
+
+    async def create_endpoint(
+        self,
+        carrier_id: str,
+        endpoint_id: UUID,
+        url: str,
+        kinds: Sequence[ChangeKind],
+        eta_threshold_seconds: int,
+        description: str,
+        secret: str,
+    ) -> EndpointView: ...
+
+    async def endpoints(self, carrier_id: str) -> tuple[EndpointView, ...]: ...
+
+    async def endpoint(self, carrier_id: str, endpoint_id: UUID) -> EndpointView | None: ...
+
+    async def update_endpoint(
+        self, carrier_id: str, endpoint_id: UUID, changes: dict[str, Any]
+    ) -> EndpointView | None:
+        """Sets the given columns (url, kinds, eta_threshold_seconds, description, paused,
+        secret, previous_secret, previous_secret_until).
+        """
+        ...
+
+    async def delete_endpoint(self, carrier_id: str, endpoint_id: UUID) -> bool: ...
+
+    async def dead_letters(
+        self, carrier_id: str, endpoint_id: UUID, after_seq: int, limit: int
+    ) -> tuple[DeliveryView, ...]: ...
+
+    async def replay(
+        self, carrier_id: str, endpoint_id: UUID, delivery_id: str | None, now: datetime
+    ) -> int:
+        """Puts one dead delivery (or all of the endpoint's, with None) back in the queue,
+        with fresh attempts; returns how many. It keeps its place: its sequence number.
+        """
+        ...

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from services.dispatcher.delivery import DeliveryWorker
 from services.dispatcher.intake import DerivedRecord, Topic, WebhookIntake
 from services.dispatcher.metrics import DispatcherMetrics
-from storage.queries.webhooks import WebhookStore
+from services.dispatcher.ports import WebhookOutbox
 
 log = logging.getLogger("dispatcher")
 
@@ -27,7 +27,7 @@ class Dispatcher:
         topics: dict[str, Topic],
         intake: WebhookIntake,
         worker: DeliveryWorker,
-        store: WebhookStore,
+        store: WebhookOutbox,
         metrics: DispatcherMetrics,
         poll_seconds: float,
     ) -> None:

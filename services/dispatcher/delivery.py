@@ -26,7 +26,8 @@ from standardwebhooks import Webhook
 
 from services.common.webhook_targets import TargetRefused, check_target
 from services.dispatcher.metrics import DispatcherMetrics
-from storage.queries.webhooks import DueDelivery, WebhookStore
+from services.dispatcher.ports import WebhookOutbox
+from storage.views import DueDelivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def signature(secrets: tuple[str, ...], message_id: str, at: datetime, body: str
 class DeliveryWorker:
     def __init__(
         self,
-        store: WebhookStore,
+        store: WebhookOutbox,
         client: httpx.AsyncClient,
         policy: RetryPolicy,
         insecure_hosts: frozenset[str],

@@ -21,7 +21,9 @@ from uuid import NAMESPACE_URL, uuid5
 from corridor.eta import ArrivalEstimate
 from corridor.notifications import EVENT_TYPES, ChangeKind, Notified, decide
 from services.dispatcher.metrics import DispatcherMetrics
-from storage.queries.webhooks import EndpointView, NewDelivery, WebhookStore
+from services.dispatcher.ports import WebhookOutbox
+from storage.rows import DeliveryRow
+from storage.views import EndpointView
 
 EtaOf = Callable[[str, str], Awaitable[ArrivalEstimate | None]]
 """(consignment id, carrier id) -> its ETA now, or None."""
@@ -63,14 +65,14 @@ def body(event_type: str, timestamp: str, data: dict[str, Any]) -> str:
 
 def delivery(
     endpoint: EndpointView, consignment_id: str, event_type: str, key: str, text: str
-) -> NewDelivery:
+) -> DeliveryRow:
     # The same notification always gets the same webhook-id, so receivers can dedupe.
     message_id = "msg_" + uuid5(NAMESPACE_URL, f"{endpoint.id}/{key}").hex
-    return NewDelivery(message_id, endpoint.id, consignment_id, event_type, key, text)
+    return DeliveryRow(message_id, endpoint.id, consignment_id, event_type, key, text)
 
 
 class WebhookIntake:
-    def __init__(self, store: WebhookStore, eta_of: EtaOf, metrics: DispatcherMetrics) -> None:
+    def __init__(self, store: WebhookOutbox, eta_of: EtaOf, metrics: DispatcherMetrics) -> None:
         self._store = store
         self._eta_of = eta_of
         self._metrics = metrics
@@ -96,7 +98,7 @@ class WebhookIntake:
         eta_p50 = estimate.arrival_p50 if estimate is not None else None
         current = Notified(update["state"], update.get("current_location"), eta_p50)
         known = await self._store.notified([e.id for e in endpoints], consignment)
-        deliveries: list[NewDelivery] = []
+        deliveries: list[DeliveryRow] = []
         notified: list[tuple[Any, str, Notified]] = []
         for endpoint in endpoints:
             previous = known.get(endpoint.id)

@@ -14,12 +14,12 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
 from services.ingest.intake import RecentEvents
-from storage.receipts import ReceiptRepository
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,20 @@ RECEIPTS_TIMEOUT_SECONDS = 2.0
 UNAVAILABLE = (psycopg.Error, PoolTimeout, TimeoutError)
 
 
+class StoredReceipts(Protocol):
+    """The receipts every ingest process writes (`storage.receipts.ReceiptRepository`)."""
+
+    async def fingerprints(self, event_ids: Sequence[str]) -> dict[str, set[str]]: ...
+
+    async def remember(self, accepted: Sequence[tuple[str, str]]) -> None: ...
+
+    async def prune(self, older_than: timedelta) -> int: ...
+
+
 class SharedAcceptedEvents:
     def __init__(
         self,
-        receipts: ReceiptRepository,
+        receipts: StoredReceipts,
         retention: timedelta,
         local: RecentEvents | None = None,
     ) -> None:

@@ -9,7 +9,6 @@ a time, so they go out in order per consignment whatever the number of dispatche
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,66 +17,13 @@ from psycopg.rows import TupleRow
 
 from corridor.notifications import ChangeKind, Notified
 from storage.db import Pool
+from storage.rows import DeliveryRow
+from storage.views import DeliveryView, DueDelivery, EndpointView
 
 _ENDPOINT_COLUMNS = """
     id, carrier_id, url, kinds, eta_threshold_seconds, description, paused, created_at,
     updated_at, secret, previous_secret, previous_secret_until
 """
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointView:
-    id: UUID
-    carrier_id: str
-    url: str
-    kinds: tuple[ChangeKind, ...]
-    eta_threshold_seconds: int
-    description: str
-    paused: bool
-    created_at: datetime
-    updated_at: datetime
-    secret: str
-    previous_secret: str | None
-    previous_secret_until: datetime | None
-
-    def secrets(self, at: datetime) -> tuple[str, ...]:
-        """The secrets a delivery is signed with: during a rotation, the old one too."""
-        old = self.previous_secret
-        if old and self.previous_secret_until is not None and at < self.previous_secret_until:
-            return (self.secret, old)
-        return (self.secret,)
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    id: str
-    endpoint_id: UUID
-    consignment_id: str
-    event_type: str
-    dedup_key: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryView:
-    seq: int
-    id: str
-    endpoint_id: UUID
-    consignment_id: str
-    event_type: str
-    body: str
-    status: str
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class DueDelivery:
-    delivery: DeliveryView
-    endpoint: EndpointView
 
 
 def _endpoint(row: TupleRow) -> EndpointView:
@@ -250,7 +196,7 @@ class WebhookStore:
 
     async def enqueue(
         self,
-        deliveries: Sequence[NewDelivery],
+        deliveries: Sequence[DeliveryRow],
         notified: Sequence[tuple[UUID, str, Notified]],
     ) -> int:
         """Stores the deliveries (once per endpoint and dedup key) and what the endpoints

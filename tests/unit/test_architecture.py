@@ -23,15 +23,6 @@ PENDING: set[tuple[str, str]] = {
     ("corridor/eta.py", "estimate_arrival"),
     ("services/tracker/app.py", "create_app"),
 }
-# Services still typed against a storage class rather than a port of their own.
-NOT_YET_PORTS = {
-    "services/api/app.py",
-    "services/api/routes/webhooks.py",
-    "services/dispatcher/intake.py",
-    "services/dispatcher/app.py",
-    "services/dispatcher/delivery.py",
-    "services/ingest/receipts.py",
-}
 
 # Storage modules that hold only types (rows written, views read, settings): any service
 # may use them. Everything else in storage/ connects to the database.
@@ -102,7 +93,7 @@ def test_services_reach_storage_concretes_only_in_composition_roots() -> None:
             if module not in STORAGE_TYPES and (module, name) not in STORAGE_DATA
         )
         for path in (ROOT / "services").rglob("*.py")
-        if not is_composition_root(path) and relative(path) not in NOT_YET_PORTS
+        if not is_composition_root(path)
     }
     assert {name: found for name, found in offenders.items() if found} == {}
 

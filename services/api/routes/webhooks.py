@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.api.deps import ApiContext, Context, invalid
 from services.api.openapi import FORBIDDEN, INVALID, UNAUTHORIZED, UNAVAILABLE, problem
+from services.api.ports import WebhookEndpoints
 from services.api.webhook_schemas import (
     DEAD_LETTER_EXAMPLE,
     ENDPOINT_EXAMPLE,
@@ -35,7 +36,7 @@ from services.common.auth import require_roles
 from services.common.keys import Principal, Role
 from services.common.problems import ProblemError
 from services.common.webhook_targets import TargetRefused, check_target
-from storage.queries.webhooks import EndpointView, WebhookStore
+from storage.views import EndpointView
 
 SECRET_OVERLAP = timedelta(hours=24)
 """How long deliveries are signed with the old secret too after a rotation."""
@@ -56,14 +57,14 @@ router = APIRouter(
 )
 
 
-def _store(request: Request) -> WebhookStore:
-    store: WebhookStore | None = request.app.state.webhooks
+def _store(request: Request) -> WebhookEndpoints:
+    store: WebhookEndpoints | None = request.app.state.webhooks
     if store is None:
         raise ProblemError(503, "webhooks-unavailable", "Unavailable", "webhooks are not set up")
     return store
 
 
-Store = Annotated[WebhookStore, Depends(_store)]
+Store = Annotated[WebhookEndpoints, Depends(_store)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
