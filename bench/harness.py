@@ -48,7 +48,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bench import api_latency, cpu, ingest_latency, tracker_throughput
 from bench.rows import RowWatch
 from corridor.reference import load_reference
-from infra.kafka.broker import BrokerConfig, StartOutcome
+from infra.kafka.broker import StartOutcome
+from infra.kafka.broker_config import BrokerConfig
 from infra.kafka.cluster import KafkaCluster
 from infra.kafka.topics import ensure_topics, topic_specs
 from infra.postgres.cluster import ClusterConfig, PostgresCluster

@@ -43,7 +43,7 @@ from bench.harness import (
     simulated,
 )
 from bench.tracker_throughput import BENCH_BROKER, BENCH_CLUSTER
-from infra.kafka.broker import REPO_ROOT
+from infra.kafka.broker_config import REPO_ROOT
 
 TICK_SECONDS = 0.1
 SAMPLE_SECONDS = 60.0

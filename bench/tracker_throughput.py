@@ -38,7 +38,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench import cpu
 from bench.rows import COMMIT_TIMESTAMPS, RowWatch
 from corridor.cloudevents import to_kafka_record
-from infra.kafka.broker import BrokerConfig, KafkaBroker
+from infra.kafka.broker import KafkaBroker
+from infra.kafka.broker_config import BrokerConfig
 from infra.kafka.topics import ensure_topics, topic_specs
 from infra.postgres.cluster import ClusterConfig, PostgresCluster
 from infra.postgres.cluster import StartOutcome as ClusterStartOutcome

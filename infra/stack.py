@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from infra.demo import KEYS_FILE, replay_sample
-from infra.kafka.broker import BrokerConfig
+from infra.kafka.broker_config import BrokerConfig
 from infra.kafka.cluster import KafkaCluster
 from infra.kafka.topics import ensure_topics, topic_specs
 from infra.postgres.cluster import PostgresCluster

@@ -10,14 +10,9 @@ from typing import Annotated
 
 import typer
 
-from infra.kafka.broker import (
-    BrokerConfig,
-    BrokerError,
-    BrokerUnhealthyError,
-    KafkaBroker,
-    StartOutcome,
-    check_health,
-)
+from infra.kafka.broker import KafkaBroker, StartOutcome
+from infra.kafka.broker_config import BrokerConfig, BrokerError, BrokerUnhealthyError
+from infra.kafka.health import check_health
 from infra.kafka.topics import (
     DEFAULT_TOPIC_PREFIX,
     EnsureTopicsResult,

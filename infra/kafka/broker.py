@@ -22,137 +22,28 @@ import base64
 import contextlib
 import enum
 import os
-import re
 import shutil
 import signal
 import string
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from infra.harness import exclusive_lock, port_accepts_connections
-
-HARNESS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = HARNESS_DIR.parents[1]
-POM_FILE = HARNESS_DIR / "pom.xml"
-SERVER_PROPERTIES_TEMPLATE = HARNESS_DIR / "server.properties.template"
-LOG4J2_CONFIG = HARNESS_DIR / "log4j2.properties"
-DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "kafka"
-DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "kafka"
+from infra.harness import port_accepts_connections
+from infra.kafka.broker_config import (
+    LOG4J2_CONFIG,
+    SERVER_PROPERTIES_TEMPLATE,
+    BrokerConfig,
+    BrokerError,
+    BrokerPortTakenError,
+    BrokerUnhealthyError,
+)
+from infra.kafka.health import ClusterHealth, check_health
+from infra.kafka.jars import kafka_classpath
 
 KAFKA_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_MAIN_CLASS = "kafka.tools.StorageTool"
-# Lists the resolved jars; its presence means a previous Maven run completed, so later starts
-# skip Maven entirely (a warm start must not pay Maven's ~5-10 s JVM and resolution cost).
-CLASSPATH_MARKER_NAME = "classpath.txt"
-
-
-class BrokerError(RuntimeError):
-    """The harness could not resolve, start, stop or reach the broker."""
-
-
-class BrokerUnhealthyError(BrokerError):
-    """No broker answered a metadata request at the given bootstrap address in time."""
-
-
-class BrokerPortTakenError(BrokerError):
-    """Another server bound one of the broker's ports between the free-port check and the
-    broker's own bind: pick other ports."""
-
-
-def pinned_kafka_version(pom_file: Path = POM_FILE) -> str:
-    """The Kafka version pinned in ``pom.xml``: the single place the version is chosen."""
-    match = re.search(r"<kafka\.version>\s*([^<\s]+)\s*</kafka\.version>", pom_file.read_text())
-    if match is None:
-        raise BrokerError(f"no <kafka.version> property in {pom_file}")
-    return match.group(1)
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """Where the broker listens and keeps its files.
-
-    ``data_dir`` and ``log_dir`` default to ``<run_dir>/data`` and ``<run_dir>/logs``.
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 19092
-    controller_port: int = 19093
-    node_id: int = 1
-    run_dir: Path = DEFAULT_RUN_DIR
-    data_dir: Path | None = None
-    log_dir: Path | None = None
-    cache_dir: Path = DEFAULT_CACHE_DIR
-    kafka_version: str = field(default_factory=pinned_kafka_version)
-    # The machine has two cores and also runs PostgreSQL and the services; the broker of a
-    # dev/test stack needs far less than Kafka's default 1 GiB heap.
-    max_heap: str = "512m"
-    # How long the group coordinator holds a new group's first rebalance for more members.
-    # Kafka's default is 3 s; a test's consumer group has one member and should start at
-    # once. The benchmark of several workers waits 1 s (see bench/tracker_throughput.py).
-    initial_rebalance_delay_ms: int = 0
-    # A node of a cluster: every voter as (node id, controller port), the cluster id all
-    # nodes are formatted with, and the replication its topics get (infra/kafka/cluster.py).
-    # Empty, None, 1 and 1: a single node that is its own quorum.
-    quorum: tuple[tuple[int, int], ...] = ()
-    cluster_id: str | None = None
-    replication_factor: int = 1
-    min_insync_replicas: int = 1
-
-    def __post_init__(self) -> None:
-        # Absolute paths: the process check matches the broker's command line, which holds
-        # absolute paths, and the broker runs with the run dir as its working directory.
-        for name in ("run_dir", "data_dir", "log_dir", "cache_dir"):
-            path = getattr(self, name)
-            if path is not None:
-                object.__setattr__(self, name, Path(path).resolve())
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def quorum_voters(self) -> str:
-        voters = self.quorum or ((self.node_id, self.controller_port),)
-        return ",".join(f"{node}@{self.host}:{port}" for node, port in voters)
-
-    @property
-    def resolved_data_dir(self) -> Path:
-        return self.data_dir if self.data_dir is not None else self.run_dir / "data"
-
-    @property
-    def resolved_log_dir(self) -> Path:
-        return self.log_dir if self.log_dir is not None else self.run_dir / "logs"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "kafka.pid"
-
-    @property
-    def server_properties_file(self) -> Path:
-        return self.run_dir / "server.properties"
-
-    @property
-    def jar_dir(self) -> Path:
-        return self.cache_dir / self.kafka_version / "lib"
-
-    @property
-    def classpath_marker(self) -> Path:
-        return self.cache_dir / self.kafka_version / CLASSPATH_MARKER_NAME
-
-
-@dataclass(frozen=True)
-class ClusterHealth:
-    """What a successful metadata request returned."""
-
-    bootstrap_servers: str
-    cluster_id: str | None
-    controller_id: int | None
-    broker_ids: tuple[int, ...]
 
 
 class StartOutcome(enum.Enum):
@@ -162,37 +53,6 @@ class StartOutcome(enum.Enum):
     """The broker recorded in this run dir's pid file was already running."""
     REUSED_EXISTING = "reused-existing"
     """Some other healthy Kafka already answers on the configured port; it is used as is."""
-
-
-# The `timeout` parameters (ASYNC109) are deliberate: besides bounding the call they size the
-# client's request timeout and name the limit in the error, which asyncio.timeout cannot.
-async def check_health(bootstrap_servers: str, timeout: float = 5.0) -> ClusterHealth:  # noqa: ASYNC109
-    """One metadata round trip against ``bootstrap_servers``, bounded by ``timeout`` seconds.
-
-    An open port is not enough: a broker that is still starting (or anything else listening
-    there) accepts TCP connections long before it can serve clients.
-    """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers,
-        client_id="corridor-kafka-healthcheck",
-        request_timeout_ms=max(1, int(timeout * 1000)),
-    )
-    try:
-        async with asyncio.timeout(timeout):
-            await admin.start()
-            cluster = await admin.describe_cluster()
-    except Exception as error:  # any failure to get metadata means "not healthy"
-        raise BrokerUnhealthyError(
-            f"no Kafka metadata from {bootstrap_servers} within {timeout:g}s: {error!r}"
-        ) from error
-    finally:
-        await admin.close()
-    return ClusterHealth(
-        bootstrap_servers=bootstrap_servers,
-        cluster_id=cluster.get("cluster_id"),
-        controller_id=cluster.get("controller_id"),
-        broker_ids=tuple(sorted(broker["node_id"] for broker in cluster.get("brokers", []))),
-    )
 
 
 def new_cluster_id() -> str:
@@ -224,60 +84,9 @@ class KafkaBroker:
     def bootstrap_servers(self) -> str:
         return self.config.bootstrap_servers
 
-    # ----------------------------------------------------------------------------- jars
-
     def ensure_jars(self) -> list[Path]:
         """Return the broker's classpath, running Maven only if it is not cached yet."""
-        cached = self._cached_classpath()
-        if cached is not None:
-            return cached
-        self.config.classpath_marker.parent.mkdir(parents=True, exist_ok=True)
-        # Two processes (a dev `up` and a test session) may both find the cache cold.
-        with exclusive_lock(self.config.classpath_marker.with_suffix(".lock")):
-            cached = self._cached_classpath()
-            if cached is not None:
-                return cached
-            self._resolve_jars_with_maven()
-            jars = sorted(self.config.jar_dir.glob("*.jar"))
-            if not any(jar.name.startswith("kafka_2.13-") for jar in jars):
-                raise BrokerError(f"Maven ran but no kafka_2.13 jar is in {self.config.jar_dir}")
-            marker_tmp = self.config.classpath_marker.with_suffix(".tmp")
-            marker_tmp.write_text(os.pathsep.join(str(jar) for jar in jars) + "\n")
-            marker_tmp.replace(self.config.classpath_marker)  # atomic: never half-written
-            return jars
-
-    def _cached_classpath(self) -> list[Path] | None:
-        marker = self.config.classpath_marker
-        if not marker.is_file():
-            return None
-        jars = [Path(entry) for entry in marker.read_text().strip().split(os.pathsep) if entry]
-        if not jars or not all(jar.is_file() for jar in jars):
-            return None  # cache was partially deleted: resolve again
-        return jars
-
-    def _resolve_jars_with_maven(self) -> None:
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise BrokerError("`mvn` is not on PATH; it is needed once to fetch the Kafka jars")
-        # A stale, partial lib dir from an interrupted run could mix versions of a jar.
-        shutil.rmtree(self.config.jar_dir, ignore_errors=True)
-        command = [
-            mvn,
-            "-q",
-            "-B",
-            "-Dstyle.color=never",
-            "-f",
-            str(POM_FILE),
-            f"-Dkafka.version={self.config.kafka_version}",
-            f"-Dkafka.lib.dir={self.config.jar_dir}",
-            "dependency:copy-dependencies",
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            raise BrokerError(
-                f"Maven could not resolve Kafka {self.config.kafka_version} "
-                f"(exit {result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
-            )
+        return kafka_classpath(self.config)
 
     # -------------------------------------------------------------------------- process
 

@@ -25,15 +25,9 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from infra.kafka.broker import (
-    BrokerConfig,
-    BrokerUnhealthyError,
-    ClusterHealth,
-    KafkaBroker,
-    StartOutcome,
-    check_health,
-    new_cluster_id,
-)
+from infra.kafka.broker import KafkaBroker, StartOutcome, new_cluster_id
+from infra.kafka.broker_config import BrokerConfig, BrokerUnhealthyError
+from infra.kafka.health import ClusterHealth, check_health
 
 CLUSTER_REPLICATION_FACTOR = 3
 CLUSTER_MIN_INSYNC_REPLICAS = 2

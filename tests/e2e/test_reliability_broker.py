@@ -24,7 +24,8 @@ import pytest
 import pytest_asyncio
 
 from corridor.reference import load_reference
-from infra.kafka.broker import REPO_ROOT, BrokerConfig, BrokerPortTakenError, KafkaBroker
+from infra.kafka.broker import KafkaBroker
+from infra.kafka.broker_config import REPO_ROOT, BrokerConfig, BrokerPortTakenError
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keys import Role
 from services.common.keys_cli import issue_key

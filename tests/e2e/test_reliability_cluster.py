@@ -27,7 +27,7 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from corridor.reference import load_reference
-from infra.kafka.broker import REPO_ROOT, BrokerConfig
+from infra.kafka.broker_config import REPO_ROOT, BrokerConfig
 from infra.kafka.cluster import KafkaCluster
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keys import Role

@@ -19,7 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from psycopg.conninfo import conninfo_to_dict
 
 from corridor.cloudevents import from_kafka_record
-from infra.kafka.broker import REPO_ROOT, BrokerConfig, KafkaBroker
+from infra.kafka.broker import KafkaBroker
+from infra.kafka.broker_config import REPO_ROOT, BrokerConfig
 from infra.kafka.topics import ensure_topics, topic_specs
 from services.common.keystore import PostgresKeyStore
 from services.common.reference_data import load_corridor_reference

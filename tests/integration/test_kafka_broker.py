@@ -15,14 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from infra.kafka.broker import (
-    BrokerConfig,
-    BrokerPortTakenError,
-    BrokerUnhealthyError,
-    KafkaBroker,
-    StartOutcome,
-    check_health,
-)
+from infra.kafka.broker import KafkaBroker, StartOutcome
+from infra.kafka.broker_config import BrokerConfig, BrokerPortTakenError, BrokerUnhealthyError
+from infra.kafka.health import check_health
 from infra.kafka.topics import TopicPartitionMismatchError, TopicSpec, ensure_topics, topic_specs
 from tests.fixtures.kafka import TEST_BROKER_CONFIG
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.tracker_throughput import BENCH_BROKER
-from infra.kafka.broker import BrokerConfig, KafkaBroker
+from infra.kafka.broker import KafkaBroker
+from infra.kafka.broker_config import BrokerConfig
 
 
 def rendered(config: BrokerConfig) -> dict[str, str]:
