@@ -212,18 +212,8 @@ def estimate_arrival(
     def unavailable(
         kind: Unavailable, reason: str, basis: tuple[PartBasis, ...] = ()
     ) -> ArrivalEstimate:
-        return ArrivalEstimate(
-            destination,
-            as_of,
-            statistics.window_start,
-            statistics.window_end,
-            None,
-            None,
-            (),
-            basis,
-            kind,
-            reason,
-        )
+        window = (statistics.window_start, statistics.window_end)
+        return ArrivalEstimate(destination, as_of, *window, None, None, (), basis, kind, reason)
 
     if position is None:
         return unavailable(Unavailable.NOT_STARTED, "no arrival at a corridor location yet")
@@ -239,28 +229,58 @@ def estimate_arrival(
     basis: list[PartBasis] = []
     moments: list[tuple[int, _Moments]] = []
     for kind, location, to_location, stop in _parts_ahead(route, here, position):
-        if kind is PartKind.DWELL:
-            stats = statistics.dwell.get((location, mode))
-            if stats is not None:
-                stats = _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
-        else:
-            stats = statistics.travel.get((location, to_location or ""))
+        stats = _part_stats(statistics, mode, kind, location, to_location)
         spent = elapsed if not basis else 0
         count = stats.count if stats else 0
         basis.append(PartBasis(kind, location, to_location, count, spent))
         if stats is None or count < min_samples:
             what = (
-                f"stays at {location}"
+                f"{mode} stays at {location}"
                 if kind is PartKind.DWELL
-                else (f"legs {location} -> {to_location}")
+                else f"legs {location} -> {to_location}"
             )
-            return unavailable(
-                Unavailable.TOO_FEW_SAMPLES,
-                f"{count} recent {mode + ' ' if kind is PartKind.DWELL else ''}{what} "
-                f"(need {min_samples})",
-                tuple(basis),
-            )
+            reason = f"{count} recent {what} (need {min_samples})"
+            return unavailable(Unavailable.TOO_FEW_SAMPLES, reason, tuple(basis))
         moments.append((stop, _remaining(stats, spent)))
+    stops = _stops(route, as_of, basis, moments)
+    final = stops[-1]
+    return ArrivalEstimate(
+        destination,
+        as_of,
+        statistics.window_start,
+        statistics.window_end,
+        final.arrival_p50,
+        final.arrival_p90,
+        tuple(stops),
+        tuple(basis),
+        None,
+        None,
+    )
+
+
+def _part_stats(
+    statistics: CorridorStatistics,
+    mode: str,
+    kind: PartKind,
+    location: str,
+    to_location: str | None,
+) -> DurationStats | None:
+    """The recent durations of one part ahead: a dwell (queue-adjusted) or a leg."""
+    if kind is PartKind.DWELL:
+        stats = statistics.dwell.get((location, mode))
+        if stats is None:
+            return None
+        return _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
+    return statistics.travel.get((location, to_location or ""))
+
+
+def _stops(
+    route: Sequence[str],
+    as_of: datetime,
+    basis: Sequence[PartBasis],
+    moments: Sequence[tuple[int, _Moments]],
+) -> list[StopEstimate]:
+    """The arrival at each stop ahead: the parts up to it summed."""
     stops: list[StopEstimate] = []
     mean = variance = 0.0
     for part_basis, (stop, part) in zip(basis, moments, strict=True):
@@ -277,19 +297,7 @@ def estimate_arrival(
                 arrival_p50 = max(arrival_p50, stops[-1].arrival_p50)
                 arrival_p90 = max(arrival_p90, stops[-1].arrival_p90)
             stops.append(StopEstimate(route[stop], arrival_p50, arrival_p90))
-    final = stops[-1]
-    return ArrivalEstimate(
-        destination,
-        as_of,
-        statistics.window_start,
-        statistics.window_end,
-        final.arrival_p50,
-        final.arrival_p90,
-        tuple(stops),
-        tuple(basis),
-        None,
-        None,
-    )
+    return stops
 
 
 def sketch_stats(sketch: Sketch) -> DurationStats | None:
