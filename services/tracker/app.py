@@ -119,12 +119,7 @@ def create_app(
     dead_letters = DeadLetterSink(
         store, _raw_topic(app, settings.topic("dead-letters")), alerts_topic
     )
-    window = BatchWindow(
-        settings.tracker_batch_size,
-        within=settings.tracker_batch_seconds,
-        backlog_within=settings.tracker_backlog_batch_seconds,
-        live_max_events=settings.tracker_live_batch_size,
-    )
+    window = _batch_window(settings)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_cached_histories(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -146,7 +141,21 @@ def create_app(
         await loop.run(take_batches(stream, window))
 
     _add_timers(app, settings, store, derived, events_topic, collection)
+    _add_cache_report(app, history, cache_bytes)
+    _open_with_the_worker(app, store)
+    return app
 
+
+def _batch_window(settings: TrackerSettings) -> BatchWindow:
+    return BatchWindow(
+        settings.tracker_batch_size,
+        within=settings.tracker_batch_seconds,
+        backlog_within=settings.tracker_backlog_batch_seconds,
+        live_max_events=settings.tracker_live_batch_size,
+    )
+
+
+def _add_cache_report(app: faust.App, history: RecentHistories, cache_bytes: int) -> None:
     @app.timer(interval=CACHE_REPORT_SECONDS)  # type: ignore[untyped-decorator]
     async def report_cache_size() -> None:  # read by bench/soak.py
         log.info(
@@ -156,6 +165,8 @@ def create_app(
             cache_bytes,
         )
 
+
+def _open_with_the_worker(app: faust.App, store: PostgresTrackingStore) -> None:
     @app.service
     class DatabaseLifecycle(mode.Service):  # opens the pool with the worker, closes it after
         async def on_start(self) -> None:
@@ -163,8 +174,6 @@ def create_app(
 
         async def on_stop(self) -> None:
             await store.close()
-
-    return app
 
 
 def _add_timers(

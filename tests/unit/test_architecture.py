@@ -13,14 +13,14 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # Functions that are declarative tables, longer than the limit by nature.
 TABLES: set[str] = set()
+# Over the module limit by design: the one seam for faust's, mode's and aiokafka's private
+# API (test_kafka_internals_seam.py) with its upgrade checklist; split, it would be two.
+SEAM = {"services/common/kafka_internals.py"}
 # Over a limit still: (path, function, or "" for the module). Each is being changed on
 # another branch at the time of writing (the simulator's plausibility work, the tracker's
 # write path, the broker's port checks); split it once that has landed.
 PENDING: set[tuple[str, str]] = {
     ("storage/writes.py", ""),
-    ("services/common/kafka_internals.py", ""),
-    ("corridor/eta.py", "estimate_arrival"),
-    ("services/tracker/app.py", "create_app"),
 }
 
 # Storage modules that hold only types (rows written, views read, settings): any service
@@ -61,7 +61,7 @@ def test_no_module_is_longer_than_the_limit() -> None:
         for path in sources()
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
-    assert {name: n for name, n in long.items() if (name, "") not in PENDING} == {}
+    assert {n: k for n, k in long.items() if (n, "") not in PENDING and n not in SEAM} == {}
 
 
 def test_no_function_is_longer_than_the_limit() -> None:
