@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncCursor, sql
@@ -21,16 +21,14 @@ from psycopg.rows import TupleRow
 from corridor.events import TransitEvent
 from corridor.model import Timeline
 from corridor.reference import CorridorReference
+from storage import write_sql
 from storage.db import Pool
 from storage.progress import DatabaseBehind, Partition, PartitionProgress
 from storage.rows import (
     AlertRow,
     ApiKeyRow,
     ConsignmentRow,
-    CrossingRow,
     EventRow,
-    LegRow,
-    StayRow,
     TimelineRows,
     event_row,
     timeline_rows,
@@ -41,265 +39,11 @@ Cursor = AsyncCursor[TupleRow]
 # Below this many events, one executemany (pipelined) beats creating and filling staging.
 DEFAULT_COPY_THRESHOLD = 500
 
-_EVENT_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, EventRow._fields))
-_INSERT_EVENT = sql.SQL(
-    "INSERT INTO transit_events ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
-).format(
-    columns=_EVENT_COLUMNS, values=sql.SQL(", ").join(sql.Placeholder() * len(EventRow._fields))
-)
-_EVENT_TYPES = {
-    "event_id": "uuid",
-    "occurred_at": "timestamptz",
-    "event_type": "text",
-    "location": "text",
-    "consignment_id": "text",
-    "carrier_id": "text",
-    "source_system": "text",
-    "fingerprint": "text",
-    "payload": "jsonb",
-}
-assert tuple(_EVENT_TYPES) == EventRow._fields
-_MERGE_STAGING = sql.SQL(
-    "INSERT INTO transit_events ({columns}) SELECT {columns} FROM transit_events_staging"
-    " ON CONFLICT DO NOTHING"
-).format(columns=_EVENT_COLUMNS)
-
-_CONSIGNMENT_TYPES = {
-    "consignment_id": "text",
-    "carrier_id": "text",
-    "state": "text",
-    "current_location": "text",
-    "first_event_at": "timestamptz",
-    "last_event_at": "timestamptz",
-    "event_count": "integer",
-    "route_id": "text",
-    "declared_route": "text[]",
-    "tir_carnet": "text",
-    "mrn": "text",
-    "permit_id": "text",
-    "vehicle_plates": "text[]",
-    "container_numbers": "text[]",
-    "anomaly_count": "integer",
-}
-assert tuple(_CONSIGNMENT_TYPES) == ConsignmentRow._fields
-
-_UPSERT_CONSIGNMENTS = """
-INSERT INTO consignments AS c (
-    consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
-    event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
-    container_numbers, anomaly_count)
-SELECT consignment_id, carrier_id, state, current_location, first_event_at, last_event_at,
-       event_count, route_id, declared_route, tir_carnet, mrn, permit_id, vehicle_plates,
-       container_numbers, anomaly_count
-FROM consignments_staging
-ORDER BY consignment_id
-ON CONFLICT (consignment_id) DO UPDATE SET
-    carrier_id = EXCLUDED.carrier_id,
-    state = EXCLUDED.state,
-    current_location = EXCLUDED.current_location,
-    first_event_at = EXCLUDED.first_event_at,
-    last_event_at = EXCLUDED.last_event_at,
-    event_count = EXCLUDED.event_count,
-    route_id = EXCLUDED.route_id,
-    declared_route = EXCLUDED.declared_route,
-    tir_carnet = EXCLUDED.tir_carnet,
-    mrn = EXCLUDED.mrn,
-    permit_id = EXCLUDED.permit_id,
-    vehicle_plates = EXCLUDED.vehicle_plates,
-    container_numbers = EXCLUDED.container_numbers,
-    anomaly_count = EXCLUDED.anomaly_count,
-    updated_at = now()
--- Stale or equal versions change nothing: replays and out-of-order upserts converge.
-WHERE (c.event_count, c.last_event_at) < (EXCLUDED.event_count, EXCLUDED.last_event_at)
-RETURNING c.consignment_id
-"""
-
-_INSERT_ALERTS = """
-INSERT INTO alerts (kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail,
-                    dedup_key)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-                     %s::timestamptz[], %s::text[], %s::text[])
-ORDER BY 8
-ON CONFLICT (dedup_key) DO NOTHING
-RETURNING dedup_key
-"""
-
-# A partition's clock and offset only move forward: a late event's older time, or a
-# replayed batch's older offset, leaves them alone.
-_RECORD_PROGRESS = """
-INSERT INTO tracker_progress (topic, partition, event_time, next_offset)
-SELECT * FROM unnest(%s::text[], %s::integer[], %s::timestamptz[], %s::bigint[])
-ORDER BY 1, 2
-ON CONFLICT (topic, partition) DO UPDATE
-SET event_time = greatest(tracker_progress.event_time, excluded.event_time),
-    next_offset = greatest(tracker_progress.next_offset, excluded.next_offset),
-    updated_at = now()
-"""
-
-_STORED_OFFSETS = """
-SELECT p.topic, p.partition, CASE WHEN t.topic IS NULL THEN 0 ELSE t.next_offset END
-FROM unnest(%s::text[], %s::integer[]) AS p (topic, partition)
-LEFT JOIN tracker_progress t USING (topic, partition)
-WHERE t.topic IS NULL OR t.next_offset IS NOT NULL
-"""
-
-_INSERT_API_KEY = """
-INSERT INTO api_keys (name, role, key_prefix, key_hash, allowed_locations, carrier_id)
-VALUES (%s, %s, %s, %s, %s, %s)
-RETURNING id
-"""
-
-_REVOKE_API_KEY = """
-UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL
-"""
-
-
-class _Child(NamedTuple):
-    """A table holding rows that belong to a consignment, and its unique key."""
-
-    table: str
-    types: dict[str, str]
-    key: tuple[str, ...]
-
-
-_STAYS = _Child(
-    "stays",
-    {
-        "consignment_id": "text",
-        "location": "text",
-        "visit": "integer",
-        "carrier_id": "text",
-        "country": "text",
-        "mode": "text",
-        "direction": "text",
-        "status": "text",
-        "arrived_at": "timestamptz",
-        "released_at": "timestamptz",
-        "departed_at": "timestamptz",
-        "inspection_started_at": "timestamptz",
-        "inspection_completed_at": "timestamptz",
-        "dwell_seconds": "integer",
-        "arrival_to_release_seconds": "integer",
-        "release_to_departure_seconds": "integer",
-        "inspection_seconds": "integer",
-        "implausible": "boolean",
-    },
-    ("consignment_id", "location", "visit", "arrived_at"),
-)
-_CROSSINGS = _Child(
-    "crossings",
-    {
-        "consignment_id": "text",
-        "carrier_id": "text",
-        "border_id": "text",
-        "from_location": "text",
-        "to_location": "text",
-        "direction": "text",
-        "mode": "text",
-        "status": "text",
-        "arrived_at": "timestamptz",
-        "departed_at": "timestamptz",
-        "tfi1_seconds": "integer",
-    },
-    ("consignment_id", "border_id", "arrived_at"),
-)
-_LEGS = _Child(
-    "legs",
-    {
-        "consignment_id": "text",
-        "carrier_id": "text",
-        "from_location": "text",
-        "to_location": "text",
-        "mode": "text",
-        "departed_at": "timestamptz",
-        "arrived_at": "timestamptz",
-        "distance_km": "double precision",
-        "travel_seconds": "integer",
-        "origin_dwell_seconds": "integer",
-        "swod_kmh": "double precision",
-        "swd_kmh": "double precision",
-        "implausible": "boolean",
-    },
-    ("consignment_id", "departed_at", "from_location", "to_location"),
-)
-assert tuple(_STAYS.types) == StayRow._fields
-assert tuple(_CROSSINGS.types) == CrossingRow._fields
-assert tuple(_LEGS.types) == LegRow._fields
-
-
-def _staging(table: str, types: Mapping[str, str]) -> tuple[sql.Composed, sql.Composed]:
-    """A session-private table to COPY rows into (COPY is far cheaper than array
-    parameters), emptied at commit; and the COPY statement that fills it."""
-    staging = sql.Identifier(f"{table}_staging")
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in types.items()
-    )
-    create = sql.SQL(
-        "CREATE TEMP TABLE IF NOT EXISTS {staging} ({columns}) ON COMMIT DELETE ROWS"
-    ).format(staging=staging, columns=columns)
-    copy = sql.SQL("COPY {staging} ({names}) FROM STDIN").format(
-        staging=staging, names=sql.SQL(", ").join(map(sql.Identifier, types))
-    )
-    return create, copy
-
-
-def _delete_missing_sql(child: _Child) -> sql.Composed:
-    """Rows of the given consignments whose key is not among the staged rows (e.g. a stay
-    that became visit 2 after a late arrival re-ordered visits)."""
-    matches = sql.SQL(" AND ").join(
-        sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(c)) for c in child.key
-    )
-    return sql.SQL(
-        "DELETE FROM {table} AS t WHERE t.consignment_id = ANY(%s::text[])"
-        " AND NOT EXISTS (SELECT 1 FROM {staging} AS k WHERE {matches})"
-    ).format(
-        table=sql.Identifier(child.table),
-        staging=sql.Identifier(f"{child.table}_staging"),
-        matches=matches,
-    )
-
-
-def _upsert_sql(child: _Child) -> sql.Composed:
-    columns = list(child.types)
-    updated = [c for c in columns if c not in child.key]
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    return sql.SQL(
-        "INSERT INTO {table} AS t ({names}) SELECT {names} FROM {staging} ORDER BY {key}"
-        " ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now()"
-        " WHERE ({old}) IS DISTINCT FROM ({new})"
-    ).format(
-        table=sql.Identifier(child.table),
-        names=names,
-        staging=sql.Identifier(f"{child.table}_staging"),
-        key=sql.SQL(", ").join(map(sql.Identifier, child.key)),
-        sets=sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updated
-        ),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updated),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updated),
-    )
-
-
-class _ChildSql(NamedTuple):
-    staging: tuple[sql.Composed, sql.Composed]
-    delete_missing: sql.Composed
-    upsert: sql.Composed
-
-
-_CHILD_SQL = {
-    child.table: _ChildSql(
-        _staging(child.table, child.types), _delete_missing_sql(child), _upsert_sql(child)
-    )
-    for child in (_STAYS, _CROSSINGS, _LEGS)
-}
-_CONSIGNMENT_STAGING = _staging("consignments", _CONSIGNMENT_TYPES)
-_EVENT_STAGING = _staging("transit_events", _EVENT_TYPES)
-
 
 async def _stage(
     cur: Cursor, staging: tuple[sql.Composed, sql.Composed], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Fill a staging table (see `_staging`) with rows, creating it on first use."""
+    """Fill a staging table (see `write_sql.staging`) with rows, creating it on first use."""
     create, copy_rows = staging
     await cur.execute(create)
     async with cur.copy(copy_rows) as copy:
@@ -308,7 +52,7 @@ async def _stage(
 
 
 async def _stored_offsets(cur: Cursor, partitions: Sequence[Partition]) -> dict[Partition, int]:
-    await cur.execute(_STORED_OFFSETS, _columns(sorted(partitions), 2))
+    await cur.execute(write_sql.STORED_OFFSETS, _columns(sorted(partitions), 2))
     return {(topic, partition): offset for topic, partition, offset in await cur.fetchall()}
 
 
@@ -392,7 +136,7 @@ class WriteRepository:
             raised = await self._insert_alerts(cur, alerts)
             if progress:
                 await cur.execute(
-                    _RECORD_PROGRESS,
+                    write_sql.RECORD_PROGRESS,
                     _columns([(t, p, *done) for (t, p), done in sorted(progress.items())], 4),
                 )
         return BatchResult(inserted, len(written), len(raised), written)
@@ -412,7 +156,7 @@ class WriteRepository:
         locations = list(key.allowed_locations) if key.allowed_locations is not None else None
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                _INSERT_API_KEY,
+                write_sql.INSERT_API_KEY,
                 (key.name, key.role.value, key.prefix, key.key_hash, locations, key.carrier_id),
             )
             row = await cursor.fetchone()
@@ -422,7 +166,7 @@ class WriteRepository:
 
     async def revoke_api_key(self, key_id: UUID, revoked_at: datetime) -> bool:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(_REVOKE_API_KEY, (revoked_at, key_id))
+            cursor = await conn.execute(write_sql.REVOKE_API_KEY, (revoked_at, key_id))
             return cursor.rowcount == 1
 
     # ------------------------------------------------------------------------- batches
@@ -431,10 +175,10 @@ class WriteRepository:
         if not rows:
             return 0
         if len(rows) < self._copy_threshold:
-            await cur.executemany(_INSERT_EVENT, rows)
+            await cur.executemany(write_sql.INSERT_EVENT, rows)
             return max(cur.rowcount, 0)
-        await _stage(cur, _EVENT_STAGING, rows)
-        await cur.execute(_MERGE_STAGING)
+        await _stage(cur, write_sql.EVENT_STAGING, rows)
+        await cur.execute(write_sql.MERGE_STAGING)
         return cur.rowcount
 
     async def _upsert_timelines(
@@ -451,15 +195,15 @@ class WriteRepository:
         applied = await self._upsert_consignments(cur, [rows.consignment for rows in ordered])
         chosen = [rows for rows in ordered if rows.consignment.consignment_id in applied]
         if chosen:
-            await self._sync(cur, _STAYS, chosen, before, lambda rows: rows.stays)
-            await self._sync(cur, _CROSSINGS, chosen, before, lambda rows: rows.crossings)
-            await self._sync(cur, _LEGS, chosen, before, lambda rows: rows.legs)
+            await self._sync(cur, write_sql.STAYS, chosen, before, lambda rows: rows.stays)
+            await self._sync(cur, write_sql.CROSSINGS, chosen, before, lambda rows: rows.crossings)
+            await self._sync(cur, write_sql.LEGS, chosen, before, lambda rows: rows.legs)
         return {rows.consignment.consignment_id: rows for rows in chosen}
 
     async def _sync(
         self,
         cur: Cursor,
-        child: _Child,
+        child: write_sql.Child,
         chosen: list[TimelineRows],
         before: Mapping[str, TimelineRows],
         rows_of: Callable[[TimelineRows], Sequence[tuple[Any, ...]]],
@@ -485,7 +229,7 @@ class WriteRepository:
                 staged.extend(r for r in new if r not in unchanged)
         if not staged and not pruned:
             return
-        statements = _CHILD_SQL[child.table]
+        statements = write_sql.CHILD_SQL[child.table]
         await _stage(cur, statements.staging, staged)
         if pruned:
             await cur.execute(statements.delete_missing, [pruned])
@@ -494,8 +238,8 @@ class WriteRepository:
             await cur.execute(statements.upsert)
 
     async def _upsert_consignments(self, cur: Cursor, rows: list[ConsignmentRow]) -> set[str]:
-        await _stage(cur, _CONSIGNMENT_STAGING, rows)
-        await cur.execute(_UPSERT_CONSIGNMENTS)
+        await _stage(cur, write_sql.CONSIGNMENT_STAGING, rows)
+        await cur.execute(write_sql.UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
 
     async def _insert_alerts(self, cur: Cursor, alerts: Sequence[AlertRow]) -> set[str]:
@@ -514,7 +258,7 @@ class WriteRepository:
             )
             for a in alerts
         ]
-        await cur.execute(_INSERT_ALERTS, _columns(rows, 8))
+        await cur.execute(write_sql.INSERT_ALERTS, _columns(rows, 8))
         return {row[0] for row in await cur.fetchall()}
 
 
