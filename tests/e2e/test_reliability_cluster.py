@@ -37,8 +37,8 @@ from storage.db import create_pool
 from tests.e2e.test_reliability_broker import _body, _ids, _stored_ids, _wait_ready
 from tests.e2e.test_reliability_postgres import (
     api_process,
+    assert_postgres_restart_is_waited_out,
     dedicated_postgres,
-    restart_postgres_during_tracking,
 )
 from tests.integration.tracker_harness import (
     TrackerWorkers,
@@ -326,6 +326,6 @@ async def test_postgres_restarted_while_the_cluster_runs_is_waited_out(
         cluster.bootstrap_servers, topic_specs(prefix), replication_factor=3, min_insync_replicas=2
     )
     with dedicated_postgres() as postgres, api_process(postgres, tmp_path) as api:
-        await restart_postgres_during_tracking(
+        await assert_postgres_restart_is_waited_out(
             postgres, api, cluster.bootstrap_servers, prefix, tmp_path, PatientClusterTracker
         )

@@ -125,10 +125,10 @@ async def test_postgres_restart_during_tracking_is_waited_out(
 ) -> None:
     prefix = f"{topic_prefix}pgrestart{uuid.uuid4().hex[:6]}."
     await ensure_topics(kafka_bootstrap, topic_specs(prefix))
-    await restart_postgres_during_tracking(cluster, api, kafka_bootstrap, prefix, tmp_path)
+    await assert_postgres_restart_is_waited_out(cluster, api, kafka_bootstrap, prefix, tmp_path)
 
 
-async def restart_postgres_during_tracking(
+async def assert_postgres_restart_is_waited_out(
     cluster: PostgresCluster,
     api: str,
     kafka_bootstrap: str,

@@ -33,7 +33,7 @@ def deliveries(
     return [(batch, draw(st.booleans()) and draw(st.booleans())) for batch in batches]
 
 
-def fold_and_compare(plan: list[tuple[list[TransitEvent], bool]]) -> None:
+def assert_fold_equals_rebuild(plan: list[tuple[list[TransitEvent], bool]]) -> None:
     folded: FoldedEvents | None = None
     stored: list[TransitEvent] = []  # what the database holds: every event written
     for batch, evicted in plan:
@@ -48,7 +48,7 @@ def fold_and_compare(plan: list[tuple[list[TransitEvent], bool]]) -> None:
 @given(st.data())
 def test_random_events_folded_in_batches_give_the_rebuilt_timeline(data: st.DataObject) -> None:
     events = data.draw(st.lists(transit_events(), min_size=1, max_size=25))
-    fold_and_compare(data.draw(deliveries(events)))
+    assert_fold_equals_rebuild(data.draw(deliveries(events)))
 
 
 @settings(max_examples=100, deadline=None)
@@ -59,7 +59,7 @@ def test_a_real_journey_folded_in_batches_gives_the_rebuilt_timeline(
     journey = khorgos_to_aktau()
     conflicting = journey[4].model_copy(update={"location": "KZ-AKTAU"})  # same id, new content
     pool = [*journey, *data.draw(st.lists(st.just(conflicting), max_size=1))]
-    fold_and_compare(data.draw(deliveries(pool)))
+    assert_fold_equals_rebuild(data.draw(deliveries(pool)))
 
 
 def test_events_in_order_are_appended_and_re_sends_change_nothing() -> None:
