@@ -14,6 +14,10 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
 - `DirectDeliveryConsumer.perform_seek`: faust's recovery (`on_recovery_completed` in
   `faust/tables/recovery.py`) still resumes partitions, seeks, then resumes flow control,
   which empties the stream queues.
+- `SingleAssignmentFetchThread`: faust's `AIOKafkaConsumerThread._fetch_records` still
+  passes its live set of active partitions to aiokafka's `Fetcher.fetched_records`, which
+  still reads an empty set as every partition; aiokafka still keeps positions in the
+  `Assignment` it replaces at each rebalance (`_subscription.subscription.assignment`).
 - `DirectDeliveryConsumer.seek_to_committed`: aiokafka still skips offsets of 0, and
   `Consumer._thread.seek_to_beginning` still exists; faust's `perform_seek` (called by
   recovery after every assignment) still takes its result as the read and committed
@@ -58,10 +62,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faust.exceptions import ConsumerNotStarted
 from faust.sensors import Monitor
 from faust.streams import _current_event
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 from mode.services import WaitResults
@@ -149,8 +154,57 @@ def _close(waitables: tuple[Any, ...]) -> None:
             waitable.close()  # never started; closing avoids "never awaited" warnings
 
 
+async def fetch_within_one_assignment(
+    consumer: AIOKafkaConsumer, fetching: Awaitable[RecordMap]
+) -> RecordMap:
+    """The records `fetching` drains from `consumer`, or none if the group rebalanced
+    meanwhile: those are put back (each partition sought to its first), for the next
+    fetch to read under the assignment faust has resumed by then.
+
+    A fetch waiting when the group rebalances goes on with faust's set of active
+    partitions, which the rebalance empties, and aiokafka reads an empty set as every
+    partition: it drains the changelog records table recovery has just sought to, and
+    faust, not asking for them, drops them. Recovery then waits for them for ever."""
+    started_under = _assignment(consumer)
+    records = await fetching
+    if not records or _assignment(consumer) is started_under:
+        return records
+    assigned = consumer.assignment()
+    for tp, batch in records.items():
+        if batch and tp in assigned:
+            consumer.seek(tp, batch[0].offset)
+    return {}
+
+
+def _assignment(consumer: AIOKafkaConsumer) -> object:
+    # aiokafka makes a new Assignment, with new positions, at each rebalance.
+    subscription = consumer._subscription.subscription
+    return subscription.assignment if subscription is not None else None
+
+
+class SingleAssignmentFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose fetch hands over no record drained under an
+    assignment newer than the one it started under (`fetch_within_one_assignment`)."""
+
+    async def _fetch_records(
+        self,
+        consumer: AIOKafkaConsumer,
+        active_partitions: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 (faust's signature)
+        max_records: int | None = None,
+    ) -> RecordMap:
+        fetching = super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        return await fetch_within_one_assignment(consumer, fetching)
+
+
 class DirectDeliveryConsumer(DirectWaitFirst, faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with direct delivery, and a seek that loses nothing."""
+    """faust's aiokafka consumer with direct delivery, a seek that loses nothing, and a
+    fetch that loses nothing across a rebalance."""
+
+    def _new_consumer_thread(self) -> SingleAssignmentFetchThread:
+        return SingleAssignmentFetchThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
         # Records queued during the seek would be emptied, untracked, when recovery

@@ -19,6 +19,8 @@ from services.common.kafka_internals import (
     DirectWaitFirst,
     QuietMonitor,
     QuietWorker,
+    SingleAssignmentFetchThread,
+    fetch_within_one_assignment,
 )
 from services.tracker.settings import TrackerSettings
 
@@ -133,6 +135,10 @@ def test_the_tracker_app_consumes_with_direct_delivery(tmp_path: Any) -> None:
     app: faust.App = create_app(settings, load_reference())
 
     assert app.transport.Consumer is DirectDeliveryConsumer
+    # Its fetches hand over nothing drained across a rebalance.
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    thread.thread_loop.close()  # never run: made with the consumer
+    assert isinstance(thread, SingleAssignmentFetchThread)
     assert app.conf.stream_buffer_maxsize == 8_192
     assert app.conf.producer_linger == 0.05  # derived records go out in fuller requests
     assert app.conf.table_standby_replicas == 0  # nobody reads the table: no warm copies
@@ -268,3 +274,72 @@ def test_the_tracker_reads_its_events_topic_as_wire_bytes(tmp_path: Any) -> None
 
     (agent,) = app.agents.values()
     assert isinstance(agent.channel.schema, WireBytes)
+
+
+class RebalancingKafkaConsumer:
+    """Just what `fetch_within_one_assignment` reads of aiokafka's consumer: positions
+    held in an assignment object that a rebalance replaces, and `seek`."""
+
+    def __init__(self, assigned: set[TP]) -> None:
+        self._subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=object()))
+        self.assigned = assigned
+        self.sought: dict[TP, int] = {}
+
+    def rebalance(self, assigned: set[TP]) -> None:
+        self._subscription.subscription.assignment = object()
+        self.assigned = assigned
+
+    def assignment(self) -> set[TP]:
+        return self.assigned
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.sought[tp] = offset
+
+
+CHANGELOG = TP("app-marks-changelog", 0)
+EVENTS = TP("events", 0)
+
+
+def _records(tp: TP, *offsets: int) -> list[Any]:
+    return [SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=o) for o in offsets]
+
+
+async def test_records_drained_across_a_rebalance_are_put_back_for_the_next_fetch() -> None:
+    kafka = RebalancingKafkaConsumer({EVENTS, CHANGELOG})
+
+    async def fetch_spanning_a_rebalance() -> Any:
+        kafka.rebalance({EVENTS, CHANGELOG})  # the fetch was waiting when the group rejoined
+        return {CHANGELOG: _records(CHANGELOG, 7, 8), EVENTS: _records(EVENTS, 3)}
+
+    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())  # type: ignore[arg-type]
+
+    # Nothing reaches faust, which would drop the records it did not ask for...
+    assert records == {}
+    # ...and the next fetch reads them again, from the first one drained.
+    assert kafka.sought == {CHANGELOG: 7, EVENTS: 3}
+
+
+async def test_a_partition_the_rebalance_took_away_is_not_sought() -> None:
+    kafka = RebalancingKafkaConsumer({EVENTS, CHANGELOG})
+
+    async def fetch_spanning_a_rebalance() -> Any:
+        kafka.rebalance({EVENTS})
+        return {CHANGELOG: _records(CHANGELOG, 7), EVENTS: _records(EVENTS, 3)}
+
+    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())  # type: ignore[arg-type]
+
+    assert records == {}
+    assert kafka.sought == {EVENTS: 3}  # aiokafka refuses to seek an unassigned partition
+
+
+async def test_records_of_an_unchanged_assignment_are_handed_over() -> None:
+    kafka = RebalancingKafkaConsumer({EVENTS})
+    drained = {EVENTS: _records(EVENTS, 3, 4)}
+
+    async def fetch() -> Any:
+        return drained
+
+    records = await fetch_within_one_assignment(kafka, fetch())  # type: ignore[arg-type]
+
+    assert records is drained
+    assert kafka.sought == {}
