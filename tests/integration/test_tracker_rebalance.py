@@ -4,8 +4,9 @@ faust resumes the stream partitions at the end of a rebalance with flow already 
 seeks them to their committed offsets, and only then resumes flow control, which empties
 the stream queues. Records delivered in that window used to be dropped for good: never
 acked, never fetched again, the partition's commit stuck below them
-(`services/common/kafka_internals.py`, `DirectDeliveryConsumer`). Here the window is held open
-on purpose: the seek waits at a gate while records arrive and the agent holds a batch.
+(`DirectDeliveryConsumer` in `services/common/kafka_internals/consumer.py`). Here the
+window is held open on purpose: the seek waits at a gate while records arrive and the
+agent holds a batch.
 
 The app runs in the test's event loop, as in `test_faust_compat.py`, with the tracker's
 transport and batching.

@@ -220,7 +220,7 @@ async def test_a_waiting_delivery_that_is_cancelled_runs_its_cleanup() -> None:
 
 def test_closing_a_resumed_delivery_closes_the_coroutine() -> None:
     # As `yield from` would: a task dropped unfinished must not leave the delivery open.
-    from services.common.kafka_internals import _Resumed
+    from services.common.kafka_internals.delivery import _Resumed
 
     loop = asyncio.new_event_loop()
     never = loop.create_future()
@@ -311,7 +311,7 @@ async def test_records_drained_across_a_rebalance_are_put_back_for_the_next_fetc
         kafka.rebalance({EVENTS, CHANGELOG})  # the fetch was waiting when the group rejoined
         return {CHANGELOG: _records(CHANGELOG, 7, 8), EVENTS: _records(EVENTS, 3)}
 
-    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())  # type: ignore[arg-type]
+    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())
 
     # Nothing reaches faust, which would drop the records it did not ask for...
     assert records == {}
@@ -326,7 +326,7 @@ async def test_a_partition_the_rebalance_took_away_is_not_sought() -> None:
         kafka.rebalance({EVENTS})
         return {CHANGELOG: _records(CHANGELOG, 7), EVENTS: _records(EVENTS, 3)}
 
-    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())  # type: ignore[arg-type]
+    records = await fetch_within_one_assignment(kafka, fetch_spanning_a_rebalance())
 
     assert records == {}
     assert kafka.sought == {EVENTS: 3}  # aiokafka refuses to seek an unassigned partition
@@ -339,7 +339,7 @@ async def test_records_of_an_unchanged_assignment_are_handed_over() -> None:
     async def fetch() -> Any:
         return drained
 
-    records = await fetch_within_one_assignment(kafka, fetch())  # type: ignore[arg-type]
+    records = await fetch_within_one_assignment(kafka, fetch())
 
     assert records is drained
     assert kafka.sought == {}
