@@ -10,6 +10,11 @@ agent holds a batch.
 
 The app runs in the test's event loop, as in `test_faust_compat.py`, with the tracker's
 transport and batching.
+
+A fetch that waits through the rebalance must not take, under the new assignment,
+records faust did not ask for: it used to drain the changelog record table recovery had
+just sought to, faust dropped it, and recovery waited for it for ever
+(`fetch_within_one_assignment`). The second test shows that step alone, on aiokafka.
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.kafka.topics import TopicSpec, ensure_topics
-from services.common.kafka_internals import WireBytes, ack_events, use_direct_delivery
+from services.common.kafka_internals import (
+    WireBytes,
+    ack_events,
+    fetch_within_one_assignment,
+    use_direct_delivery,
+)
 from services.tracker.batch_window import BatchWindow, take_batches
 from tests.fixtures.kafka import running
 
@@ -179,3 +189,52 @@ async def _unblocked(*events: asyncio.Event) -> AsyncIterator[None]:
     finally:
         for event in events:
             event.set()
+
+
+async def test_a_fetch_waiting_through_a_rebalance_loses_no_record(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    # faust's fetch asks aiokafka for the partitions it has resumed, as a live set that a
+    # rebalance empties while the fetch waits; aiokafka reads an empty set as "every
+    # partition". Here the record arrives under the new assignment, as table recovery's
+    # changelog record does after its seek, while the fetch from before still waits.
+    run = uuid.uuid4().hex[:8]
+    changelog = TopicPartition(f"{topic_prefix}fetch.{run}.changelog", 0)
+    stream = TopicPartition(f"{topic_prefix}fetch.{run}.events", 0)
+    await ensure_topics(
+        kafka_bootstrap, [TopicSpec(changelog.topic, 1), TopicSpec(stream.topic, 1)]
+    )
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{topic_prefix}fetch.{run}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    kafka.subscribe([changelog.topic, stream.topic])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    await producer.start()
+    try:
+        await _until(lambda: len(kafka.assignment()) == 2, "the first assignment")
+        resumed = {stream}  # faust's active partitions: the changelog is paused
+        fetching = asyncio.create_task(
+            fetch_within_one_assignment(kafka, kafka._fetcher.fetched_records(resumed, 30.0))
+        )
+        await asyncio.sleep(0.2)  # the fetch waits: the stream partition is empty
+        resumed.clear()  # the rebalance pauses everything
+        first = _assignment(kafka)
+        kafka._coordinator.request_rejoin()
+        await _until(lambda: _assignment(kafka) not in (None, first), "the new assignment")
+        await producer.send_and_wait(changelog.topic, b"change", key=b"k")
+
+        assert await asyncio.wait_for(fetching, 30) == {}  # nothing faust would drop
+        again = await kafka.getmany(changelog, timeout_ms=10_000)
+        assert [record.offset for record in again.get(changelog, [])] == [0]
+    finally:
+        await producer.stop()
+        await kafka.stop()
+
+
+def _assignment(kafka: AIOKafkaConsumer) -> object:
+    subscription = kafka._subscription.subscription
+    return subscription.assignment if subscription is not None else None
