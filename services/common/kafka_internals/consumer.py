@@ -39,6 +39,7 @@ async def fetch_within_one_assignment(
     records = await fetching
     if not records or _assignment(consumer) is started_under:
         return records
+    # Still the step that drained them: no seek of recovery's can have come in between.
     assigned = consumer.assignment()
     for tp, batch in records.items():
         if batch and tp in assigned:
