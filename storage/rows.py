@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from corridor.reference import CorridorReference
 from storage.views import ApiKeyRole
 
 _SEPARATORS = re.compile(r"[\s\-]+")
+_occurred_at = attrgetter("occurred_at")
 
 
 # Cached: every timeline rebuild normalizes the same few identifiers again.
@@ -181,8 +183,12 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
     return TimelineRows(
         consignment=_consignment_row(timeline, reference),
         stays=[
-            _stay_row(timeline, stay, events_at.get(stay.location, []), reference)._replace(
-                implausible=index in timeline.implausible_stays
+            _stay_row(
+                timeline,
+                stay,
+                events_at.get(stay.location, []),
+                reference,
+                implausible=index in timeline.implausible_stays,
             )
             for index, stay in enumerate(timeline.stays)
         ],
@@ -232,21 +238,26 @@ def _consignment_row(timeline: Timeline, reference: CorridorReference | None) ->
     tir_carnet = mrn = permit_id = None
     plates: set[str] = set()
     containers: set[str] = set()
+    # Read for every event at every batch that touches the consignment: plain attribute
+    # tests before any call, as most events repeat or lack most references.
     for event in timeline.events:
         refs = event.references
-        tir_carnet = refs.tir_carnet or tir_carnet
-        mrn = refs.mrn or mrn
-        permit_id = refs.permit_id or permit_id
-        plates.update(refs.vehicle_plates)
-        containers.update(refs.container_numbers)
+        if refs.tir_carnet:
+            tir_carnet = refs.tir_carnet
+        if refs.mrn:
+            mrn = refs.mrn
+        if refs.permit_id:
+            permit_id = refs.permit_id
+        if refs.vehicle_plates:
+            plates.update(refs.vehicle_plates)
+        if refs.container_numbers:
+            containers.update(refs.container_numbers)
     return ConsignmentRow(
         consignment_id=timeline.consignment_id,
         carrier_id=timeline.carrier_id,
         state=timeline.state.value,
         current_location=timeline.current_location,
-        first_event_at=min(
-            (event.occurred_at for event in timeline.events), default=timeline.last_event_at
-        ),
+        first_event_at=min(map(_occurred_at, timeline.events), default=timeline.last_event_at),
         last_event_at=timeline.last_event_at,
         event_count=len(timeline.events),
         route_id=timeline.route_id,
@@ -265,6 +276,7 @@ def _stay_row(
     stay: Stay,
     events_here: Sequence[TransitEvent],
     reference: CorridorReference | None,
+    implausible: bool = False,
 ) -> StayRow:
     during = [
         event
@@ -294,6 +306,7 @@ def _stay_row(
         arrival_to_release_seconds=stay.arrival_to_release_seconds,
         release_to_departure_seconds=stay.release_to_departure_seconds,
         inspection_seconds=stay.inspection_seconds,
+        implausible=implausible,
     )
 
 
