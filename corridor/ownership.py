@@ -47,6 +47,8 @@ class ConsignmentIdentity:
 _CLAIMS: tuple[tuple[str, str, Callable[[TransitEvent], str | None]], ...] = (
     ("carrier_id", "carrier_id", lambda e: claimed_carrier(e.carrier_id)),
 )
+# `consignment_identity` skips events by their carrier alone: another claim needs a test.
+assert [name for name, _, _ in _CLAIMS] == ["carrier_id"]
 
 
 def declared_route_id(ordered: Sequence[TransitEvent]) -> str | None:
@@ -83,6 +85,10 @@ def consignment_identity(
         events = _carrier_claimants(ordered) if name == "carrier_id" else ordered
         first = next((value for event in events if (value := claim(event))), None)
         identity = replace(identity, **{name: first})
+    # Most events name the carrier exactly as fixed, which cannot conflict: a string
+    # comparison spares them the normalisation `claim_conflicts` needs for the rest (the
+    # timeline is derived again at every batch that touches the consignment).
+    fixed_carrier = identity.carrier_id
     anomalies = [
         Anomaly(
             consignment_id=event.consignment_id,
@@ -93,20 +99,10 @@ def consignment_identity(
             detail=f"{field}: {rule}",
         )
         for event in ordered
-        if not _repeats(identity, event)
+        if event.carrier_id != fixed_carrier
         for field, rule in claim_conflicts(identity, event)
     ]
     return identity, anomalies
-
-
-def _repeats(identity: ConsignmentIdentity, event: TransitEvent) -> bool:
-    # Most events name the carrier exactly as fixed, which cannot conflict: a string
-    # comparison spares them the normalisation `claim_conflicts` needs for the rest
-    # (the timeline is derived again at every batch that touches the consignment).
-    return event.carrier_id == identity.carrier_id
-
-
-assert [name for name, _, _ in _CLAIMS] == ["carrier_id"], "_repeats must compare every claim"
 
 
 def _carrier_claimants(ordered: Sequence[TransitEvent]) -> Iterable[TransitEvent]:
