@@ -17,12 +17,18 @@ sailing plus anchorage at Alat. Time-of-week effects are not modelled: with sail
 every two to five days and no weekly pattern in the border statistics, a per-weekday
 split would only thin each sample.
 
+A stay is taken from the recent stays at its location in the same direction (entering the
+country or leaving it: Red Bridge keeps an eastbound truck for a day and a half and lets a
+westbound one in within the hour) when there are `min_samples` of them, else from all the
+location's stays of the mode.
+
 No estimate without enough data: each part needs `min_samples` recent observations, and
 the answer names the first part that lacks them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +36,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import NormalDist
 
+from corridor.events import BorderDirection
 from corridor.kpi import median
 from corridor.sketch import Sketch
 
@@ -67,6 +74,10 @@ class CorridorStatistics:
     travel: Mapping[tuple[str, str], DurationStats]
     waiting: Mapping[tuple[str, str], Sequence[float]] = field(default_factory=dict)
     """How long the trucks still at each (location, mode) have waited so far, seconds."""
+    dwell_by_direction: Mapping[tuple[str, str, str], DurationStats] = field(
+        default_factory=dict
+    )
+    """The same stays as `dwell`, per (location, mode, direction) where they say it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,16 @@ class Position:
     location: str
     arrived_at: datetime
     departed_at: datetime | None
+
+
+def route_directions(route: Sequence[str], country_of: Mapping[str, str]) -> tuple[str, ...]:
+    """The direction of the stay at each stop of `route`, as gate events report it: inbound
+    where the route enters another country, outbound otherwise (the origin included)."""
+    directions = [BorderDirection.OUTBOUND.value]
+    for before, here in itertools.pairwise(route):
+        entering = country_of.get(here) != country_of.get(before)
+        directions.append((BorderDirection.INBOUND if entering else BorderDirection.OUTBOUND).value)
+    return tuple(directions[: len(route)])
 
 
 class PartKind(StrEnum):
@@ -204,9 +225,11 @@ def estimate_arrival(
     as_of: datetime,
     statistics: CorridorStatistics,
     min_samples: int = MIN_SAMPLES,
+    directions: Sequence[str] = (),
 ) -> ArrivalEstimate:
     """The expected arrival at `route[-1]` of a consignment of `mode` last seen at
-    `position`, judged at `as_of`, from `statistics`."""
+    `position`, judged at `as_of`, from `statistics`; `directions` (`route_directions`),
+    when given, picks each stay's statistics by direction."""
     destination = route[-1]
 
     def unavailable(
@@ -229,7 +252,8 @@ def estimate_arrival(
     basis: list[PartBasis] = []
     moments: list[tuple[int, _Moments]] = []
     for kind, location, to_location, stop in _parts_ahead(route, here, position):
-        stats = _part_stats(statistics, mode, kind, location, to_location)
+        direction = directions[stop] if stop < len(directions) else None
+        stats = _part_stats(statistics, mode, kind, location, to_location, direction, min_samples)
         spent = elapsed if not basis else 0
         count = stats.count if stats else 0
         basis.append(PartBasis(kind, location, to_location, count, spent))
@@ -264,10 +288,14 @@ def _part_stats(
     kind: PartKind,
     location: str,
     to_location: str | None,
+    direction: str | None,
+    min_samples: int,
 ) -> DurationStats | None:
     """The recent durations of one part ahead: a dwell (queue-adjusted) or a leg."""
     if kind is PartKind.DWELL:
-        stats = statistics.dwell.get((location, mode))
+        directed = statistics.dwell_by_direction.get((location, mode, direction or ""))
+        usable = directed is not None and directed.count >= min_samples
+        stats = directed if usable else statistics.dwell.get((location, mode))
         if stats is None:
             return None
         return _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
