@@ -98,12 +98,6 @@ class History:
             id(observations): [o.started for o in observations]
             for observations in (self.dwell, self.directed, self.travel)
         }
-        self.stays = sorted(
-            (stay.arrived, stay.departed, (stay.location, journey.mode.value))
-            for journey in journeys
-            for stay in journey.stays
-        )
-        self.arrivals = [arrived_at for arrived_at, _, _ in self.stays]
 
     def _started_within(
         self, observations: list[Observation], since: int, until: int
@@ -125,17 +119,11 @@ class History:
                     out[key] = figures
             return out
 
-        waiting: dict[tuple[str, str], list[float]] = defaultdict(list)
-        window = self.stays[bisect_left(self.arrivals, since) : bisect_left(self.arrivals, at)]
-        for arrived_at, departed_at, key in window:
-            if departed_at > at:
-                waiting[key].append(at - arrived_at)
         corridor = CorridorStatistics(
             window_start=_dt(since),
             window_end=_dt(at),
             dwell=stats(self.dwell),  # type: ignore[arg-type]
             travel=stats(self.travel),  # type: ignore[arg-type]
-            waiting=waiting,
             dwell_by_direction=stats(self.directed),  # type: ignore[arg-type]
         )
         ends = [o.ended for o in self.transit]

@@ -22,6 +22,12 @@ country or leaving it: Red Bridge keeps an eastbound truck for a day and a half 
 westbound one in within the hour) when there are `min_samples` of them, else from all the
 location's stays of the mode.
 
+The trucks still at a location are not counted: at this corridor's volumes a location
+holds a few dozen at most, and scaling its stays by how long they have waited (against
+the median stay, or against the age a steady queue gives) stretched steady queues on
+sampling noise and trucks stuck there, and made the ETA worse at every horizon
+(docs/benchmarks.md, "ETA").
+
 No estimate without enough data: each part needs `min_samples` recent observations, and
 the answer names the first part that lacks them.
 """
@@ -37,16 +43,12 @@ from enum import StrEnum
 from statistics import NormalDist
 
 from corridor.events import BorderDirection
-from corridor.kpi import median
 from corridor.sketch import Sketch
 
 ETA_WINDOW = timedelta(days=30)
 """Stays and legs that ended this long before the estimate's instant count as recent."""
 MIN_SAMPLES = 10
 """Fewer recent observations of any part ahead give no estimate."""
-MIN_QUEUE = 5
-"""Trucks waiting at a location that say its queue has grown (`_queue_adjusted`)."""
-
 _Z90 = NormalDist().inv_cdf(0.9)
 _MIN_SIGMA = 0.01  # a part whose p90 equals its median is still not exactly known
 
@@ -72,11 +74,7 @@ class CorridorStatistics:
     window_end: datetime
     dwell: Mapping[tuple[str, str], DurationStats]
     travel: Mapping[tuple[str, str], DurationStats]
-    waiting: Mapping[tuple[str, str], Sequence[float]] = field(default_factory=dict)
-    """How long the trucks still at each (location, mode) have waited so far, seconds."""
-    dwell_by_direction: Mapping[tuple[str, str, str], DurationStats] = field(
-        default_factory=dict
-    )
+    dwell_by_direction: Mapping[tuple[str, str, str], DurationStats] = field(default_factory=dict)
     """The same stays as `dwell`, per (location, mode, direction) where they say it."""
 
 
@@ -156,22 +154,6 @@ def _lognormal(stats: DurationStats) -> tuple[float, float]:
     median = max(stats.median_seconds, 1.0)
     sigma = max(math.log(max(stats.p90_seconds, median) / median) / _Z90, _MIN_SIGMA)
     return math.log(median), sigma
-
-
-def _queue_adjusted(stats: DurationStats, waiting: Sequence[float]) -> DurationStats:
-    """Recent stays, stretched when the queue now is longer than they were.
-
-    Completed stays describe the queue as it was when those trucks arrived; when it
-    grows, a truck arriving now waits longer. When the trucks still there have waited
-    longer, at the median, than the median recent stay lasted, the whole distribution
-    is scaled up to that wait (the p90 of their waits, or twice the median as a
-    first-come-first-served queue suggests, overshot in `bench.eta`).
-    """
-    current = median(waiting) if len(waiting) >= MIN_QUEUE else None
-    if current is None or current <= stats.median_seconds:
-        return stats
-    scale = current / max(stats.median_seconds, 1.0)
-    return DurationStats(stats.count, current, stats.p90_seconds * scale)
 
 
 def _upper_tail(z: float) -> float:
@@ -291,14 +273,12 @@ def _part_stats(
     direction: str | None,
     min_samples: int,
 ) -> DurationStats | None:
-    """The recent durations of one part ahead: a dwell (queue-adjusted) or a leg."""
+    """The recent durations of one part ahead: a stay or a leg."""
     if kind is PartKind.DWELL:
         directed = statistics.dwell_by_direction.get((location, mode, direction or ""))
-        usable = directed is not None and directed.count >= min_samples
-        stats = directed if usable else statistics.dwell.get((location, mode))
-        if stats is None:
-            return None
-        return _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
+        if directed is not None and directed.count >= min_samples:
+            return directed
+        return statistics.dwell.get((location, mode))
     return statistics.travel.get((location, to_location or ""))
 
 
