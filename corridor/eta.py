@@ -19,14 +19,13 @@ split would only thin each sample.
 
 A stay is taken from the recent stays at its location in the same direction (entering the
 country or leaving it: Red Bridge keeps an eastbound truck for a day and a half and lets a
-westbound one in within the hour) when there are `min_samples` of them, else from all the
+westbound one in after about an hour) when there are `min_samples` of them, else from all the
 location's stays of the mode.
 
-The trucks still at a location are not counted: at this corridor's volumes a location
-holds a few dozen at most, and scaling its stays by how long they have waited (against
-the median stay, or against the age a steady queue gives) stretched steady queues on
-sampling noise and trucks stuck there, and made the ETA worse at every horizon
-(docs/benchmarks.md, "ETA").
+The trucks still at a location are not counted: scaling its stays by how long they have
+waited (against the median stay, or against the age a steady queue gives) stretched
+steady queues on sampling noise and on trucks stuck there, and made the ETA worse at
+every horizon on the simulator (docs/benchmarks.md, "ETA").
 
 No estimate without enough data: each part needs `min_samples` recent observations, and
 the answer names the first part that lacks them.
@@ -240,12 +239,7 @@ def estimate_arrival(
         count = stats.count if stats else 0
         basis.append(PartBasis(kind, location, to_location, count, spent))
         if stats is None or count < min_samples:
-            what = (
-                f"{mode} stays at {location}"
-                if kind is PartKind.DWELL
-                else f"legs {location} -> {to_location}"
-            )
-            reason = f"{count} recent {what} (need {min_samples})"
+            reason = _too_few(basis[-1], mode, min_samples)
             return unavailable(Unavailable.TOO_FEW_SAMPLES, reason, tuple(basis))
         moments.append((stop, _remaining(stats, spent)))
     stops = _stops(route, as_of, basis, moments)
@@ -262,6 +256,15 @@ def estimate_arrival(
         None,
         None,
     )
+
+
+def _too_few(part: PartBasis, mode: str, min_samples: int) -> str:
+    what = (
+        f"{mode} stays at {part.location}"
+        if part.kind is PartKind.DWELL
+        else f"legs {part.location} -> {part.to_location}"
+    )
+    return f"{part.samples} recent {what} (need {min_samples})"
 
 
 def _part_stats(
