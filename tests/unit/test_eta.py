@@ -21,6 +21,9 @@ from corridor.eta import (
     estimate_arrival,
     route_directions,
 )
+from corridor.reference import load_reference
+from simulator.config import SimulationConfig
+from simulator.journeys import simulate_journeys
 
 T0 = datetime(2026, 3, 10, 6, tzinfo=UTC)
 HOUR = 3600.0
@@ -223,3 +226,17 @@ def test_a_wide_short_part_never_puts_a_later_stop_before_an_earlier_one() -> No
     p90s = [stop.arrival_p90 for stop in eta.stops]
     assert p50s == sorted(p50s)
     assert p90s == sorted(p90s)
+
+
+def test_route_directions_are_the_directions_the_simulators_gate_events_report() -> None:
+    reference = load_reference()
+    countries = {code: location.country for code, location in reference.locations_by_code.items()}
+    journeys = simulate_journeys(SimulationConfig(seed=5, consignments=200, days=10), reference)
+    compared = 0
+    for journey in journeys:
+        path = journey.path or journey.route.locations
+        expected = route_directions(path, countries)
+        for index, stay in enumerate(journey.stays):
+            assert stay.direction.value == expected[index], (journey.consignment_id, index)
+            compared += 1
+    assert compared > 500
