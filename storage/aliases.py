@@ -16,6 +16,9 @@ INSERT INTO consignment_aliases (alias, consignment_id)
 SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1
 ON CONFLICT (alias) DO NOTHING
 """
+# Only placeholders that hold rows are moved: most links name an MRN that never had a
+# consignment of its own, and the event move probes every chunk of a hypertable.
+_HOLDING_ROWS = "SELECT consignment_id FROM consignments WHERE consignment_id = ANY(%s)"
 _MOVE_EVENTS = """
 UPDATE transit_events AS e
 SET consignment_id = a.consignment_id,
@@ -53,12 +56,13 @@ class AliasRepository:
         if not links:
             return {}
         placeholders = sorted(links)
-        params = {"placeholders": placeholders}
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             await cur.execute(_RECORD, (placeholders, [links[p] for p in placeholders]))
-            await cur.execute(_MOVE_EVENTS, params)
-            await cur.execute(_MOVE_ALERTS, params)
-            for statement in _DROP_DERIVED:
-                await cur.execute(statement, params)
+            await cur.execute(_HOLDING_ROWS, (placeholders,))
+            holding = sorted(str(row[0]) for row in await cur.fetchall())
+            if holding:
+                params = {"placeholders": holding}
+                for statement in (_MOVE_EVENTS, _MOVE_ALERTS, *_DROP_DERIVED):
+                    await cur.execute(statement, params)
             await cur.execute(_ALIASES_OF, (placeholders,))
             return {str(alias): str(target) for alias, target in await cur.fetchall()}
