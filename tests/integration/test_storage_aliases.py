@@ -6,13 +6,20 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from corridor.events import CARRIER_NOT_NAMED, EventType, References
+from corridor.reference import load_reference
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.common.keys import Role
+from services.ingest.in_memory import InMemoryKeyStore
 from storage.aliases import AliasRepository
 from storage.db import Pool, create_pool
 from storage.migrate import MIGRATIONS_DIR, migrate
+from storage.queries.api import ApiQueries
 from storage.queries.consignments import ConsignmentQueries
 from storage.queries.directory import DirectoryQueries
 from storage.queries.tracker import TrackerQueries
@@ -129,3 +136,36 @@ async def test_the_directory_reads_a_null_carrier_as_none(fresh_database_url: st
         await _placeholder_and_declaration(pool)
         carriers = await DirectoryQueries(pool).carriers_of([MRN, LRN])
     assert carriers == {MRN: None, LRN: CARRIER}
+
+
+async def test_through_the_api_a_carrier_key_finds_no_unclaimed_consignment(
+    storage_pool: Pool, fresh_database_url: str
+) -> None:
+    await _placeholder_and_declaration(storage_pool)
+    keys = InMemoryKeyStore()
+    carrier = keys.add("carrier", Role.CARRIER, carrier_id=CARRIER)
+    operator = keys.add("ops", Role.OPERATOR)
+    app = create_app(
+        ApiSettings(database_url=fresh_database_url),
+        reads=ApiQueries(storage_pool),
+        key_store=keys,
+        reference=load_reference(),
+        now=lambda: at(10),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+
+        async def get(key: str, path: str) -> httpx.Response:
+            return await client.get(path, headers={"Authorization": f"Bearer {key}"})
+
+        unclaimed = await get(carrier, f"/v1/consignments/{MRN}")
+        unknown = await get(carrier, "/v1/consignments/MC-0000-999999")
+        assert unclaimed.status_code == unknown.status_code == 404
+        assert unclaimed.json()["type"] == unknown.json()["type"]
+        listed = (await get(carrier, "/v1/consignments")).json()["items"]
+        assert [item["consignment_id"] for item in listed] == [LRN]
+
+        seen = await get(operator, f"/v1/consignments/{MRN}")
+        assert seen.status_code == 200
+        assert seen.json()["carrier_id"] is None
