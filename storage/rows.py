@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from uuid import UUID
 
-from corridor.events import TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.views import ApiKeyRole
@@ -50,7 +50,7 @@ class EventRow(NamedTuple):
 
 class ConsignmentRow(NamedTuple):
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # NULL: no message has named one yet
     state: str
     current_location: str | None
     first_event_at: datetime
@@ -174,6 +174,14 @@ def event_row(event: TransitEvent) -> EventRow:
     )
 
 
+def derived_rows_carrier(timeline: Timeline) -> str:
+    """The carrier_id of a consignment's stays, crossings and legs: its carrier, else the
+    wire value `not-named`, which no carrier key can hold. Unlike `consignments`, these
+    columns stay NOT NULL: stays and crossings are compressed hypertables on TimescaleDB,
+    where dropping NOT NULL needs 2.18 or later (docs/storage.md)."""
+    return timeline.carrier_id or CARRIER_NOT_NAMED
+
+
 def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None) -> TimelineRows:
     events_at: dict[str, list[TransitEvent]] = {}
     for event in timeline.events:
@@ -189,7 +197,7 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
         crossings=[
             CrossingRow(
                 consignment_id=c.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 border_id=c.border_id,
                 from_location=c.from_location,
                 to_location=c.to_location,
@@ -205,7 +213,7 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
         legs=[
             LegRow(
                 consignment_id=leg.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 from_location=leg.from_location,
                 to_location=leg.to_location,
                 mode=leg.mode.value,
@@ -280,7 +288,7 @@ def _stay_row(
         consignment_id=stay.consignment_id,
         location=stay.location,
         visit=stay.visit,
-        carrier_id=timeline.carrier_id,
+        carrier_id=derived_rows_carrier(timeline),
         country=_country(stay.location, reference),
         mode=mode,
         direction=direction,
