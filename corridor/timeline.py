@@ -14,7 +14,7 @@ from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import CARRIER_NOT_NAMED, TransitEvent
+from corridor.events import TransitEvent
 from corridor.lifecycle import derive_status
 from corridor.model import Anomaly, AnomalyKind, Timeline
 from corridor.movements import derive_crossings, derive_legs
@@ -64,7 +64,7 @@ def derive_timeline(
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=identity.carrier_id or CARRIER_NOT_NAMED,
+        carrier_id=identity.carrier_id,
         state=status.state,
         current_location=status.current_location,
         last_event_at=max(map(_occurred_at, ordered)),

@@ -16,7 +16,7 @@ from operator import attrgetter
 from typing import NamedTuple
 from uuid import UUID
 
-from corridor.events import TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.views import ApiKeyRole
@@ -52,7 +52,7 @@ class EventRow(NamedTuple):
 
 class ConsignmentRow(NamedTuple):
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # NULL: no message has named one yet
     state: str
     current_location: str | None
     first_event_at: datetime
@@ -176,6 +176,14 @@ def event_row(event: TransitEvent) -> EventRow:
     )
 
 
+def derived_rows_carrier(timeline: Timeline) -> str:
+    """The carrier_id of a consignment's stays, crossings and legs: its carrier, else the
+    wire value `not-named`, which no carrier key can hold. Unlike `consignments`, these
+    columns stay NOT NULL: stays and crossings are compressed hypertables on TimescaleDB,
+    where dropping NOT NULL needs 2.18 or later (docs/storage.md)."""
+    return timeline.carrier_id or CARRIER_NOT_NAMED
+
+
 def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None) -> TimelineRows:
     events_at: dict[str, list[TransitEvent]] = {}
     for event in timeline.events:
@@ -195,7 +203,7 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
         crossings=[
             CrossingRow(
                 consignment_id=c.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 border_id=c.border_id,
                 from_location=c.from_location,
                 to_location=c.to_location,
@@ -211,7 +219,7 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
         legs=[
             LegRow(
                 consignment_id=leg.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 from_location=leg.from_location,
                 to_location=leg.to_location,
                 mode=leg.mode.value,
@@ -292,7 +300,7 @@ def _stay_row(
         consignment_id=stay.consignment_id,
         location=stay.location,
         visit=stay.visit,
-        carrier_id=timeline.carrier_id,
+        carrier_id=derived_rows_carrier(timeline),
         country=_country(stay.location, reference),
         mode=mode,
         direction=direction,
