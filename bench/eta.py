@@ -35,6 +35,7 @@ from corridor.eta import (
     Position,
     duration_stats,
     estimate_arrival,
+    route_directions,
 )
 from corridor.reference import load_reference
 from simulator.config import SimulationConfig
@@ -71,6 +72,7 @@ class History:
 
     def __init__(self, journeys: Sequence[Journey]) -> None:
         dwell: list[Observation] = []
+        directed: list[Observation] = []
         travel: list[Observation] = []
         transit: list[Observation] = []
         for journey in journeys:
@@ -78,6 +80,8 @@ class History:
             stays = journey.stays
             for stay in stays:
                 dwell.append(Observation((stay.location, mode), stay.arrived, stay.departed))
+                key = (stay.location, mode, stay.direction.value)
+                directed.append(Observation(key, stay.arrived, stay.departed))
             for before, after in itertools.pairwise(stays):
                 travel.append(
                     Observation((before.location, after.location), before.departed, after.arrived)
@@ -87,16 +91,13 @@ class History:
                     Observation((journey.route.id,), stays[0].departed, stays[-1].arrived)
                 )
         self.dwell = sorted(dwell, key=lambda o: o.started)
+        self.directed = sorted(directed, key=lambda o: o.started)
         self.travel = sorted(travel, key=lambda o: o.started)
         self.transit = sorted(transit, key=lambda o: o.ended)
-        self._starts = {id(self.dwell): [o.started for o in self.dwell],
-                        id(self.travel): [o.started for o in self.travel]}  # fmt: skip
-        self.stays = sorted(
-            (stay.arrived, stay.departed, (stay.location, journey.mode.value))
-            for journey in journeys
-            for stay in journey.stays
-        )
-        self.arrivals = [arrived_at for arrived_at, _, _ in self.stays]
+        self._starts = {
+            id(observations): [o.started for o in observations]
+            for observations in (self.dwell, self.directed, self.travel)
+        }
 
     def _started_within(
         self, observations: list[Observation], since: int, until: int
@@ -118,17 +119,12 @@ class History:
                     out[key] = figures
             return out
 
-        waiting: dict[tuple[str, str], list[float]] = defaultdict(list)
-        window = self.stays[bisect_left(self.arrivals, since) : bisect_left(self.arrivals, at)]
-        for arrived_at, departed_at, key in window:
-            if departed_at > at:
-                waiting[key].append(at - arrived_at)
         corridor = CorridorStatistics(
             window_start=_dt(since),
             window_end=_dt(at),
             dwell=stats(self.dwell),  # type: ignore[arg-type]
             travel=stats(self.travel),  # type: ignore[arg-type]
-            waiting=waiting,
+            dwell_by_direction=stats(self.directed),  # type: ignore[arg-type]
         )
         ends = [o.ended for o in self.transit]
         transit: dict[str, list[int]] = defaultdict(list)
@@ -178,6 +174,7 @@ class Errors:
 
 def run(seed: int, per_day: float, quarter_days: int, refresh_hours: float) -> dict[str, Errors]:
     reference = load_reference()
+    country_of = {code: loc.country for code, loc in reference.locations_by_code.items()}
     days = WARM_UP_DAYS + quarter_days + TAIL_DAYS
     config = SimulationConfig(seed=seed, consignments=int(per_day * days), days=days)
     journeys = simulate_journeys(config, reference)
@@ -203,7 +200,12 @@ def run(seed: int, per_day: float, quarter_days: int, refresh_hours: float) -> d
                 snapshots[snapshot_at] = history.statistics(snapshot_at)
             corridor, baseline_median = snapshots[snapshot_at]
             estimate = estimate_arrival(
-                route, journey.mode.value, position_at(journey, at), _dt(at), corridor
+                route,
+                journey.mode.value,
+                position_at(journey, at),
+                _dt(at),
+                corridor,
+                directions=route_directions(route, country_of),
             )
             naive = baseline_median.get(journey.route.id)
             if estimate.arrival_p50 is None or estimate.arrival_p90 is None or naive is None:

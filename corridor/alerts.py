@@ -50,14 +50,14 @@ _FROM_ANOMALY = {
 class Alert:
     kind: AlertKind
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # None: the consignment belongs to no carrier yet
     location: str
     occurred_at: datetime
     detail: str
     dedup_key: str
 
 
-def alert_for_anomaly(anomaly: Anomaly, carrier_id: str) -> Alert:
+def alert_for_anomaly(anomaly: Anomaly, carrier_id: str | None) -> Alert:
     kind = _FROM_ANOMALY[anomaly.kind]
     return Alert(
         kind=kind,
@@ -90,7 +90,7 @@ class OverduePolicy:
 
 
 def overdue_alerts(
-    open_stays: Iterable[tuple[Stay, str]],
+    open_stays: Iterable[tuple[Stay, str | None]],
     now: datetime,
     policy: OverduePolicy,
     recent_p90: Mapping[str, tuple[float, int]],

@@ -17,12 +17,23 @@ sailing plus anchorage at Alat. Time-of-week effects are not modelled: with sail
 every two to five days and no weekly pattern in the border statistics, a per-weekday
 split would only thin each sample.
 
+A stay is taken from the recent stays at its location in the same direction (entering the
+country or leaving it: Red Bridge keeps an eastbound truck for a day and a half and lets a
+westbound one in after about an hour) when there are `min_samples` of them, else from all the
+location's stays of the mode.
+
+The trucks still at a location are not counted: scaling its stays by how long they have
+waited (against the median stay, or against the age a steady queue gives) stretched
+steady queues on sampling noise and on trucks stuck there, and made the ETA worse at
+every horizon on the simulator (docs/benchmarks.md, "ETA").
+
 No estimate without enough data: each part needs `min_samples` recent observations, and
 the answer names the first part that lacks them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,16 +41,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import NormalDist
 
-from corridor.kpi import median
+from corridor.events import BorderDirection
 from corridor.sketch import Sketch
 
 ETA_WINDOW = timedelta(days=30)
 """Stays and legs that ended this long before the estimate's instant count as recent."""
 MIN_SAMPLES = 10
 """Fewer recent observations of any part ahead give no estimate."""
-MIN_QUEUE = 5
-"""Trucks waiting at a location that say its queue has grown (`_queue_adjusted`)."""
-
 _Z90 = NormalDist().inv_cdf(0.9)
 _MIN_SIGMA = 0.01  # a part whose p90 equals its median is still not exactly known
 
@@ -65,8 +73,8 @@ class CorridorStatistics:
     window_end: datetime
     dwell: Mapping[tuple[str, str], DurationStats]
     travel: Mapping[tuple[str, str], DurationStats]
-    waiting: Mapping[tuple[str, str], Sequence[float]] = field(default_factory=dict)
-    """How long the trucks still at each (location, mode) have waited so far, seconds."""
+    dwell_by_direction: Mapping[tuple[str, str, str], DurationStats] = field(default_factory=dict)
+    """The same stays as `dwell`, per (location, mode, direction) where they say it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,16 @@ class Position:
     location: str
     arrived_at: datetime
     departed_at: datetime | None
+
+
+def route_directions(route: Sequence[str], country_of: Mapping[str, str]) -> tuple[str, ...]:
+    """The direction of the stay at each stop of `route`, as gate events report it: inbound
+    where the route enters another country, outbound otherwise (the origin included)."""
+    directions = [BorderDirection.OUTBOUND.value]
+    for before, here in itertools.pairwise(route):
+        entering = country_of.get(here) != country_of.get(before)
+        directions.append((BorderDirection.INBOUND if entering else BorderDirection.OUTBOUND).value)
+    return tuple(directions[: len(route)])
 
 
 class PartKind(StrEnum):
@@ -137,22 +155,6 @@ def _lognormal(stats: DurationStats) -> tuple[float, float]:
     return math.log(median), sigma
 
 
-def _queue_adjusted(stats: DurationStats, waiting: Sequence[float]) -> DurationStats:
-    """Recent stays, stretched when the queue now is longer than they were.
-
-    Completed stays describe the queue as it was when those trucks arrived; when it
-    grows, a truck arriving now waits longer. When the trucks still there have waited
-    longer, at the median, than the median recent stay lasted, the whole distribution
-    is scaled up to that wait (the p90 of their waits, or twice the median as a
-    first-come-first-served queue suggests, overshot in `bench.eta`).
-    """
-    current = median(waiting) if len(waiting) >= MIN_QUEUE else None
-    if current is None or current <= stats.median_seconds:
-        return stats
-    scale = current / max(stats.median_seconds, 1.0)
-    return DurationStats(stats.count, current, stats.p90_seconds * scale)
-
-
 def _upper_tail(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
@@ -204,9 +206,11 @@ def estimate_arrival(
     as_of: datetime,
     statistics: CorridorStatistics,
     min_samples: int = MIN_SAMPLES,
+    directions: Sequence[str] = (),
 ) -> ArrivalEstimate:
     """The expected arrival at `route[-1]` of a consignment of `mode` last seen at
-    `position`, judged at `as_of`, from `statistics`."""
+    `position`, judged at `as_of`, from `statistics`; `directions` (`route_directions`),
+    when given, picks each stay's statistics by direction."""
     destination = route[-1]
 
     def unavailable(
@@ -229,17 +233,13 @@ def estimate_arrival(
     basis: list[PartBasis] = []
     moments: list[tuple[int, _Moments]] = []
     for kind, location, to_location, stop in _parts_ahead(route, here, position):
-        stats = _part_stats(statistics, mode, kind, location, to_location)
+        direction = directions[stop] if stop < len(directions) else None
+        stats = _part_stats(statistics, mode, kind, location, to_location, direction, min_samples)
         spent = elapsed if not basis else 0
         count = stats.count if stats else 0
         basis.append(PartBasis(kind, location, to_location, count, spent))
         if stats is None or count < min_samples:
-            what = (
-                f"{mode} stays at {location}"
-                if kind is PartKind.DWELL
-                else f"legs {location} -> {to_location}"
-            )
-            reason = f"{count} recent {what} (need {min_samples})"
+            reason = _too_few(basis[-1], mode, min_samples)
             return unavailable(Unavailable.TOO_FEW_SAMPLES, reason, tuple(basis))
         moments.append((stop, _remaining(stats, spent)))
     stops = _stops(route, as_of, basis, moments)
@@ -258,19 +258,30 @@ def estimate_arrival(
     )
 
 
+def _too_few(part: PartBasis, mode: str, min_samples: int) -> str:
+    what = (
+        f"{mode} stays at {part.location}"
+        if part.kind is PartKind.DWELL
+        else f"legs {part.location} -> {part.to_location}"
+    )
+    return f"{part.samples} recent {what} (need {min_samples})"
+
+
 def _part_stats(
     statistics: CorridorStatistics,
     mode: str,
     kind: PartKind,
     location: str,
     to_location: str | None,
+    direction: str | None,
+    min_samples: int,
 ) -> DurationStats | None:
-    """The recent durations of one part ahead: a dwell (queue-adjusted) or a leg."""
+    """The recent durations of one part ahead: a stay or a leg."""
     if kind is PartKind.DWELL:
-        stats = statistics.dwell.get((location, mode))
-        if stats is None:
-            return None
-        return _queue_adjusted(stats, statistics.waiting.get((location, mode), ()))
+        directed = statistics.dwell_by_direction.get((location, mode, direction or ""))
+        if directed is not None and directed.count >= min_samples:
+            return directed
+        return statistics.dwell.get((location, mode))
     return statistics.travel.get((location, to_location or ""))
 
 

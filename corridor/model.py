@@ -150,7 +150,7 @@ class Timeline:
     """Everything the rules derive from one consignment's events."""
 
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # None: no event has named one yet
     state: ConsignmentState
     current_location: str | None
     last_event_at: datetime

@@ -154,14 +154,14 @@ def out_of_sequence(ordered: Sequence[TransitEvent], max_isolation: timedelta) -
     sequenced = [e for e in ordered if e.event_type not in _UNSEQUENCED_TYPES]
     if len(sequenced) < 3:
         return []
+    # The gap to each next event, computed once: an event is isolated when the gaps on
+    # both sides of it (one, at either end) exceed `max_isolation`; usually none does.
+    gaps = [abs(later.occurred_at - earlier.occurred_at) for earlier, later in pairwise(sequenced)]
+    if max(gaps) <= max_isolation:
+        return []
     anomalies: list[Anomaly] = []
     for index, event in enumerate(sequenced):
-        gaps = [
-            abs(event.occurred_at - sequenced[other].occurred_at)
-            for other in (index - 1, index + 1)
-            if 0 <= other < len(sequenced)
-        ]
-        nearest = min(gaps)
+        nearest = min(gaps[max(index - 1, 0) : index + 1])
         if nearest > max_isolation:
             detail = (
                 f"{event.event_type.value} is {nearest.total_seconds() / 86400:.0f} days from "

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from uuid import UUID
 
 from corridor.anomalies import anomaly_at, expired_permit_uses, off_route, seal_changes
 from corridor.errors import InvalidEvent
-from corridor.events import CARRIER_NOT_NAMED, TransitEvent
+from corridor.events import TransitEvent
 from corridor.lifecycle import derive_status
 from corridor.model import Anomaly, AnomalyKind, Timeline
 from corridor.movements import derive_crossings, derive_legs
@@ -21,6 +22,8 @@ from corridor.ownership import consignment_identity, declared_route_id
 from corridor.plausibility import screen
 from corridor.reference import CorridorReference
 from corridor.stays import derive_stays
+
+_occurred_at = attrgetter("occurred_at")
 
 
 def build_timeline(events: Iterable[TransitEvent], reference: CorridorReference) -> Timeline:
@@ -61,10 +64,10 @@ def derive_timeline(
     ]
     return Timeline(
         consignment_id=consignment_id,
-        carrier_id=identity.carrier_id or CARRIER_NOT_NAMED,
+        carrier_id=identity.carrier_id,
         state=status.state,
         current_location=status.current_location,
-        last_event_at=max(event.occurred_at for event in ordered),
+        last_event_at=max(map(_occurred_at, ordered)),
         route_id=route_id,
         events=ordered,
         stays=stays,

@@ -99,6 +99,17 @@ WHERE consignment_id = '$consignment'
 ORDER BY raised_at, id
 """
 
+# The dispatcher records the ETA on each update (storage.queries.consignment_eta): as of
+# then, not now, so the panel shows its as_of and what it rested on.
+_ETA_SQL = """
+SELECT destination, as_of, arrival_p50, arrival_p90,
+       extract(epoch FROM arrival_p50 - as_of) / 3600.0 AS p50_hours_to_go,
+       extract(epoch FROM arrival_p90 - as_of) / 3600.0 AS p90_hours_to_go,
+       window_start, window_end, parts, fewest_samples, unavailable, reason
+FROM consignment_eta
+WHERE consignment_id = '$consignment'
+"""
+
 _RECENT_SQL = """
 SELECT consignment_id, carrier_id, state, current_location, last_event_at
 FROM consignments
@@ -144,6 +155,42 @@ def _summary() -> table.Panel:
     )
 
 
+def _eta() -> table.Panel:
+    return (
+        table.Panel()
+        .title("ETA at the destination (p50, p90)")
+        .description(
+            "Expected arrival as of the consignment's latest update, from the corridor's "
+            "stays and legs of the 30 days before it (window_start to window_end): parts "
+            "of the journey ahead, and the recent observations of the thinnest one. "
+            "No ETA: reason says why (too few observations, not started, arrived)."
+        )
+        .datasource(DATASOURCE)
+        .with_target(
+            Sql(
+                _ETA_SQL,
+                Expect(
+                    ("destination", "as_of", "window_start", "window_end", "parts"),
+                    empty_when="the consignment has finished, or no update of it was seen "
+                    "since the dispatcher started",
+                    nullable=(
+                        "arrival_p50",
+                        "arrival_p90",
+                        "p50_hours_to_go",
+                        "p90_hours_to_go",
+                        "fewest_samples",
+                        "unavailable",
+                        "reason",
+                    ),
+                ),
+            )
+        )
+        .override_by_name("destination", location_link())
+        .override_by_regexp("_hours_to_go$", [unit_property(HOURS)])
+        .grid_pos(grid(0, 5, 24, 4))
+    )
+
+
 def _stays() -> table.Panel:
     return (
         table.Panel()
@@ -164,7 +211,7 @@ def _stays() -> table.Panel:
         )
         .override_by_name("location", location_link())
         .override_by_regexp("_hours$", [unit_property(HOURS)])
-        .grid_pos(grid(0, 5, 16, 10))
+        .grid_pos(grid(0, 9, 16, 10))
     )
 
 
@@ -180,7 +227,7 @@ def _dwell() -> barchart.Panel:
         .orientation(common_model.VizOrientation.HORIZONTAL)
         .unit(HOURS)
         .decimals(1)
-        .grid_pos(grid(16, 5, 8, 10))
+        .grid_pos(grid(16, 9, 8, 10))
     )
 
 
@@ -199,7 +246,7 @@ def _crossings() -> table.Panel:
             )
         )
         .override_by_name("tfi1_hours", [unit_property(HOURS)])
-        .grid_pos(grid(0, 15, 12, 8))
+        .grid_pos(grid(0, 19, 12, 8))
     )
 
 
@@ -219,7 +266,7 @@ def _legs() -> table.Panel:
         )
         .override_by_regexp("_hours$", [unit_property(HOURS)])
         .override_by_regexp("_kmh$", [unit_property(KMH)])
-        .grid_pos(grid(12, 15, 12, 8))
+        .grid_pos(grid(12, 19, 12, 8))
     )
 
 
@@ -241,7 +288,7 @@ def _events() -> table.Panel:
             )
         )
         .override_by_name("location", location_link())
-        .grid_pos(grid(0, 23, 16, 12))
+        .grid_pos(grid(0, 27, 16, 12))
     )
 
 
@@ -261,7 +308,7 @@ def _alerts() -> table.Panel:
             )
         )
         .override_by_name("location", location_link())
-        .grid_pos(grid(16, 23, 8, 12))
+        .grid_pos(grid(16, 27, 8, 12))
     )
 
 
@@ -279,7 +326,7 @@ def _recent() -> table.Panel:
         )
         .override_by_name("consignment_id", consignment_link())
         .override_by_name("current_location", location_link())
-        .grid_pos(grid(0, 35, 24, 10))
+        .grid_pos(grid(0, 39, 24, 10))
     )
 
 
@@ -287,13 +334,21 @@ def build() -> dash.Dashboard:
     board = corridor_dashboard(
         "Corridor consignment",
         UID,
-        "One consignment: state, stays, crossings, legs, events and alerts.",
+        "One consignment: state, ETA, stays, crossings, legs, events and alerts.",
         since="now-30d",
         refresh="1m",
         cursor=model.DashboardCursorSync.OFF,
     ).with_variable(_consignment_variable())
     panels = numbered(
-        _summary(), _stays(), _dwell(), _crossings(), _legs(), _events(), _alerts(), _recent()
+        _summary(),
+        _eta(),
+        _stays(),
+        _dwell(),
+        _crossings(),
+        _legs(),
+        _events(),
+        _alerts(),
+        _recent(),
     )
     for panel in panels:
         board.with_panel(panel)

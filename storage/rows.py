@@ -12,15 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 from uuid import UUID
 
-from corridor.events import TransitEvent
+from corridor.events import CARRIER_NOT_NAMED, TransitEvent
 from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
 from storage.views import ApiKeyRole
 
 _SEPARATORS = re.compile(r"[\s\-]+")
+_occurred_at = attrgetter("occurred_at")
 
 
 # Cached: every timeline rebuild normalizes the same few identifiers again.
@@ -50,7 +52,7 @@ class EventRow(NamedTuple):
 
 class ConsignmentRow(NamedTuple):
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # NULL: no message has named one yet
     state: str
     current_location: str | None
     first_event_at: datetime
@@ -174,6 +176,14 @@ def event_row(event: TransitEvent) -> EventRow:
     )
 
 
+def derived_rows_carrier(timeline: Timeline) -> str:
+    """The carrier_id of a consignment's stays, crossings and legs: its carrier, else the
+    wire value `not-named`, which no carrier key can hold. Unlike `consignments`, these
+    columns stay NOT NULL: stays and crossings are compressed hypertables on TimescaleDB,
+    where dropping NOT NULL needs 2.18 or later (docs/storage.md)."""
+    return timeline.carrier_id or CARRIER_NOT_NAMED
+
+
 def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None) -> TimelineRows:
     events_at: dict[str, list[TransitEvent]] = {}
     for event in timeline.events:
@@ -181,15 +191,19 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
     return TimelineRows(
         consignment=_consignment_row(timeline, reference),
         stays=[
-            _stay_row(timeline, stay, events_at.get(stay.location, []), reference)._replace(
-                implausible=index in timeline.implausible_stays
+            _stay_row(
+                timeline,
+                stay,
+                events_at.get(stay.location, []),
+                reference,
+                implausible=index in timeline.implausible_stays,
             )
             for index, stay in enumerate(timeline.stays)
         ],
         crossings=[
             CrossingRow(
                 consignment_id=c.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 border_id=c.border_id,
                 from_location=c.from_location,
                 to_location=c.to_location,
@@ -205,7 +219,7 @@ def timeline_rows(timeline: Timeline, reference: CorridorReference | None = None
         legs=[
             LegRow(
                 consignment_id=leg.consignment_id,
-                carrier_id=timeline.carrier_id,
+                carrier_id=derived_rows_carrier(timeline),
                 from_location=leg.from_location,
                 to_location=leg.to_location,
                 mode=leg.mode.value,
@@ -232,21 +246,26 @@ def _consignment_row(timeline: Timeline, reference: CorridorReference | None) ->
     tir_carnet = mrn = permit_id = None
     plates: set[str] = set()
     containers: set[str] = set()
+    # Read for every event at every batch that touches the consignment: plain attribute
+    # tests before any call, as most events repeat or lack most references.
     for event in timeline.events:
         refs = event.references
-        tir_carnet = refs.tir_carnet or tir_carnet
-        mrn = refs.mrn or mrn
-        permit_id = refs.permit_id or permit_id
-        plates.update(refs.vehicle_plates)
-        containers.update(refs.container_numbers)
+        if refs.tir_carnet:
+            tir_carnet = refs.tir_carnet
+        if refs.mrn:
+            mrn = refs.mrn
+        if refs.permit_id:
+            permit_id = refs.permit_id
+        if refs.vehicle_plates:
+            plates.update(refs.vehicle_plates)
+        if refs.container_numbers:
+            containers.update(refs.container_numbers)
     return ConsignmentRow(
         consignment_id=timeline.consignment_id,
         carrier_id=timeline.carrier_id,
         state=timeline.state.value,
         current_location=timeline.current_location,
-        first_event_at=min(
-            (event.occurred_at for event in timeline.events), default=timeline.last_event_at
-        ),
+        first_event_at=min(map(_occurred_at, timeline.events), default=timeline.last_event_at),
         last_event_at=timeline.last_event_at,
         event_count=len(timeline.events),
         route_id=timeline.route_id,
@@ -265,6 +284,7 @@ def _stay_row(
     stay: Stay,
     events_here: Sequence[TransitEvent],
     reference: CorridorReference | None,
+    implausible: bool = False,
 ) -> StayRow:
     during = [
         event
@@ -280,7 +300,7 @@ def _stay_row(
         consignment_id=stay.consignment_id,
         location=stay.location,
         visit=stay.visit,
-        carrier_id=timeline.carrier_id,
+        carrier_id=derived_rows_carrier(timeline),
         country=_country(stay.location, reference),
         mode=mode,
         direction=direction,
@@ -294,6 +314,7 @@ def _stay_row(
         arrival_to_release_seconds=stay.arrival_to_release_seconds,
         release_to_departure_seconds=stay.release_to_departure_seconds,
         inspection_seconds=stay.inspection_seconds,
+        implausible=implausible,
     )
 
 

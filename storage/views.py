@@ -59,7 +59,7 @@ class ReferencesView:
 @dataclass(frozen=True, slots=True)
 class ConsignmentView:
     consignment_id: str
-    carrier_id: str
+    carrier_id: str | None  # None: no message has named one yet; no carrier key sees it
     state: ConsignmentState
     current_location: str | None
     first_event_at: datetime

@@ -84,7 +84,10 @@ class Stay(Schema):
 
 class ConsignmentSummary(Schema):
     consignment_id: str = Field(examples=["MC-2026-000123"])
-    carrier_id: str = Field(examples=["carrier-kz-01"])
+    carrier_id: str | None = Field(
+        examples=["carrier-kz-01"],
+        description="null while no message has named the carrier (only operators see it then)",
+    )
     state: ConsignmentState
     current_location: str | None = Field(examples=["KZ-NUR-ZHOLY"])
     first_event_at: UtcDatetime

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Request, Security
+from fastapi import Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.keys import KeyStore, Principal, Role, hash_key
@@ -46,3 +48,31 @@ def require_roles(
         return principal
 
     return authenticate
+
+
+def authenticated_before_body(*roles: Role) -> type[APIRoute]:
+    """A route class whose requests are authenticated before their body is judged.
+
+    FastAPI decodes a JSON body before it solves the dependencies that authenticate, so
+    malformed JSON would answer 422 to a caller without a key. When the body does not
+    decode, this checks the caller first (401 or 403 as `require_roles` would answer) and
+    only then lets the 422 through. Bodies that decode are validated after the
+    dependencies already. Re-check on FastAPI upgrades: the `json_invalid` error type.
+    """
+    authenticate = require_roles(*roles)
+
+    class AuthenticatedBeforeBody(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handle = super().get_route_handler()
+
+            async def handle_authenticated(request: Request) -> Response:
+                try:
+                    return await handle(request)
+                except RequestValidationError as exc:
+                    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+                        await authenticate(request, await _bearer(request))
+                    raise
+
+            return handle_authenticated
+
+    return AuthenticatedBeforeBody

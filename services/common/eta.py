@@ -20,6 +20,7 @@ from corridor.eta import (
     CorridorStatistics,
     Position,
     estimate_arrival,
+    route_directions,
 )
 from corridor.model import ConsignmentState, StayStatus
 from corridor.reference import CorridorReference
@@ -110,4 +111,8 @@ async def estimate_for(
         return None
     as_of = await judged_at()
     statistics = await source.corridor_statistics(as_of - ETA_WINDOW, as_of)
-    return estimate_arrival(route, mode, position_of(stays), as_of, statistics)
+    countries = {code: location.country for code, location in reference.locations_by_code.items()}
+    directions = route_directions(route, countries)
+    return estimate_arrival(
+        route, mode, position_of(stays), as_of, statistics, directions=directions
+    )

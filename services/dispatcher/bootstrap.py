@@ -18,6 +18,7 @@ from services.dispatcher.intake import EtaOf, Topic, WebhookIntake
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.settings import DispatcherSettings
 from storage.db import Pool, create_pool
+from storage.queries.consignment_eta import ConsignmentEtas
 from storage.queries.consignments import ConsignmentQueries
 from storage.queries.eta import EtaQueries
 from storage.queries.locations import LocationQueries
@@ -31,7 +32,7 @@ def eta_reader(pool: Pool, settings: DispatcherSettings, now: Callable[[], datet
     statistics = CachedEtaStatistics(EtaQueries(pool), ttl=ETA_STATISTICS_SECONDS)
     reference = load_corridor_reference(settings.customs_offices_extra_file)
 
-    async def eta_of(consignment_id: str, carrier_id: str) -> ArrivalEstimate | None:
+    async def eta_of(consignment_id: str, carrier_id: str | None) -> ArrivalEstimate | None:
         view = await consignments.consignment_status(consignment_id, carrier_id)
         if view is None:
             return None
@@ -76,7 +77,8 @@ async def dispatcher(
             timeout=settings.webhook_timeout_seconds,
             concurrency=settings.webhook_concurrency,
         )
-        intake = WebhookIntake(store, eta_reader(pool, settings, now), metrics)
+        etas = ConsignmentEtas(pool)
+        intake = WebhookIntake(store, eta_reader(pool, settings, now), etas, metrics)
         await consumer.start()
         try:
             yield Dispatcher(

@@ -1,6 +1,7 @@
 """From the derived topics to the outbox: which endpoint is told what about which consignment.
 
-`WebhookIntake.take` reads a batch of consignment updates and alerts and, for each
+`WebhookIntake.take` reads a batch of consignment updates and alerts, records each updated
+consignment's ETA (for the dashboards) and, for each
 endpoint of the consignment's carrier (never another's), decides the notifications
 (`corridor.notifications.decide`) and stores them with what the endpoint will then know,
 in one transaction per record. Taking the same record twice adds nothing: the endpoint
@@ -21,12 +22,12 @@ from uuid import NAMESPACE_URL, uuid5
 from corridor.eta import ArrivalEstimate
 from corridor.notifications import EVENT_TYPES, ChangeKind, Notified, decide
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.ports import WebhookOutbox
+from services.dispatcher.ports import EtaRecords, WebhookOutbox
 from storage.rows import DeliveryRow
 from storage.views import EndpointView
 
-EtaOf = Callable[[str, str], Awaitable[ArrivalEstimate | None]]
-"""(consignment id, carrier id) -> its ETA now, or None."""
+EtaOf = Callable[[str, str | None], Awaitable[ArrivalEstimate | None]]
+"""(consignment id, carrier id if named) -> its ETA now, or None."""
 
 
 class Topic(StrEnum):
@@ -72,9 +73,12 @@ def delivery(
 
 
 class WebhookIntake:
-    def __init__(self, store: WebhookOutbox, eta_of: EtaOf, metrics: DispatcherMetrics) -> None:
+    def __init__(
+        self, store: WebhookOutbox, eta_of: EtaOf, etas: EtaRecords, metrics: DispatcherMetrics
+    ) -> None:
         self._store = store
         self._eta_of = eta_of
+        self._etas = etas
         self._metrics = metrics
 
     async def take(self, records: Sequence[DerivedRecord]) -> int:
@@ -91,10 +95,12 @@ class WebhookIntake:
     async def _update(self, update: dict[str, Any]) -> int:
         carrier: str | None = update.get("carrier_id")
         consignment: str = update["consignment_id"]
+        # Every consignment's, subscribed or not: the dashboards show it.
+        estimate = await self._eta_of(consignment, carrier)
+        await self._etas.record(consignment, estimate)
         endpoints = await self._store.subscribed_endpoints(carrier) if carrier else ()
         if not carrier or not endpoints:
             return 0
-        estimate = await self._eta_of(consignment, carrier)
         eta_p50 = estimate.arrival_p50 if estimate is not None else None
         current = Notified(update["state"], update.get("current_location"), eta_p50)
         known = await self._store.notified([e.id for e in endpoints], consignment)

@@ -8,9 +8,19 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from corridor.eta import ArrivalEstimate
 from corridor.notifications import Notified
 from storage.rows import DeliveryRow
 from storage.views import DueDelivery, EndpointView
+
+
+class EtaRecords(Protocol):
+    """Each consignment's latest ETA, kept for the dashboards
+    (`storage.queries.consignment_eta.ConsignmentEtas`)."""
+
+    async def record(self, consignment_id: str, estimate: ArrivalEstimate | None) -> None:
+        """Keeps `estimate` unless a newer one is kept; None: the consignment has none."""
+        ...
 
 
 class WebhookOutbox(Protocol):

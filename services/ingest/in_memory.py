@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from corridor.events import TransitEvent
 from services.common.keys import Principal, Role, generate_key
 from services.ingest.adapters.base import ReferenceKind
+from services.ingest.directory import KnownConsignment
 from services.ingest.publisher import BrokerUnavailable
 
 
@@ -85,7 +86,7 @@ class InMemoryDirectory:
     def add_consignment(self, consignment_id: str, carrier_id: str) -> None:
         self._carriers[consignment_id] = carrier_id
 
-    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str | None]:
         return {i: self._carriers[i] for i in consignment_ids if i in self._carriers}
 
     def learn(self, event: TransitEvent) -> None:
@@ -102,5 +103,5 @@ class InMemoryDirectory:
             if value is not None:
                 self._entries.setdefault((kind, value), known)
 
-    async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
+    async def find(self, reference_kind: ReferenceKind, value: str) -> KnownConsignment | None:
         return self._entries.get((reference_kind, value))

@@ -64,7 +64,7 @@ class OwnershipConflict(Exception):
 
 
 class CarrierLookup(Protocol):
-    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str | None]:
         """The carrier each stored consignment belongs to; unknown ids are absent."""
         ...
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from services.ingest.adapters.base import ReferenceKind
+from services.ingest.directory import KnownConsignment
 from storage.rows import normalize_reference
 from storage.views import ConsignmentKey, ConsignmentView, Page
 
@@ -26,14 +27,14 @@ class ReferenceSearch(Protocol):
         after: ConsignmentKey | None = None,
     ) -> Page[ConsignmentView]: ...
 
-    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]: ...
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str | None]: ...
 
 
 class PostgresConsignmentDirectory:
     def __init__(self, reads: ReferenceSearch) -> None:
         self._reads = reads
 
-    async def find(self, reference_kind: ReferenceKind, value: str) -> tuple[str, str] | None:
+    async def find(self, reference_kind: ReferenceKind, value: str) -> KnownConsignment | None:
         page = await self._reads.search_by_reference(value, limit=5)
         wanted = normalize_reference(value)
         for view in page.items:
@@ -43,7 +44,7 @@ class PostgresConsignmentDirectory:
                 return view.consignment_id, view.carrier_id
         return None
 
-    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str | None]:
         return await self._reads.carriers_of(consignment_ids)
 
 

@@ -115,7 +115,7 @@ def create_app(
     )
     cache_bytes = settings.tracker_cache_mib * 1024**2
     history = RecentHistories(cache_bytes)
-    tracker = BatchTracker(reference, history, states, store, derived)
+    tracker = BatchTracker(reference, history, states, store, derived, aliases=store)
     dead_letters = DeadLetterSink(
         store, _raw_topic(app, settings.topic("dead-letters")), alerts_topic
     )

@@ -11,6 +11,10 @@ from the whole set, a replay, a restart or a late event converges to the same ro
 A cached consignment whose event set the batch did not change (only faithful
 re-sends, such as a publisher's retry) keeps the timeline its rows already hold:
 nothing is rebuilt, written or announced for it.
+
+Before folding, events filed under an alias are re-filed under the consignment it names,
+and a placeholder consignment the batch links to another one (`corridor.aliases`) is
+merged into it: its events join the other's, its rows go.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from corridor.alerts import Alert, alerts_for_timeline
+from corridor.aliases import placeholder_links, refiled
 from corridor.events import TransitEvent
 from corridor.folding import FoldedEvents, fold_events
 from corridor.model import ConsignmentState, Timeline
 from corridor.reference import CorridorReference
 from storage.progress import Partition, PartitionProgress
 
+# Placeholder links this process recorded, oldest forgotten first (~200 bytes each).
+RECORDED_LINKS_HELD = 100_000
 FINAL_STATES = frozenset({ConsignmentState.COMPLETED, ConsignmentState.CANCELLED})
 
 # What the store wrote for one consignment (its rows), opaque here: the history keeps it
@@ -73,6 +80,30 @@ class TrackingStore(Protocol[Stored]):
         ...
 
 
+class ConsignmentAliases(Protocol):
+    """Which consignment ids are aliases of another (placeholders merged into it)."""
+
+    async def aliases_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        """The consignment each of these ids is an alias of; the others are absent."""
+        ...
+
+    async def merge(self, links: Mapping[str, str]) -> dict[str, str]:
+        """Make each placeholder of `links` an alias of its target, in one transaction:
+        its stored events move to the target, its rows go. Idempotent: an alias once
+        recorded stays. Returns the target recorded for each placeholder."""
+        ...
+
+
+class NoAliases:
+    """For a tracker that never merges: nothing is an alias."""
+
+    async def aliases_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    async def merge(self, links: Mapping[str, str]) -> dict[str, str]:
+        return dict(links)
+
+
 class DerivedTopics(Protocol):
     async def publish(self, timelines: Sequence[Timeline], alerts: Sequence[Alert]) -> None: ...
 
@@ -92,12 +123,15 @@ class BatchTracker(Generic[Stored]):
         states: ConsignmentStates,
         store: TrackingStore[Stored],
         derived: DerivedTopics,
+        aliases: ConsignmentAliases | None = None,
     ) -> None:
         self._reference = reference
         self._history = history
         self._states = states
         self._store = store
         self._derived = derived
+        self._aliases = aliases or NoAliases()
+        self._recorded_links: dict[str, str] = {}
 
     async def track(
         self,
@@ -106,6 +140,7 @@ class BatchTracker(Generic[Stored]):
     ) -> list[Timeline]:
         """Returns the timelines the batch changed. `progress`: how far the batch read
         each (topic, partition), stored with it."""
+        events = await self._merged(events)
         groups = group_by_consignment(events)
         unknown = [cid for cid in groups if self._history.get(cid) is None]
         # Evicted, restarted or never-seen consignments: the database has what we had.
@@ -145,3 +180,37 @@ class BatchTracker(Generic[Stored]):
                 self._states.record(timeline)
         await self._derived.publish(timelines, alerts)
         return timelines
+
+    async def _merged(self, events: Sequence[TransitEvent]) -> list[TransitEvent]:
+        """`events` re-filed under the consignments their ids are aliases of, plus the
+        events of each placeholder the batch links to another consignment, re-filed there
+        (the store has moved them by then; inserting them again is a no-op)."""
+        ids = sorted({event.consignment_id for event in events})
+        refiled_events = refiled(events, await self._aliases.aliases_of(ids))
+        links = {
+            mrn: target
+            for mrn, target in placeholder_links(refiled_events).items()
+            if self._recorded_links.get(mrn) != target
+        }
+        if not links:
+            return refiled_events
+        placeholders = sorted(links)
+        uncached = [mrn for mrn in placeholders if self._history.get(mrn) is None]
+        stored = await self._store.load_events(uncached) if uncached else {}
+        moved: list[TransitEvent] = []
+        for mrn in placeholders:
+            cached = self._history.get(mrn)
+            moved.extend(cached.every_version() if cached else stored.get(mrn, ()))
+        links = await self._aliases.merge(links)
+        for mrn in {event.consignment_id for event in moved}:
+            self._history.forget(mrn)
+            self._states.remove(mrn)
+        self._remember(links)
+        return refiled([*refiled_events, *moved], links)
+
+    def _remember(self, links: Mapping[str, str]) -> None:
+        """Links recorded need no second look: a placeholder filed later under one of them
+        is found by `aliases_of`."""
+        self._recorded_links.update(links)
+        while len(self._recorded_links) > RECORDED_LINKS_HELD:
+            del self._recorded_links[next(iter(self._recorded_links))]

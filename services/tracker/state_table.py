@@ -31,10 +31,18 @@ class TableStates:
         self._events_by_consignment = events_by_consignment
 
     def record(self, timeline: Timeline) -> None:
+        bound = self._events_by_consignment.get(timeline.consignment_id)
+        if bound is None:
+            # Re-filed from an alias's partition (`corridor.aliases`): the entry belongs to
+            # another partition's changelog, and that partition's next event writes it.
+            return
         summary = encode(consignment_update(timeline))
-        with on_behalf_of(self._events_by_consignment[timeline.consignment_id]):
+        with on_behalf_of(bound):
             self._table[timeline.consignment_id.encode()] = summary
 
     def remove(self, consignment_id: str) -> None:
-        with on_behalf_of(self._events_by_consignment[consignment_id]):
+        bound = self._events_by_consignment.get(consignment_id)
+        if bound is None:
+            return  # as in `record`: not this batch's partition to write
+        with on_behalf_of(bound):
             self._table.pop(consignment_id.encode(), None)

@@ -21,6 +21,7 @@ from corridor.alerts import Alert
 from corridor.events import TransitEvent
 from corridor.model import Stay, Timeline
 from corridor.reference import CorridorReference
+from storage.aliases import AliasRepository
 from storage.db import create_pool
 from storage.dead_letters import DeadLetter, DeadLetterRepository
 from storage.progress import Partition, PartitionProgress
@@ -58,6 +59,7 @@ class PostgresTrackingStore:
         self._writes = WriteRepository(self._pool, reference)
         self._queries = TrackerQueries(self._pool)
         self._dead_letters = DeadLetterRepository(self._pool)
+        self._aliases = AliasRepository(self._pool)
         self._retry_max_seconds = retry_max_seconds
         self._clock = clock
         self._opened = False
@@ -91,6 +93,12 @@ class PostgresTrackingStore:
 
     async def load_events(self, consignment_ids: Sequence[str]) -> dict[str, list[TransitEvent]]:
         return await self._patiently(lambda: self._queries.events_of(consignment_ids))
+
+    async def aliases_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
+        return await self._patiently(lambda: self._aliases.aliases_of(consignment_ids))
+
+    async def merge(self, links: Mapping[str, str]) -> dict[str, str]:
+        return await self._patiently(lambda: self._aliases.merge(links))
 
     async def write_batch(
         self,
@@ -140,7 +148,7 @@ class PostgresTrackingStore:
     async def watermark(self) -> datetime | None:
         return await self._patiently(self._queries.watermark)
 
-    async def open_stays(self) -> list[tuple[Stay, str]]:
+    async def open_stays(self) -> list[tuple[Stay, str | None]]:
         return await self._patiently(self._queries.open_stays)
 
     async def recent_p90_by_location(self, now: datetime) -> dict[str, tuple[float, int]]:

@@ -25,13 +25,14 @@ _CARRIERS = "SELECT consignment_id, carrier_id FROM consignments WHERE consignme
 
 
 class DirectoryQueries(PooledQueries):
-    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str]:
-        """The carrier of each of these consignments that is stored; unknown ids are absent."""
+    async def carriers_of(self, consignment_ids: Sequence[str]) -> dict[str, str | None]:
+        """The carrier of each of these consignments that is stored (None: not named yet);
+        unknown ids are absent."""
         if not consignment_ids:
             return {}
         async with self._pool.connection() as conn:
             rows = await fetch_all(conn, _CARRIERS, (list(consignment_ids),))
-        return {str(row[0]): str(row[1]) for row in rows}
+        return {str(row[0]): None if row[1] is None else str(row[1]) for row in rows}
 
     async def search_by_reference(
         self,

@@ -6,7 +6,8 @@ have ended, per segment the travel sketches of the legs that departed in it; who
 days from `location_dwell_daily` and `leg_time_daily`, the partial days at the window's
 ends from the base tables. Medians and p90s are the merged sketches' (within 1 %),
 counts and means exact; stays and legs a plausibility rule voided are left out, as the
-rollups leave them out. Trucks still waiting (open stays) are read live from `stays`.
+rollups leave them out. Stays are read twice: per location and mode, and per location,
+mode and direction (those whose events named one).
 
 Windowing by arrival leaves out the longest stays of the window's last days, still open;
 on the first 30 days of a simulated quarter that moved the ETA's error by 0.1 h against windowing
@@ -27,25 +28,34 @@ from storage.queries.kpis import _merged, _sketch, whole_days
 
 # As the rollups count them: completed, and not voided by a plausibility rule.
 _COMPLETED = "status = 'completed' AND dwell_seconds IS NOT NULL AND NOT implausible"
-_DWELL = _merged(
-    f"""
-    SELECT location, mode, completed_count, dwell_sum_seconds, dwell_sketch_keys,
-           dwell_sketch_counts
+
+
+def _dwell(keys: str, only: str = "") -> str:
+    """The stays' sketches per `keys` (location and mode, maybe direction), of the rows
+    `only` (an extra condition) leaves."""
+    return _merged(
+        f"""
+    SELECT {keys}, completed_count, dwell_sum_seconds, dwell_sketch_keys, dwell_sketch_counts
     FROM location_dwell_daily
-    WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND mode IS NOT NULL
+    WHERE bucket >= %(whole_start)s AND bucket < %(whole_end)s AND mode IS NOT NULL {only}
     UNION ALL
-    SELECT location, mode, count(*) FILTER (WHERE {_COMPLETED}),
+    SELECT {keys}, count(*) FILTER (WHERE {_COMPLETED}),
            sum(dwell_seconds) FILTER (WHERE {_COMPLETED}),
            {_sketch("dwell_seconds", _COMPLETED)}
     FROM stays
-    WHERE %(fringe)s AND mode IS NOT NULL
+    WHERE %(fringe)s AND mode IS NOT NULL {only}
       AND ((arrived_at >= %(start)s AND arrived_at < %(whole_start)s)
            OR (arrived_at >= %(whole_end)s AND arrived_at < %(end)s))
-    GROUP BY 1, 2""",  # noqa: S608
-    "location, mode",
-    "sum(completed_count)::bigint, sum(dwell_sum_seconds)::double precision",
-    ("dwell",),
-)
+    GROUP BY {keys}""",  # noqa: S608
+        keys,
+        "sum(completed_count)::bigint, sum(dwell_sum_seconds)::double precision",
+        ("dwell",),
+    )
+
+
+_DWELL = _dwell("location, mode")
+# Stays whose events named no direction count in _DWELL only.
+_DWELL_BY_DIRECTION = _dwell("location, mode, direction", "AND direction IS NOT NULL")
 _TRAVEL = _merged(
     f"""
     SELECT from_location, to_location, legs_count, travel_sum_seconds, travel_sketch_keys,
@@ -64,12 +74,6 @@ _TRAVEL = _merged(
     "sum(legs_count)::bigint, sum(travel_sum_seconds)::double precision",
     ("travel",),
 )
-_WAITING = """
-SELECT location, mode, array_agg(extract(epoch FROM %(end)s - arrived_at)::bigint) FROM stays
-WHERE status = 'in_progress' AND mode IS NOT NULL
-  AND arrived_at >= %(start)s AND arrived_at < %(end)s
-GROUP BY location, mode
-"""
 
 
 class EtaQueries:
@@ -81,13 +85,15 @@ class EtaQueries:
         async with self._pool.connection() as conn:
             dwell = await (await conn.execute(_DWELL, params, binary=True)).fetchall()
             travel = await (await conn.execute(_TRAVEL, params, binary=True)).fetchall()
-            waiting = await (await conn.execute(_WAITING, params)).fetchall()
+            directed = await (
+                await conn.execute(_DWELL_BY_DIRECTION, params, binary=True)
+            ).fetchall()
         return CorridorStatistics(
             window_start=since,
             window_end=until,
             dwell=_summarised({(row[0], row[1]): row for row in dwell}),
             travel=_summarised({(row[0], row[1]): row for row in travel}),
-            waiting={(row[0], row[1]): [float(v) for v in row[2]] for row in waiting},
+            dwell_by_direction=_summarised({(row[0], row[1], row[2]): row for row in directed}),
         )
 
 

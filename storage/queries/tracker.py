@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from corridor.events import TransitEvent
 from corridor.model import Stay, StayStatus
+from corridor.ownership import claimed_carrier
 from storage.db import Pool
 
 # As text: pydantic validates JSON text directly, without psycopg first building dicts.
@@ -56,7 +57,7 @@ class TrackerQueries:
             row = await (await conn.execute(EVENT_CLOCK)).fetchone()
         return row[0] if row else None
 
-    async def open_stays(self) -> list[tuple[Stay, str]]:
+    async def open_stays(self) -> list[tuple[Stay, str | None]]:
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(_OPEN_STAYS)).fetchall()
         return [
@@ -69,7 +70,8 @@ class TrackerQueries:
                     status=StayStatus.IN_PROGRESS,
                     released_at=released,
                 ),
-                carrier_id,
+                # Stays keep the wire value for a carrier not named yet (storage.rows).
+                claimed_carrier(carrier_id),
             )
             for cid, location, visit, arrived, released, carrier_id in rows
         ]

@@ -1,7 +1,9 @@
-"""The whole stack for end-to-end tests: ingest, tracker and API as real processes.
+"""The whole stack for end-to-end tests: ingest, tracker, API and webhook dispatcher as
+real processes, started from the list `make up` starts (`infra.stack.service_processes`).
 
 They run against the session's test broker and a fresh database of their own, on
-free ports, with keys issued through the same code as the key CLI.
+free ports, with keys issued through the same code as the key CLI. The KPI refresher is
+left out (nothing here reads the rollups before it would have run).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest_asyncio
 
 from corridor.reference import load_reference
 from infra.kafka.topics import ensure_topics, topic_specs
+from infra.stack import service_processes
 from services.common.keys import Role
 from services.common.keys_cli import issue_key
 from storage.db import create_pool
@@ -29,17 +32,19 @@ from tests.integration.tracker_harness import free_port
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CARRIER_A = "carrier-kz-01"
 CARRIER_B = "carrier-tr-02"
+SERVICES = ("ingest", "tracker", "api", "dispatcher")
 
 
 @dataclass
 class Stack:
     ingest_url: str
     api_url: str
+    dispatcher_metrics_url: str
     database_url: str
     topic_prefix: str
     keys: dict[str, str]
     log_dir: Path
-    pids: dict[str, int] = field(default_factory=dict)  # ingest, tracker, api
+    pids: dict[str, int] = field(default_factory=dict)  # by service name
 
     def logs(self) -> str:
         return "\n".join(
@@ -84,7 +89,9 @@ def _start(module: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
         )
 
 
-async def _wait_ready(url: str, process: subprocess.Popen[bytes], stack: Stack) -> None:
+async def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], stack: Stack, path: str = "/readyz"
+) -> None:
     import asyncio
 
     async with httpx.AsyncClient() as client:
@@ -92,7 +99,7 @@ async def _wait_ready(url: str, process: subprocess.Popen[bytes], stack: Stack) 
             if process.poll() is not None:
                 raise AssertionError(f"{url} exited early:\n{stack.logs()}")
             try:
-                if (await client.get(f"{url}/readyz", timeout=2)).status_code == 200:
+                if (await client.get(f"{url}{path}", timeout=2)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -110,7 +117,7 @@ async def stack(
     prefix = f"{topic_prefix}e2e{uuid.uuid4().hex[:6]}."
     await ensure_topics(kafka_bootstrap, topic_specs(prefix))
     log_dir = tmp_path_factory.mktemp("e2e-logs")
-    ingest_port, api_port = free_port(), free_port()
+    ingest_port, api_port, dispatcher_port = free_port(), free_port(), free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": prefix,
@@ -123,24 +130,36 @@ async def stack(
         "TRACKER_WEB_PORT": str(free_port()),
         "TRACKER_BATCH_SECONDS": "0.2",
         "TRACKER_SESSION_TIMEOUT_SECONDS": "6",
+        "DISPATCHER_METRICS_PORT": str(dispatcher_port),
+        "DISPATCHER_GROUP_ID": f"dispatcher-e2e-{uuid.uuid4().hex[:6]}",
+        # From the topics' start: nothing is missed while the group is being joined.
+        "DISPATCHER_OFFSET_RESET": "earliest",
+        "WEBHOOK_ALLOWED_INSECURE_TARGETS": "127.0.0.1",
+        "WEBHOOK_POLL_SECONDS": "0.1",
+        "WEBHOOK_RETRY_BASE_SECONDS": "0.5",
     }
     stack = Stack(
         ingest_url=f"http://127.0.0.1:{ingest_port}",
         api_url=f"http://127.0.0.1:{api_port}",
+        dispatcher_metrics_url=f"http://127.0.0.1:{dispatcher_port}",
         database_url=e2e_database_url,
         topic_prefix=prefix,
         keys=await _issue_keys(e2e_database_url),
         log_dir=log_dir,
     )
+    made_up = {service.name: service for service in service_processes(env)}
+    assert set(SERVICES) <= set(made_up), f"make up starts {sorted(made_up)}"
     processes = {
-        "ingest": _start(["services.ingest"], env, log_dir / "ingest.log"),
-        "tracker": _start(["services.tracker", "worker"], env, log_dir / "tracker.log"),
-        "api": _start(["services.api"], env, log_dir / "api.log"),
+        name: _start(list(made_up[name].module_args), env, log_dir / f"{name}.log")
+        for name in SERVICES
     }
     stack.pids = {name: process.pid for name, process in processes.items()}
     try:
         await _wait_ready(stack.ingest_url, processes["ingest"], stack)
         await _wait_ready(stack.api_url, processes["api"], stack)
+        await _wait_ready(
+            stack.dispatcher_metrics_url, processes["dispatcher"], stack, path="/metrics"
+        )
         yield stack
     finally:
         for process in processes.values():

@@ -130,11 +130,13 @@ def test_quick_mode_prints_every_figure_and_writes_json(
     ], done.stdout
     assert {f"API {e} {q}" for e in API_ENDPOINTS for q in ("p50", "p99")} <= set(api)
     assert len(api) % 2 == 0
-    assert all(value > 0 for value in table.values()), done.stdout
     assert "machine: " in done.stdout
     [written] = tmp_path.glob("bench-*.json")
     document = json.loads(written.read_text())
     assert [row["figure"] for row in document["rows"]] == list(table)
+    # Every figure was measured. The JSON, not the print: on a loaded machine a ratio can
+    # print as 0.00 while it is a measured 0.004.
+    assert all(row["value"] > 0 for row in document["rows"]), done.stdout
     assert document["failures"] == []
     assert document["machine"]["cpus"] == os.cpu_count()
     assert document["scale"]["events"] > 0

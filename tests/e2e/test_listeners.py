@@ -58,3 +58,5 @@ def test_services_listen_on_loopback_only_and_the_tracker_not_at_all(stack: Stac
     assert listening(stack.pids["ingest"]) == {("127.0.0.1", ingest_port)}
     assert listening(stack.pids["api"]) == {("127.0.0.1", api_port)}
     assert listening(stack.pids["tracker"]) == set()
+    dispatcher_port = int(stack.dispatcher_metrics_url.rsplit(":", 1)[1])
+    assert listening(stack.pids["dispatcher"]) == {("127.0.0.1", dispatcher_port)}

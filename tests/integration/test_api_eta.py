@@ -24,6 +24,7 @@ from corridor.eta import (
     Position,
     duration_stats,
     estimate_arrival,
+    route_directions,
 )
 from corridor.events import TransitEvent
 from corridor.model import ConsignmentState, StayStatus
@@ -36,7 +37,7 @@ from services.ingest.in_memory import InMemoryKeyStore
 from simulator import SimulationResult
 from simulator.fault_plan import plan_faults
 from simulator.journeys import JourneySimulator
-from simulator.truth import ConsignmentTruth, GroundTruth
+from simulator.truth import ConsignmentTruth
 from storage.db import create_pool
 from storage.queries.api import ApiQueries
 from storage.queries.eta import EtaQueries
@@ -89,22 +90,35 @@ async def client(
             yield http, keys
 
 
-def statistics_from_truth(truth: GroundTruth, as_of: datetime) -> CorridorStatistics:
+def directions_from_plan(result: SimulationResult) -> dict[tuple[str, str, int], str]:
+    """(consignment, location, visit) -> the direction its gate events reported."""
+    directions: dict[tuple[str, str, int], str] = {}
+    for journey in result.journeys:
+        visits: dict[str, int] = defaultdict(int)
+        for stay in journey.stays:
+            visits[stay.location] += 1
+            key = (journey.consignment_id, stay.location, visits[stay.location])
+            directions[key] = stay.direction.value
+    return directions
+
+
+def statistics_from_truth(result: SimulationResult, as_of: datetime) -> CorridorStatistics:
     """The 30 days before `as_of` as the rule sees them, from the ground truth: stays that
-    arrived in them and ended, legs that departed in them, trucks still waiting."""
+    arrived in them and ended (also per direction), legs that departed in them."""
     since = as_of - ETA_WINDOW
+    directions = directions_from_plan(result)
     dwell: dict[tuple[str, str], list[float]] = defaultdict(list)
+    directed: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     travel: dict[tuple[str, str], list[float]] = defaultdict(list)
-    waiting: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for consignment in truth.consignments.values():
+    for consignment in result.truth.consignments.values():
         mode = consignment.mode.value
         for stay in consignment.stays:
             if not since <= stay.arrived_at < as_of:
                 continue
             if stay.status is StayStatus.COMPLETED and stay.dwell_seconds is not None:
                 dwell[(stay.location, mode)].append(float(stay.dwell_seconds))
-            if stay.status is StayStatus.IN_PROGRESS:
-                waiting[(stay.location, mode)].append((as_of - stay.arrived_at).total_seconds())
+                direction = directions[(consignment.consignment_id, stay.location, stay.visit)]
+                directed[(stay.location, mode, direction)].append(float(stay.dwell_seconds))
         for leg in consignment.legs:
             if since <= leg.departed_at < as_of:
                 travel[(leg.from_location, leg.to_location)].append(leg.travel_seconds)
@@ -113,7 +127,7 @@ def statistics_from_truth(truth: GroundTruth, as_of: datetime) -> CorridorStatis
         as_of,
         {k: s for k, v in dwell.items() if (s := duration_stats(v))},
         {k: s for k, v in travel.items() if (s := duration_stats(v))},
-        waiting,
+        {k: s for k, v in directed.items() if (s := duration_stats(v))},
     )
 
 
@@ -148,15 +162,15 @@ async def test_the_eta_of_every_consignment_is_the_rule_over_the_months_statisti
 ) -> None:
     truth = sample_run[0].truth
     as_of = min(max(event.occurred_at for event in sample_run[1]), truth.end)
-    statistics = statistics_from_truth(truth, as_of)
+    statistics = statistics_from_truth(sample_run[0], as_of)
     async with create_pool(populated_database_url, min_size=1, max_size=1) as pool:
         stored = await EtaQueries(pool).corridor_statistics(as_of - ETA_WINDOW, as_of)
     assert stored.dwell == statistics.dwell
     assert stored.travel == statistics.travel
-    assert {k: sorted(v) for k, v in stored.waiting.items()} == {
-        k: sorted(v) for k, v in statistics.waiting.items()
-    }
+    assert stored.dwell_by_direction == statistics.dwell_by_direction
+    assert any(key[2] == "inbound" for key in stored.dwell_by_direction)
     reference = load_reference()
+    countries = {code: location.country for code, location in reference.locations_by_code.items()}
     estimated = 0
     for consignment in truth.consignments.values():
         body = await status(client, consignment)
@@ -165,7 +179,12 @@ async def test_the_eta_of_every_consignment_is_the_rule_over_the_months_statisti
             continue
         route = reference.routes_by_id[consignment.route_id].locations
         expected = estimate_arrival(
-            route, consignment.mode.value, position_from_truth(consignment), as_of, statistics
+            route,
+            consignment.mode.value,
+            position_from_truth(consignment),
+            as_of,
+            statistics,
+            directions=route_directions(route, countries),
         )
         eta = body["eta"]
         assert eta["as_of"] == iso(as_of)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -18,6 +19,12 @@ import pytest
 from grafana_foundation_sdk.models.dashboard import Panel, VariableType
 
 from corridor.alerts import AlertKind
+from corridor.eta import (
+    CorridorStatistics,
+    Position,
+    duration_stats,
+    estimate_arrival,
+)
 from corridor.events import TransitEvent
 from corridor.reference import load_reference
 from dashboards import alerts as alerts_dashboard
@@ -26,6 +33,7 @@ from dashboards.catalog import dashboards
 from dashboards.macros import MacroEngine, TimeRange, interpolate_variables
 from dashboards.query import Format, PostgresQuery
 from simulator import SimulationResult
+from storage.queries.consignment_eta import ConsignmentEtas
 from storage.rows import AlertRow
 from storage.writes import WriteRepository
 from tests.fixtures.corridor_data import SAMPLE_CONFIG
@@ -226,3 +234,71 @@ async def test_the_tfi1_panel_shows_the_apis_figures(
         assert (median_hours * 3600, p90_hours * 3600) == pytest.approx(
             figures[crossing], rel=1e-12
         )
+
+
+def _statistics(route: tuple[str, ...], as_of: datetime, count: int) -> CorridorStatistics:
+    """`count` recent stays of 10-30 h at each stop and legs of 5-15 h between them."""
+    stays = duration_stats([3600.0 * (10 + 20 * i / count) for i in range(count)])
+    legs = duration_stats([3600.0 * (5 + 10 * i / count) for i in range(count)])
+    assert stays is not None
+    assert legs is not None
+    return CorridorStatistics(
+        as_of - timedelta(days=30),
+        as_of,
+        {(code, "road"): stays for code in route},
+        {(a, b): legs for a, b in pairwise(route)},
+    )
+
+
+async def test_consignment_eta_panel_shows_the_eta_the_dispatcher_recorded(
+    storage_pool, fresh_database_url: str
+):
+    (item,) = [
+        item
+        for item in PANEL_QUERIES
+        if item.dashboard_uid == consignment_dashboard.UID and "ETA" in (item.panel.title or "")
+    ]
+
+    def panel(consignment_id: str) -> list[dict[str, object]]:
+        sql = interpolate_variables(item.query.raw_sql, {"consignment": consignment_id})
+        columns, rows = _rows(fresh_database_url, MacroEngine(SAMPLE_RANGE).expand(sql))
+        _check(columns, rows, item)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    route = load_reference().routes[0].locations
+    as_of = datetime(2026, 3, 20, 6, tzinfo=UTC)
+    waiting = Position(route[0], as_of - timedelta(hours=3), None)
+    estimate = estimate_arrival(route, "road", waiting, as_of, _statistics(route, as_of, 40))
+    thin = estimate_arrival(route, "road", waiting, as_of, _statistics(route, as_of, 4))
+    assert estimate.arrival_p50 is not None
+    assert estimate.arrival_p90 is not None
+    etas = ConsignmentEtas(storage_pool)
+    await etas.record("MC-ETA-1", estimate)
+    await etas.record("MC-ETA-2", thin)
+
+    (shown,) = panel("MC-ETA-1")
+    assert shown["destination"] == route[-1]
+    assert shown["as_of"] == as_of
+    assert (shown["arrival_p50"], shown["arrival_p90"]) == (
+        estimate.arrival_p50,
+        estimate.arrival_p90,
+    )
+    hours = (estimate.arrival_p50 - as_of).total_seconds() / 3600
+    assert float(str(shown["p50_hours_to_go"])) == pytest.approx(hours)
+    assert shown["window_start"] == as_of - timedelta(days=30)
+    assert (shown["parts"], shown["fewest_samples"]) == (2 * len(route) - 2, 40)
+    assert shown["reason"] is None
+
+    (unknown,) = panel("MC-ETA-2")
+    assert unknown["arrival_p50"] is None
+    assert unknown["unavailable"] == "too_few_samples"
+    assert unknown["reason"] == f"4 recent road stays at {route[0]} (need 10)"
+
+    # An older estimate arriving late leaves the newer one; a finished consignment has none.
+    older = estimate_arrival(
+        route, "road", waiting, as_of - timedelta(hours=1), _statistics(route, as_of, 40)
+    )
+    await etas.record("MC-ETA-1", older)
+    assert panel("MC-ETA-1")[0]["as_of"] == as_of
+    await etas.record("MC-ETA-1", None)
+    assert panel("MC-ETA-1") == []

@@ -90,7 +90,7 @@ def make_timeline(
     stays: Iterable[Stay] = (),
     crossings: Iterable[Crossing] = (),
     legs: Iterable[Leg] = (),
-    carrier_id: str = CARRIER,
+    carrier_id: str | None = CARRIER,
     state: ConsignmentState = ConsignmentState.AT_LOCATION,
     current_location: str | None = None,
 ) -> Timeline:

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
@@ -463,7 +464,7 @@ async def test_a_rotated_secret_signs_beside_the_old_one(world: World, receiver:
 
 
 async def test_pushed_updates_carry_the_eta_the_status_api_gives(
-    month_world: World, receiver: Receiver, sample_run: Any
+    month_world: World, receiver: Receiver, sample_run: Any, populated_database_url: str
 ) -> None:
     truth = sample_run[0].truth
     eta: dict[str, Any] = {}
@@ -491,6 +492,18 @@ async def test_pushed_updates_carry_the_eta_the_status_api_gives(
         eta["arrival_p90"],
         eta["destination"],
     )
+    # The same ETA is kept for the consignment dashboard.
+    async with (
+        await psycopg.AsyncConnection.connect(populated_database_url) as conn,
+        conn.cursor() as cursor,
+    ):
+        await cursor.execute(
+            "SELECT arrival_p50, arrival_p90 FROM consignment_eta WHERE consignment_id = %s",
+            (waiting.consignment_id,),
+        )
+        kept = await cursor.fetchone()
+    assert kept is not None
+    assert kept == tuple(datetime.fromisoformat(eta[k]) for k in ("arrival_p50", "arrival_p90"))
     # The same word again: the ETA has not moved past the threshold, nothing more is sent.
     await month_world.update(
         waiting.consignment_id, waiting.carrier_id, "at_location", waiting.current_location

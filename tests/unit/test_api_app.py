@@ -467,3 +467,36 @@ def test_openapi_states_the_enforced_instant_bounds_and_cursor_shape() -> None:
         if p["name"] == "from"
     ]
     assert "400" in start["description"]
+
+
+@pytest.mark.parametrize(
+    ("as_", "status", "detail"),
+    [
+        (None, 401, "missing bearer API key"),
+        ("operator", 403, "role 'operator' may not use this endpoint"),
+        ("carrier", 422, None),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/webhooks/endpoints"),
+        ("PATCH", "/v1/webhooks/endpoints/0b6c7d1e-0000-4000-8000-000000000001"),
+    ],
+)
+async def test_a_malformed_webhook_body_is_judged_after_the_caller(
+    client: Client, as_: str | None, status: int, detail: str | None, method: str, path: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if as_:
+        headers["Authorization"] = f"Bearer {client.keys[as_]}"
+    response = await client.http.request(method, path, content=b"{not json", headers=headers)
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    if detail is not None:
+        assert problem["detail"] == detail
+    else:  # where the body stops being JSON
+        assert problem["errors"] == [{"field": "[1]", "rule": "JSON decode error"}]

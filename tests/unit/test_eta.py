@@ -19,11 +19,17 @@ from corridor.eta import (
     Unavailable,
     duration_stats,
     estimate_arrival,
+    route_directions,
 )
+from corridor.reference import load_reference
+from simulator.config import SimulationConfig
+from simulator.journeys import simulate_journeys
 
 T0 = datetime(2026, 3, 10, 6, tzinfo=UTC)
 HOUR = 3600.0
 ROUTE = ("A", "B", "C", "D")
+OUT = ("outbound",) * 4
+IN = ("outbound", "inbound", "inbound", "inbound")
 
 
 def stats(median_hours: float, p90_hours: float, count: int = 50) -> DurationStats:
@@ -81,20 +87,47 @@ def test_a_longer_wait_already_spent_moves_the_arrival_later_but_never_into_the_
     assert waited.basis[0].elapsed_seconds == 30 * 3600
 
 
-def test_a_queue_longer_than_recent_stays_stretches_the_wait_ahead() -> None:
-    calm = corridor()
-    queued = CorridorStatistics(
-        calm.window_start,
-        calm.window_end,
-        calm.dwell,
-        calm.travel,
-        {("C", "road"): [40 * HOUR] * 8},
+def test_stays_are_taken_in_the_direction_the_truck_goes_where_there_are_enough() -> None:
+    # At C, trucks leaving the country stay 40 h and trucks entering it 2 h.
+    mixed = corridor()
+    directed = CorridorStatistics(
+        mixed.window_start,
+        mixed.window_end,
+        mixed.dwell,
+        mixed.travel,
+        {("C", "road", "outbound"): stats(40, 80), ("C", "road", "inbound"): stats(2, 3)},
     )
     position = Position("A", T0, T0)
-    before = estimate_arrival(ROUTE, "road", position, T0, calm).stops
-    after = estimate_arrival(ROUTE, "road", position, T0, queued).stops
-    assert before[0] == after[0]  # B is ahead of the queue at C
-    assert after[-1].arrival_p50 - before[-1].arrival_p50 > timedelta(hours=20)
+    leaving = estimate_arrival(ROUTE, "road", position, T0, directed, directions=OUT)
+    entering = estimate_arrival(ROUTE, "road", position, T0, directed, directions=IN)
+    undirected = estimate_arrival(ROUTE, "road", position, T0, directed)
+    assert leaving.arrival_p50 is not None
+    assert entering.arrival_p50 is not None
+    assert leaving.arrival_p50 - entering.arrival_p50 > timedelta(hours=30)
+    assert (
+        undirected.arrival_p50 == estimate_arrival(ROUTE, "road", position, T0, mixed).arrival_p50
+    )
+
+
+def test_too_few_stays_in_the_trucks_direction_fall_back_to_all_of_the_locations() -> None:
+    mixed = corridor()
+    thin = CorridorStatistics(
+        mixed.window_start,
+        mixed.window_end,
+        mixed.dwell,
+        mixed.travel,
+        {("C", "road", "outbound"): stats(40, 80, count=MIN_SAMPLES - 1)},
+    )
+    position = Position("A", T0, T0)
+    eta = estimate_arrival(ROUTE, "road", position, T0, thin, directions=OUT)
+    assert eta.arrival_p50 == estimate_arrival(ROUTE, "road", position, T0, mixed).arrival_p50
+    assert eta.basis[3].location == "C"
+    assert eta.basis[3].samples == 50  # the all-direction stays it rests on
+
+
+def test_a_route_enters_a_country_where_its_next_stop_lies_in_another() -> None:
+    countries = {"A": "CN", "B": "KZ", "C": "KZ", "D": "AZ"}
+    assert route_directions(ROUTE, countries) == ("outbound", "inbound", "outbound", "inbound")
 
 
 def test_too_few_samples_of_any_part_answer_null_naming_it() -> None:
@@ -193,3 +226,17 @@ def test_a_wide_short_part_never_puts_a_later_stop_before_an_earlier_one() -> No
     p90s = [stop.arrival_p90 for stop in eta.stops]
     assert p50s == sorted(p50s)
     assert p90s == sorted(p90s)
+
+
+def test_route_directions_are_the_directions_the_simulators_gate_events_report() -> None:
+    reference = load_reference()
+    countries = {code: location.country for code, location in reference.locations_by_code.items()}
+    journeys = simulate_journeys(SimulationConfig(seed=5, consignments=200, days=10), reference)
+    compared = 0
+    for journey in journeys:
+        path = journey.path or journey.route.locations
+        expected = route_directions(path, countries)
+        for index, stay in enumerate(journey.stays):
+            assert stay.direction.value == expected[index], (journey.consignment_id, index)
+            compared += 1
+    assert compared > 500

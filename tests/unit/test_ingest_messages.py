@@ -26,6 +26,7 @@ from tests.unit.test_ingest_api import NOW, assert_problem, settings
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "ingest_samples"
 MRN = "24GE000201T0000420"
+LRN = "GETRD-2026-000042"
 REFERENCE = load_corridor_reference()
 ALL_LOCATIONS = [location.code for location in REFERENCE.locations]
 
@@ -98,7 +99,7 @@ NCTS_CASES = [
         EventType.DECLARATION_ACCEPTED,
         "GE-POTI",
         "2026-11-18T10:20:00",
-        MRN,
+        LRN,  # it names the LRN too: filed there, not under the MRN placeholder
     ),
     (
         "ncts_cc056c_rejection.xml",
@@ -112,7 +113,7 @@ NCTS_CASES = [
         EventType.OPERATION_STARTED,
         "GE-POTI",
         "2026-11-18T14:30:00",
-        MRN,
+        LRN,  # it names the LRN too: filed there, not under the MRN placeholder
     ),
     (
         "ncts_cd050c_anticipated_transit.xml",
@@ -175,7 +176,7 @@ NCTS_CASES = [
         EventType.DECLARATION_SUBMITTED,
         "GE-POTI",
         "2026-11-18T12:40:00",
-        MRN,
+        LRN,  # it names the LRN too: filed there, not under the MRN placeholder
     ),
     (
         "ncts_cc051c_no_release.xml",
@@ -230,6 +231,7 @@ async def test_ncts_samples_map_to_events(
     local_time: str,
     consignment: str,
 ) -> None:
+    # A consignment filed under the MRN: a placeholder opened by an MRN-only message.
     directory.add(ReferenceKind.MRN, MRN, MRN, "GE0123456789")
     body = sample(name)
     response = await api.post(

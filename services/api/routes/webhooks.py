@@ -32,7 +32,7 @@ from services.api.webhook_schemas import (
     ReplayRequest,
     example,
 )
-from services.common.auth import require_roles
+from services.common.auth import authenticated_before_body, require_roles
 from services.common.keys import Principal, Role
 from services.common.problems import ProblemError
 from services.common.webhook_targets import TargetRefused, check_target
@@ -47,6 +47,7 @@ ENDPOINT_NOT_FOUND = problem(
 router = APIRouter(
     prefix="/v1/webhooks/endpoints",
     tags=["webhooks"],
+    route_class=authenticated_before_body(Role.CARRIER),
     responses={
         401: UNAUTHORIZED,
         403: FORBIDDEN,
