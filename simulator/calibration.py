@@ -213,9 +213,9 @@ class Calibration(_Frozen):
     # Real consignments a day that the capacities above are sized against: a run with
     # N consignments over D days scales every capacity by (N / D) / this figure, so
     # small runs queue like the real corridor does. Sized so that Nur Zholy, which both
-    # directions cross, runs at about 92 % of its capacity: a queue of a day or so that
-    # comes and goes (about 1,500 trucks at 750 a day, DOMAIN.md 5) rather than one that
-    # grows for as long as the run lasts (docs/simulator.md, "Capacities").
+    # directions cross, runs just below its capacity: a queue that comes and goes
+    # (DOMAIN.md 5) rather than one that grows for as long as the run lasts
+    # (docs/simulator.md, "Capacities", has the utilisation and the waits).
     reference_daily_consignments: PositiveFloat = 1300.0
     road_speed_kmh: PositiveFloat = 42.0  # CPMM 2022 CAREC road SWOD
     rail_speed_kmh: PositiveFloat = 53.9  # CPMM 2022 CAREC rail SWOD
