@@ -26,11 +26,8 @@ The trucks still at a location are not counted: scaling its stays by how long th
 waited (against the median stay, or against the age a steady queue gives) stretched
 steady queues on sampling noise and on trucks stuck there, and made the ETA worse at
 every horizon on the simulator (docs/benchmarks.md, "ETA"). Nor do the last few days'
-stays replace the 30 days': queue waits move over a fortnight, yet the stays that ended in
-the last 3 or 7 days (all stays ahead, or only at capacity-limited crossings) made the
-estimate worse from a day out, and half of each moved it by tenths of an hour. Far from
-arrival the error is mostly the Caspian sailing a truck will catch, which neither past
-stays nor the last sailing seen predicts a week ahead (`bench.eta_limits`).
+stays replace the 30 days': they made it worse too; far from arrival the error is mostly
+which Caspian sailing a truck will catch (`bench.eta_limits`).
 
 No estimate without enough data: each part needs `min_samples` recent observations, and
 the answer names the first part that lacks them.
