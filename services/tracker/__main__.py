@@ -62,7 +62,10 @@ def main() -> None:
     except SettingsError as exc:
         raise SystemExit(f"tracker: {exc}") from None
     # The worker owns this process: it collects garbage between batches, not during them.
-    collection = BatchPacedCollection()
+    collection = BatchPacedCollection(
+        full_every=settings.tracker_gc_full_seconds,
+        full_at_most=settings.tracker_gc_full_max_seconds,
+    )
     collection.take_over()
     app = create_app(settings, load_reference(), collection)
     if len(sys.argv) == 1:

@@ -7,10 +7,13 @@ again by every collection of its generation. So the worker turns automatic colle
 off. After each batch it freezes what is left (`gc.freeze`, constant time; frozen
 objects are still freed when nothing refers to them). Every `full_every` seconds it
 unfreezes and collects everything, so the few reference cycles a batch leaves live at
-most that long. A timer (`tick`) collects the young objects when no batch has ended for
-`young_every` seconds (an idle worker, or one waiting out an outage); that must be
-longer than a batch can take (the backlog window is up to 60 s). docs/tracker.md
-(*Garbage collection*) has the measurements.
+most that long. That walks the whole history cache and stalls the worker for seconds at
+its full size, so while full collections find (almost) no garbage the interval doubles,
+up to `full_at_most`; one that finds more starts again from `full_every`. A timer
+(`tick`) collects the young objects when no batch has ended for `young_every` seconds
+(an idle worker, or one waiting out an outage); that must be longer than a batch can
+take (the backlog window is up to 60 s). docs/tracker.md (*Garbage collection*) has the
+measurements.
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# Unreachable objects a full collection may find and still count as finding none: a
+# leaking code path leaves tens of thousands a minute (a retry loop's state per call).
+NEGLIGIBLE_GARBAGE = 1_000
+
 
 class BatchPacedCollection:
     def __init__(
         self,
         young_every: float = 120.0,
         full_every: float = 600.0,
+        full_at_most: float = 6 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
         collect: Callable[[int], int] = gc.collect,
         freeze: Callable[[], None] = gc.freeze,
@@ -35,6 +43,8 @@ class BatchPacedCollection:
     ) -> None:
         self._young_every = young_every
         self._full_every = full_every
+        self._full_at_most = max(full_at_most, full_every)
+        self._full_interval = full_every
         self._clock = clock
         self._collect = collect
         self._freeze = freeze
@@ -50,6 +60,11 @@ class BatchPacedCollection:
     def tick_every(self) -> float:
         """How often to call `tick`."""
         return self._young_every / 4
+
+    @property
+    def full_interval(self) -> float:
+        """Seconds from the last full collection to the next."""
+        return self._full_interval
 
     @property
     def active(self) -> bool:
@@ -74,7 +89,7 @@ class BatchPacedCollection:
             return
         now = self._clock()
         self._last_batch = now
-        if now - self._last_full >= self._full_every:
+        if now - self._last_full >= self._full_interval:
             self._collect_everything(now)
         else:
             self._freeze()
@@ -87,7 +102,7 @@ class BatchPacedCollection:
         now = self._clock()
         if now - self._last_batch < self._young_every:
             return
-        if now - self._last_full >= self._full_every:
+        if now - self._last_full >= self._full_interval:
             self._collect_everything(now)
         else:
             self._collect(1)
@@ -95,6 +110,16 @@ class BatchPacedCollection:
 
     def _collect_everything(self, now: float) -> None:
         self._unfreeze()
+        started = time.perf_counter()
         found = self._collect(2)
         self._last_full = now
-        log.debug("full collection found %d unreachable objects", found)
+        if found <= NEGLIGIBLE_GARBAGE:
+            self._full_interval = min(2 * self._full_interval, self._full_at_most)
+        else:
+            self._full_interval = self._full_every
+        log.info(
+            "full collection: %.2f s, %d unreachable objects found; next in %.0f s",
+            time.perf_counter() - started,
+            found,
+            self._full_interval,
+        )

@@ -45,6 +45,12 @@ class TrackerSettings(KafkaSettings, DatabaseSettings):
         "and stored rows, estimated); least recently touched out first "
         "(docs/tracker.md, *Memory*).",
     )
+    # The worker's paced garbage collection (services/tracker/gc_pacing.py): how soon it
+    # collects everything, the frozen history cache included, and how long that waits at
+    # most while such collections find no garbage. Each stalls the worker for a time that
+    # grows with the cache (docs/tracker.md, *Garbage collection*).
+    tracker_gc_full_seconds: float = Field(default=600.0, ge=60)
+    tracker_gc_full_max_seconds: float = Field(default=21_600.0, ge=60)
     tracker_partitions: int = Field(default=6, ge=1, le=256)
     # Workers that keep a warm copy of another worker's part of the states table. The
     # tracker writes that table and never reads it (timelines are rebuilt from the

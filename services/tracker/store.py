@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# What the database does while it restarts or is unreachable: waited out, never raised.
+RETRIED = (psycopg.OperationalError, PoolTimeout)
+
 
 def new_alert(alert: Alert, raised_at: datetime) -> AlertRow:
     return AlertRow(
@@ -78,9 +81,16 @@ class PostgresTrackingStore:
 
     async def _patiently(self, operation: Callable[[], Awaitable[T]]) -> T:
         await self.open()
+        # The usual first success builds no retry state: tenacity's leaves reference
+        # cycles, garbage only a full collection frees, and the worker runs one rarely
+        # (services/tracker/gc_pacing.py).
+        try:
+            return await operation()
+        except RETRIED as exc:
+            log.warning("database unavailable, retrying: %s", exc)
         async for attempt in AsyncRetrying(
             wait=wait_exponential(multiplier=0.5, max=self._retry_max_seconds),
-            retry=retry_if_exception_type((psycopg.OperationalError, PoolTimeout)),
+            retry=retry_if_exception_type(RETRIED),
             before_sleep=lambda state: log.warning(
                 "database unavailable (attempt %d), waiting: %s",
                 state.attempt_number,

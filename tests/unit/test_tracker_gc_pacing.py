@@ -174,3 +174,76 @@ def test_a_cycle_left_by_a_batch_lives_until_the_next_full_collection(clock: _Cl
         if not was_enabled:
             gc.disable()
     assert gc.get_freeze_count() == 0
+
+
+def _full_collection_times(found: list[int], seconds: int) -> list[float]:
+    """When full collections ran, batches ending every 10 s for `seconds`."""
+    results = iter(found)
+    clock = _Clock()
+    start = clock.now
+    times: list[float] = []
+
+    def collect(generation: int) -> int:
+        if generation == 2:
+            times.append(clock.now - start)
+            return next(results)
+        return 0
+
+    collection = BatchPacedCollection(
+        full_every=600.0,
+        full_at_most=3000.0,
+        clock=clock,
+        collect=collect,
+        freeze=lambda: None,
+        unfreeze=lambda: None,
+    )
+    was_enabled = gc.isenabled()
+    collection.take_over()
+    try:
+        for _ in range(seconds // 10):
+            clock.now += 10
+            collection.after_batch()
+    finally:
+        if was_enabled:
+            gc.enable()
+    return times
+
+
+def test_full_collections_that_find_nothing_come_ever_more_rarely() -> None:
+    # Each walks the whole history cache, stalling live traffic: spaced 600, 1200, 2400,
+    # then the cap of 3000 s while the batches leave no garbage.
+    assert _full_collection_times([0] * 10, 10_000) == [600, 1800, 4200, 7200]
+
+
+def test_a_full_collection_that_finds_garbage_brings_the_next_back_to_the_first_interval() -> None:
+    found = [0, 0, 50_000, 0, 0]
+    assert _full_collection_times(found, 6_000) == [600, 1800, 4200, 4800, 6000]
+
+
+def test_the_database_calls_of_a_batch_leave_no_garbage_for_the_full_collection() -> None:
+    # The worker collects everything rarely: a call that leaves reference cycles (as a
+    # retry loop's state did, ~45,000 objects a minute) would hold them until then.
+    import asyncio
+
+    from corridor.reference import load_reference
+    from services.tracker.store import PostgresTrackingStore
+
+    store = PostgresTrackingStore("postgresql://tracker@127.0.0.1:1/none", load_reference())
+
+    async def answer() -> int:
+        return 1
+
+    async def calls() -> None:
+        store._opened = True  # no connection: these calls do not use the pool
+        for _ in range(100):
+            assert await store._patiently(answer) == 1
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        asyncio.run(calls())
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()
