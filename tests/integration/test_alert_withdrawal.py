@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -14,8 +15,13 @@ from corridor.events import EventType, References, Source, SourceSystem, Transit
 from corridor.model import Timeline
 from corridor.reference import load_reference
 from corridor.timeline import build_timeline
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.common.keys import Role
+from services.ingest.in_memory import InMemoryKeyStore
 from services.tracker.store import new_alert
 from storage.db import Pool
+from storage.queries.api import ApiQueries
 from storage.rows import AlertRow
 from storage.writes import WriteRepository
 
@@ -148,3 +154,38 @@ async def test_dead_letter_alerts_are_never_withdrawn(
     await write(writer, [ARRIVAL, DEPARTURE], clock=11)
 
     assert alerts_of(fresh_database_url, "dead_letter") == [(letter.key, None)]
+
+
+async def test_the_api_tells_open_from_withdrawn_to_the_carrier_only(
+    storage_pool: Pool, fresh_database_url: str
+) -> None:
+    writer = WriteRepository(storage_pool, REFERENCE)
+    await write(writer, [DEPARTURE], clock=11)
+    await write(writer, [ARRIVAL, DEPARTURE], clock=12)
+    other = gate(EventType.GATE_DEPARTED, "CN-KHORGOS", 10, cid="W-2")
+    await write(writer, [other], clock=12)  # still open
+    keys = InMemoryKeyStore()
+    carrier = keys.add("a", Role.CARRIER, carrier_id="CARRIER-A")
+    stranger = keys.add("b", Role.CARRIER, carrier_id="CARRIER-B")
+    app = create_app(
+        ApiSettings(database_url=fresh_database_url),
+        reads=ApiQueries(storage_pool),
+        key_store=keys,
+        reference=REFERENCE,
+        now=lambda: at(24),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+
+        async def listed(key: str, **params: str) -> list[tuple[str, str | None]]:
+            response = await client.get(
+                "/v1/alerts", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert response.status_code == 200, response.text
+            return [(a["consignment_id"], a["withdrawn_at"]) for a in response.json()["items"]]
+
+        withdrawn = ("W-1", "2026-03-02T12:00:00Z")
+        assert await listed(carrier) == [withdrawn, ("W-2", None)]
+        assert await listed(carrier, open="true") == [("W-2", None)]
+        assert await listed(carrier, open="false") == [withdrawn]
+        assert await listed(stranger, open="false") == []
