@@ -199,7 +199,7 @@ async def test_alert_panels_count_open_alerts_and_list_withdrawn_ones(
     columns, rows = _rows(
         fresh_database_url, engine.expand(panels["Open alerts by location and kind"].query.raw_sql)
     )
-    assert sorted(row[columns.index("location")] for row in rows) == ["CN-KHORGOS", "GE-SARPI"]
+    assert sorted(str(row[columns.index("location")]) for row in rows) == ["CN-KHORGOS", "GE-SARPI"]
     columns, rows = _rows(fresh_database_url, engine.expand(panels["Recent alerts"].query.raw_sql))
     listed = {row[columns.index("location")]: row[columns.index("withdrawn_at")] for row in rows}
     assert listed == {"KZ-AKTAU": withdrawn_at, "CN-KHORGOS": None, "GE-SARPI": None}
