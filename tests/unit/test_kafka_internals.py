@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import TopicPartition
 from faust.types import TP
 from mode import Service
 
@@ -343,3 +344,41 @@ async def test_records_of_an_unchanged_assignment_are_handed_over() -> None:
 
     assert records is drained
     assert kafka.sought == {}
+
+
+async def test_the_stall_check_passes_over_a_partition_waiting_for_its_offset(
+    tmp_path: Any,
+) -> None:
+    # faust's commit livelock detector runs this for every assigned partition; right
+    # after a rebalance one can still wait for its offset, and aiokafka's assertion on
+    # its unknown position crashed the surviving worker of a failover.
+    import time
+
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    from corridor.reference import load_reference
+    from services.tracker.app import create_app
+
+    settings = TrackerSettings(
+        kafka_bootstrap_servers="127.0.0.1:1",  # never contacted
+        database_url="postgresql://tracker@127.0.0.1:1/none",
+        tracker_data_dir=tmp_path,
+        tracker_store="memory://",
+    )
+    app: faust.App = create_app(settings, load_reference())
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    thread.thread_loop.close()  # never run: made with the consumer
+    thread.time_started = time.monotonic()
+    subscription = SubscriptionState()
+    waiting, positioned = TopicPartition("events", 0), TopicPartition("events", 1)
+    subscription.assign_from_user({waiting, positioned})
+    assignment = subscription.subscription.assignment
+    for tp in (waiting, positioned):
+        assignment.state_value(tp).timestamp = time.time() * 1000  # fetched just now
+    assignment.state_value(positioned).seek(5)
+    thread._consumer = SimpleNamespace(
+        _subscription=subscription, _fetcher=SimpleNamespace(_subscriptions=subscription)
+    )
+
+    thread.verify_event_path(time.monotonic(), TP("events", 0))  # no AssertionError
+    thread.verify_event_path(time.monotonic(), TP("events", 1))  # checked as before

@@ -22,6 +22,10 @@ On a faust-streaming, mode or aiokafka upgrade, re-check against the new source:
   passes its live set of active partitions to aiokafka's `Fetcher.fetched_records`, which
   still reads an empty set as every partition; aiokafka still keeps positions in the
   `Assignment` it replaces at each rebalance (`_subscription.subscription.assignment`).
+- `SingleAssignmentFetchThread.verify_event_path`: faust's commit livelock detector
+  still reads each assigned partition's `position` from aiokafka's
+  `_fetcher._subscriptions.subscription.assignment`, and aiokafka still asserts on an
+  unknown one (`TopicPartitionState.position`; `has_valid_position` asks without asserting).
 - `DirectDeliveryConsumer.seek_to_committed`: aiokafka still skips offsets of 0, and
   `Consumer._thread.seek_to_beginning` still exists; faust's `perform_seek` (called by
   recovery after every assignment) still takes its result as the read and committed

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -53,9 +53,28 @@ def _assignment(consumer: AIOKafkaConsumer) -> object:
     return subscription.assignment if subscription is not None else None
 
 
+def position_known(consumer: AIOKafkaConsumer, tp: Any) -> bool:
+    """Whether aiokafka knows where `tp` is read from: not so for a partition just
+    assigned until its offset is reset or sought."""
+    assignment = _assignment(consumer)
+    if assignment is None:
+        return False
+    state = assignment.state_value(TopicPartition(tp.topic, tp.partition))  # type: ignore[attr-defined]
+    return state is not None and bool(state.has_valid_position)
+
+
 class SingleAssignmentFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's consumer thread, whose fetch hands over no record drained under an
-    assignment newer than the one it started under (`fetch_within_one_assignment`)."""
+    assignment newer than the one it started under (`fetch_within_one_assignment`), and
+    whose stall check leaves alone a partition not yet positioned."""
+
+    def verify_event_path(self, now: float, tp: Any) -> None:
+        # faust's stall check (its commit livelock detector) reads each partition's
+        # position, which aiokafka asserts is known: run right after a rebalance, it
+        # crashed the consumer on a partition still waiting for its offset. A partition
+        # not yet positioned has read nothing, so it cannot be stalled.
+        if position_known(self._ensure_consumer(), tp):
+            super().verify_event_path(now, tp)
 
     async def _fetch_records(
         self,
