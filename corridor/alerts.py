@@ -74,6 +74,29 @@ def alerts_for_timeline(timeline: Timeline) -> list[Alert]:
     return [alert_for_anomaly(a, timeline.carrier_id) for a in timeline.anomalies]
 
 
+# Kinds whose truth a consignment's timeline decides: when a late event rewrites the
+# timeline, an open alert of these kinds that the timeline no longer supports is withdrawn.
+# Dead letters are about a record, not a timeline, and are never withdrawn.
+WITHDRAWABLE_KINDS = frozenset({*_FROM_ANOMALY.values(), AlertKind.OVERDUE_STAY})
+
+
+def overdue_stay_key(stay: Stay) -> str:
+    return f"overdue_stay:{stay.consignment_id}:{stay.location}:{stay.visit}"
+
+
+def current_alert_keys(timeline: Timeline) -> frozenset[str]:
+    """The dedup keys of a consignment's alerts that its timeline still supports.
+
+    Its anomalies' alerts, and an overdue alert for each stay still in progress (whether
+    the scan raised one is the scan's business; a stay that has departed supports none).
+    """
+    anomaly_keys = {alert.dedup_key for alert in alerts_for_timeline(timeline)}
+    stay_keys = {
+        overdue_stay_key(stay) for stay in timeline.stays if stay.status is StayStatus.IN_PROGRESS
+    }
+    return frozenset(anomaly_keys | stay_keys)
+
+
 @dataclass(frozen=True, slots=True)
 class OverduePolicy:
     """A stay is overdue past a fixed threshold, or past the location's recent p90."""
@@ -117,7 +140,7 @@ def overdue_alerts(
                         f"at {stay.location} for {waited.total_seconds() / 3600:.1f} h, "
                         f"over the limit of {limit.total_seconds() / 3600:.1f} h"
                     ),
-                    dedup_key=f"overdue_stay:{stay.consignment_id}:{stay.location}:{stay.visit}",
+                    dedup_key=overdue_stay_key(stay),
                 )
             )
     return alerts

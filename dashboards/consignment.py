@@ -93,7 +93,7 @@ LIMIT 1000
 """
 
 _ALERTS_SQL = """
-SELECT raised_at, kind, location, occurred_at, detail
+SELECT raised_at, kind, location, occurred_at, detail, withdrawn_at
 FROM alerts
 WHERE consignment_id = '$consignment'
 ORDER BY raised_at, id
@@ -296,14 +296,15 @@ def _alerts() -> table.Panel:
     return (
         table.Panel()
         .title("Alerts")
+        .description("`withdrawn_at`: when a later event made the alert untrue; empty while open.")
         .datasource(DATASOURCE)
         .with_target(
             Sql(
                 _ALERTS_SQL,
                 Expect(
-                    ("raised_at", "kind", "occurred_at", "detail"),
+                    ("raised_at", "kind", "occurred_at", "detail", "withdrawn_at"),
                     empty_when="no alert was raised for the consignment",
-                    nullable=("location",),
+                    nullable=("location", "withdrawn_at"),
                 ),
             )
         )

@@ -189,6 +189,8 @@ class AlertView:
     occurred_at: datetime
     raised_at: datetime
     detail: str
+    # Set once a later rewrite of the consignment's timeline no longer supports the alert.
+    withdrawn_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

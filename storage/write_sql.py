@@ -84,11 +84,25 @@ RETURNING c.consignment_id
 INSERT_ALERTS = """
 INSERT INTO alerts (kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail,
                     dedup_key)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-                     %s::timestamptz[], %s::text[], %s::text[])
+-- One row per key: DO UPDATE may not touch a row twice in one statement.
+SELECT DISTINCT ON (8) * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],
+                                     %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])
 ORDER BY 8
-ON CONFLICT (dedup_key) DO NOTHING
+-- An alert withdrawn earlier whose condition is back re-opens and counts as raised again.
+ON CONFLICT (dedup_key) DO UPDATE
+SET withdrawn_at = NULL, raised_at = excluded.raised_at, occurred_at = excluded.occurred_at,
+    detail = excluded.detail
+WHERE alerts.withdrawn_at IS NOT NULL
 RETURNING dedup_key
+"""
+# One statement per batch: the open alerts of the rewritten consignments, of the kinds their
+# timeline decides, whose dedup keys the rewritten timelines no longer support.
+WITHDRAW_ALERTS = """
+UPDATE alerts SET withdrawn_at = coalesce(%(at)s::timestamptz, now())
+WHERE consignment_id = ANY(%(consignments)s::text[])
+  AND withdrawn_at IS NULL
+  AND kind = ANY(%(kinds)s::text[])
+  AND NOT (dedup_key = ANY(%(current)s::text[]))
 """
 # A partition's clock and offset only move forward: a late event's older time, or a
 # replayed batch's older offset, leaves them alone.

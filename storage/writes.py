@@ -18,6 +18,7 @@ from uuid import UUID
 from psycopg import AsyncCursor, sql
 from psycopg.rows import TupleRow
 
+from corridor.alerts import WITHDRAWABLE_KINDS, current_alert_keys
 from corridor.events import TransitEvent
 from corridor.model import Timeline
 from corridor.reference import CorridorReference
@@ -117,6 +118,7 @@ class WriteRepository:
         stored: Mapping[str, TimelineRows] | None = None,
         progress: Mapping[Partition, PartitionProgress] | None = None,
         expected_offsets: Mapping[Partition, int] | None = None,
+        withdrawn_at: datetime | None = None,
     ) -> BatchResult:
         """Events, timelines and alerts of one batch, all in one transaction.
 
@@ -126,6 +128,11 @@ class WriteRepository:
         `progress` gives, per (topic, partition) the batch read, its newest event time and
         next offset. `expected_offsets`: the next offsets the caller knows the database
         holds at least; raises `DatabaseBehind`, writing nothing, if it holds less.
+
+        Each consignment whose rows took the batch's timeline has its open alerts that the
+        timeline no longer supports (`corridor.alerts.current_alert_keys`) withdrawn, at
+        `withdrawn_at` (default: the transaction's time); the alerts of a timeline the
+        rows did not take (they hold a newer one) are not raised.
         """
         rows = [timeline_rows(timeline, self._reference) for timeline in timelines]
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
@@ -133,7 +140,17 @@ class WriteRepository:
                 await _check_not_behind(cur, expected_offsets)
             inserted = await self._insert_events(cur, [event_row(e) for e in events])
             written = await self._upsert_timelines(cur, rows, stored or {})
-            raised = await self._insert_alerts(cur, alerts)
+            stale = {t.consignment_id for t in timelines} - written.keys()
+            raised = await self._insert_alerts(
+                cur, [a for a in alerts if a.consignment_id not in stale]
+            )
+            # The timelines whose rows were written (of several for one consignment, one).
+            rewritten = [
+                t
+                for t, r in zip(timelines, rows, strict=True)
+                if written.get(t.consignment_id) is r
+            ]
+            await self._withdraw_alerts(cur, rewritten, withdrawn_at)
             if progress:
                 await cur.execute(
                     write_sql.RECORD_PROGRESS,
@@ -241,6 +258,22 @@ class WriteRepository:
         await _stage(cur, write_sql.CONSIGNMENT_STAGING, rows)
         await cur.execute(write_sql.UPSERT_CONSIGNMENTS)
         return {str(row[0]) for row in await cur.fetchall()}
+
+    async def _withdraw_alerts(
+        self, cur: Cursor, rewritten: Sequence[Timeline], at: datetime | None
+    ) -> None:
+        if not rewritten:
+            return
+        current = [key for t in rewritten for key in current_alert_keys(t)]
+        await cur.execute(
+            write_sql.WITHDRAW_ALERTS,
+            {
+                "at": at,
+                "consignments": sorted(t.consignment_id for t in rewritten),
+                "kinds": sorted(kind.value for kind in WITHDRAWABLE_KINDS),
+                "current": current,
+            },
+        )
 
     async def _insert_alerts(self, cur: Cursor, alerts: Sequence[AlertRow]) -> set[str]:
         if not alerts:

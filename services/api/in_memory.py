@@ -232,6 +232,7 @@ class InMemoryReads:
         carrier_id: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
+        is_open: bool | None = None,
     ) -> tuple[AlertView, ...]:
         self.calls.append("alerts")
         return tuple(
@@ -242,6 +243,7 @@ class InMemoryReads:
             and kind in (None, a.kind)
             and carrier_id in (None, a.carrier_id)
             and (after_id is None or a.id > after_id)
+            and is_open in (None, a.withdrawn_at is None)
         )[:limit]
 
     async def ping(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109

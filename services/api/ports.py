@@ -104,6 +104,7 @@ class ApiReads(Protocol):
         carrier_id: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
+        is_open: bool | None = None,
     ) -> tuple[AlertView, ...]: ...
 
     async def ping(self, timeout: float = 2.0) -> bool: ...  # noqa: ASYNC109

@@ -374,4 +374,5 @@ def alert(view: AlertView) -> schemas.Alert:
         occurred_at=view.occurred_at,
         raised_at=view.raised_at,
         detail=view.detail,
+        withdrawn_at=view.withdrawn_at,
     )

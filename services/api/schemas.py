@@ -365,6 +365,11 @@ class Alert(Schema):
     occurred_at: UtcDatetime
     raised_at: UtcDatetime
     detail: str
+    withdrawn_at: UtcDatetime | None = Field(
+        description="When a later event made the alert untrue (the missing arrival turned "
+        "up, the overdue truck departed); null while it is open. It re-opens if the "
+        "condition returns."
+    )
 
 
 class AlertPage(Schema):

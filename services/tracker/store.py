@@ -123,7 +123,9 @@ class PostgresTrackingStore:
         known = self._known_offsets
         expected = {tp: known[tp] for tp in progress if tp in known}
         result = await self._patiently(
-            lambda: self._writes.write_batch(events, timelines, rows, stored, progress, expected)
+            lambda: self._writes.write_batch(
+                events, timelines, rows, stored, progress, expected, withdrawn_at=raised_at
+            )
         )
         for tp, done in progress.items():
             known[tp] = max(done.next_offset, known.get(tp, 0))

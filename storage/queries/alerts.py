@@ -8,13 +8,15 @@ from storage.queries.fetch import PooledQueries, fetch_all
 from storage.views import AlertView
 
 _ALERTS = """
-SELECT id, kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail
+SELECT id, kind, consignment_id, carrier_id, location, occurred_at, raised_at, detail,
+       withdrawn_at
 FROM alerts
 WHERE raised_at >= %(since)s
   AND (%(location)s::text IS NULL OR location = %(location)s)
   AND (%(kind)s::text IS NULL OR kind = %(kind)s)
   AND (%(carrier)s::text IS NULL OR carrier_id = %(carrier)s)
   AND (%(after_id)s::bigint IS NULL OR id > %(after_id)s)
+  AND (%(open)s::boolean IS NULL OR (withdrawn_at IS NULL) = %(open)s)
 ORDER BY id
 LIMIT %(limit)s
 """
@@ -29,8 +31,11 @@ class AlertQueries(PooledQueries):
         carrier_id: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
+        is_open: bool | None = None,
     ) -> tuple[AlertView, ...]:
-        """Alerts raised at or after ``since``, oldest first; page on with ``after_id``."""
+        """Alerts raised at or after ``since``, oldest first; page on with ``after_id``.
+
+        ``is_open``: only the open (True) or the withdrawn (False) ones; None: all."""
         params = {
             "since": since,
             "location": location,
@@ -38,6 +43,7 @@ class AlertQueries(PooledQueries):
             "carrier": carrier_id,
             "after_id": after_id,
             "limit": limit,
+            "open": is_open,
         }
         async with self._pool.connection() as conn:
             rows = await fetch_all(conn, _ALERTS, params)

@@ -179,6 +179,32 @@ async def test_alert_panels_show_raised_alerts(storage_pool, fresh_database_url:
         _check(columns, rows, item)
 
 
+async def test_alert_panels_count_open_alerts_and_list_withdrawn_ones(
+    storage_pool, fresh_database_url: str
+):
+    raised = await _raise_sample_alerts(storage_pool)
+    withdrawn_at = datetime(2026, 3, 11, tzinfo=UTC)
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE alerts SET withdrawn_at = %s WHERE dedup_key = %s",
+            (withdrawn_at, raised[0].key),
+        )
+    engine = MacroEngine(SAMPLE_RANGE)
+    panels = {
+        item.panel.title: item
+        for item in PANEL_QUERIES
+        if item.dashboard_uid == alerts_dashboard.UID
+    }
+
+    columns, rows = _rows(
+        fresh_database_url, engine.expand(panels["Open alerts by location and kind"].query.raw_sql)
+    )
+    assert sorted(str(row[columns.index("location")]) for row in rows) == ["CN-KHORGOS", "GE-SARPI"]
+    columns, rows = _rows(fresh_database_url, engine.expand(panels["Recent alerts"].query.raw_sql))
+    listed = {row[columns.index("location")]: row[columns.index("withdrawn_at")] for row in rows}
+    assert listed == {"KZ-AKTAU": withdrawn_at, "CN-KHORGOS": None, "GE-SARPI": None}
+
+
 async def test_consignment_alerts_panel_shows_that_consignments_alerts(
     storage_pool, fresh_database_url: str
 ):

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from corridor.alerts import AlertKind, OverduePolicy, alerts_for_timeline, overdue_alerts
+from corridor.alerts import (
+    WITHDRAWABLE_KINDS,
+    AlertKind,
+    OverduePolicy,
+    alerts_for_timeline,
+    current_alert_keys,
+    overdue_alerts,
+)
 from corridor.events import EventType
 from corridor.model import Stay, StayStatus
 from corridor.timeline import build_timeline
@@ -60,3 +67,32 @@ def test_anomalies_become_alerts_with_the_timeline_carrier() -> None:
     assert len(off_route) == 1
     assert off_route[0].location == "GE-BATUMI"
     assert off_route[0].carrier_id == CARRIER
+
+
+def test_a_late_arrival_leaves_departure_without_arrival_unsupported() -> None:
+    arrival, released, departure = visit("CN-KHORGOS", 0, 10)
+    before = build_timeline([*declared(), released, departure], reference())
+    raised = [
+        a for a in alerts_for_timeline(before) if a.kind is AlertKind.DEPARTURE_WITHOUT_ARRIVAL
+    ]
+    assert len(raised) == 1
+    assert raised[0].dedup_key in current_alert_keys(before)
+
+    after = build_timeline([*declared(), arrival, released, departure], reference())
+    assert raised[0].dedup_key not in current_alert_keys(after)
+
+
+def test_an_open_stay_supports_its_overdue_alert_until_it_departs() -> None:
+    policy = OverduePolicy(threshold=timedelta(hours=1))
+    arrival, released, departure = visit("CN-KHORGOS", 0, 10)
+    waiting = build_timeline([*declared(), arrival], reference())
+    [overdue] = overdue_alerts([(s, CARRIER) for s in waiting.stays], at(5), policy, {})
+    assert overdue.dedup_key in current_alert_keys(waiting)
+
+    departed = build_timeline([*declared(), arrival, released, departure], reference())
+    assert overdue.dedup_key not in current_alert_keys(departed)
+
+
+def test_dead_letters_are_never_withdrawn() -> None:
+    assert AlertKind.DEAD_LETTER not in WITHDRAWABLE_KINDS
+    assert set(AlertKind) - WITHDRAWABLE_KINDS == {AlertKind.DEAD_LETTER}

@@ -71,7 +71,11 @@ async def client() -> AsyncIterator[Client]:
     }
     reads = InMemoryReads(
         timelines(),  # type: ignore[arg-type]
-        [examples.alert_view(), replace(examples.alert_view(OTHER, "MC-B-01"), id=43)],
+        [
+            examples.alert_view(),
+            replace(examples.alert_view(OTHER, "MC-B-01"), id=43),
+            replace(examples.alert_view(OTHER, "MC-B-01"), id=44, withdrawn_at=NOW),
+        ],
     )
     settings = ApiSettings(database_url="postgresql://u@h/db", api_page_size_max=100)
     app = create_app(
@@ -172,7 +176,29 @@ async def test_carrier_searches_and_alerts_only_its_own(client: Client) -> None:
     alerts = (await client.get("/v1/alerts", as_="other", since="2026-03-01T00:00:00Z")).json()
 
     assert [i["consignment_id"] for i in page["items"]] == ["MC-B-01"]
-    assert [a["id"] for a in alerts["items"]] == [43]
+    assert [a["id"] for a in alerts["items"]] == [43, 44]
+
+
+@pytest.mark.parametrize(
+    ("is_open", "ids"), [("true", [42, 43]), ("false", [44]), (None, [42, 43, 44])]
+)
+async def test_alerts_filter_open_or_withdrawn(
+    client: Client, is_open: str | None, ids: list[int]
+) -> None:
+    params = {"since": "2026-03-01T00:00:00Z"} | ({"open": is_open} if is_open else {})
+    items = (await client.get("/v1/alerts", **params)).json()["items"]
+
+    assert [a["id"] for a in items] == ids
+    withdrawn = {a["id"]: a["withdrawn_at"] for a in items}
+    assert withdrawn == {i: "2026-03-20T00:00:00Z" if i == 44 else None for i in ids}
+
+
+async def test_carriers_see_only_their_own_withdrawn_alerts(client: Client) -> None:
+    mine = await client.get("/v1/alerts", as_="carrier", since="2026-03-01T00:00:00Z", open="false")
+    theirs = await client.get("/v1/alerts", as_="other", since="2026-03-01T00:00:00Z", open="false")
+
+    assert mine.json()["items"] == []
+    assert [a["id"] for a in theirs.json()["items"]] == [44]
 
 
 async def test_search_pages_with_opaque_cursor_and_next_link(client: Client) -> None:
@@ -215,6 +241,7 @@ async def test_search_pages_with_opaque_cursor_and_next_link(client: Client) -> 
         ("/v1/consignments", {"state": "lost"}, "state"),
         ("/v1/alerts", {"cursor": "eyJhZnRlciI6ICJ4In0"}, "cursor"),
         ("/v1/alerts", {"kind": "nope"}, "kind"),
+        ("/v1/alerts", {"open": "maybe"}, "open"),
         ("/v1/alerts", {"since": "9999-12-31T23:00:00Z"}, "since"),
         # PostgreSQL text cannot hold NUL; the query must never reach it.
         ("/v1/consignments", {"mrn": "24GB\x00"}, "mrn"),

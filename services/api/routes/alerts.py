@@ -38,7 +38,8 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
     "",
     summary="Alerts raised since an instant, oldest first",
     description="`since` defaults to 7 days ago. Carriers see the alerts of their own "
-    "consignments only (alerts about a location alone are operators').",
+    "consignments only (alerts about a location alone are operators'). An alert a later "
+    "event made untrue carries `withdrawn_at`; `open=true` leaves those out.",
     response_model=schemas.AlertPage,
     responses=responses(examples.ALERT_PAGE, FORBIDDEN),
 )
@@ -53,6 +54,13 @@ async def alerts(
     ] = None,
     location: Annotated[str | None, Query(max_length=40)] = None,
     kind: AlertKind | None = None,
+    is_open: Annotated[
+        bool | None,
+        Query(
+            alias="open",
+            description="true: open alerts only; false: withdrawn ones only; absent: all.",
+        ),
+    ] = None,
     cursor: CursorParam = None,
 ) -> schemas.AlertPage:
     start = within_bounds("since", since) if since else context.now() - DEFAULT_SINCE
@@ -63,6 +71,7 @@ async def alerts(
         carrier_id=carrier_scope(principal),
         after_id=alert_position(cursor),
         limit=limit + 1,
+        is_open=is_open,
     )
     more = len(views) > limit
     views = views[:limit]
