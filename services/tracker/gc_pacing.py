@@ -26,7 +26,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 # Unreachable objects a full collection may find and still count as finding none: a
-# leaking code path leaves tens of thousands a minute (a retry loop's state per call).
+# code path that leaves cycles per call (as a retry loop's state did) leaves far more.
 NEGLIGIBLE_GARBAGE = 1_000
 
 

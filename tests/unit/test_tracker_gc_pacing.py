@@ -222,7 +222,7 @@ def test_a_full_collection_that_finds_garbage_brings_the_next_back_to_the_first_
 
 def test_the_database_calls_of_a_batch_leave_no_garbage_for_the_full_collection() -> None:
     # The worker collects everything rarely: a call that leaves reference cycles (as a
-    # retry loop's state did, ~45,000 objects a minute) would hold them until then.
+    # retry loop's state did) would hold them until then.
     import asyncio
 
     from corridor.reference import load_reference
