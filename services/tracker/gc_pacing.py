@@ -5,7 +5,7 @@ walks a whole batch of live objects that reference counting frees anyway once th
 is acked; and what outlives a batch (mostly cached histories, acyclic) would be walked
 again by every collection of its generation. So the worker turns automatic collection
 off. After each batch it freezes what is left (`gc.freeze`, constant time; frozen
-objects are still freed when nothing refers to them). Every `full_every` seconds it
+objects are still freed when nothing refers to them). After `full_every` seconds it
 unfreezes and collects everything, so the few reference cycles a batch leaves live at
 most that long. That walks the whole history cache and stalls the worker for seconds at
 its full size, so while full collections find (almost) no garbage the interval doubles,
@@ -60,11 +60,6 @@ class BatchPacedCollection:
     def tick_every(self) -> float:
         """How often to call `tick`."""
         return self._young_every / 4
-
-    @property
-    def full_interval(self) -> float:
-        """Seconds from the last full collection to the next."""
-        return self._full_interval
 
     @property
     def active(self) -> bool:
