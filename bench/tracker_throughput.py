@@ -11,7 +11,9 @@ ratio tracker / baseline is the figure to watch (goal: at least 0.5).
 Two more paths run `bench.faust_ceiling`, a Faust agent over the same topic that takes
 the events exactly as the tracker's agent does: once doing nothing with them (the
 stream framework's own ceiling on this machine), and once decoding and storing the raw
-events with no domain logic (the least any correct tracker must do).
+events with no domain logic (the least any correct tracker must do). A third,
+`bench.plain_tracker`, runs the tracker's own use case on a bare aiokafka consumer: how
+far taking the events off Faust's stream would go with today's domain work.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ PATH_LABELS = {
     "baseline": "baseline",
     "ceiling": "Faust ceiling",
     "store_ceiling": "decode+store ceiling",
+    "plain_tracker": "tracker without Faust",
     "tracker": "tracker",
 }
 
@@ -98,10 +101,12 @@ class Figures:
     ceiling_seconds: float | None = None  # the Faust agent that takes events, no work
     store_ceiling_seconds: float | None = None  # ... that decodes and stores raw events
     workers: int = 1  # tracker workers sharing the partitions
-    # Per path ("baseline", "ceiling", "store_ceiling", "tracker"), what it cost in CPU.
+    # Per path (`PATH_LABELS`), what it cost in CPU.
     costs: Mapping[str, cpu.CpuCost] = field(default_factory=dict)
     # The baseline runs before and after the other paths; `baseline_seconds` is the faster.
     baseline_runs: tuple[float, ...] = ()
+    # The tracker's use case on a bare aiokafka consumer (`bench.plain_tracker`).
+    plain_tracker_seconds: float | None = None
 
     @property
     def ceiling_rate(self) -> float | None:
@@ -110,6 +115,10 @@ class Figures:
     @property
     def store_ceiling_rate(self) -> float | None:
         return self.events / self.store_ceiling_seconds if self.store_ceiling_seconds else None
+
+    @property
+    def plain_tracker_rate(self) -> float | None:
+        return self.events / self.plain_tracker_seconds if self.plain_tracker_seconds else None
 
     @property
     def baseline_rate(self) -> float:
@@ -148,6 +157,11 @@ class Figures:
                 f"{'ceiling: Faust agent decoding, storing raw rows':<48} "
                 f"{self.store_ceiling_seconds:>9.1f} {self.store_ceiling_rate:>10,.0f}"
             )
+        if self.plain_tracker_seconds and self.plain_tracker_rate:
+            lines.append(
+                f"{'tracker use case on bare aiokafka, no Faust':<48} "
+                f"{self.plain_tracker_seconds:>9.1f} {self.plain_tracker_rate:>10,.0f}"
+            )
         lines += [
             f"{self._tracker_label():<48} {self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
             f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
@@ -162,6 +176,11 @@ class Figures:
                 "ratio decode+store ceiling/baseline:"
                 f" {self.store_ceiling_rate / self.baseline_rate:.2f}"
             )
+        if self.plain_tracker_rate:
+            lines.append(
+                "ratio tracker without Faust/baseline:"
+                f" {self.plain_tracker_rate / self.baseline_rate:.2f}"
+            )
         if self.costs:
             lines += ["", *self.cpu_table()]
         return "\n".join(lines)
@@ -171,6 +190,7 @@ class Figures:
             "baseline": self.baseline_seconds,
             "ceiling": self.ceiling_seconds,
             "store_ceiling": self.store_ceiling_seconds,
+            "plain_tracker": self.plain_tracker_seconds,
             "tracker": self.tracker_seconds,
         }[path]
 
@@ -428,6 +448,43 @@ def run_faust_ceiling(
     return PathRun(elapsed, spent, meter.cost(spent))
 
 
+def run_plain_tracker(
+    bootstrap: str,
+    topic: str,
+    dsn: str,
+    total: int,
+    timeout: float,
+    servers: cpu.Servers | None = None,
+) -> PathRun:
+    """`bench.plain_tracker` from launch until it has stored every event and exited."""
+    meter = cpu.Meter(servers)
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "bench.plain_tracker",
+            topic,
+            str(total),
+            "--dsn",
+            dsn,
+            "--bootstrap",
+            bootstrap,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(
+            f"the tracker run without Faust failed:\n{(result.stdout + result.stderr)[-3000:]!r}"
+        )
+    spent = float(json.loads(result.stdout.splitlines()[-1])["cpu_seconds"])
+    return PathRun(elapsed, spent, meter.cost(spent))
+
+
 def poll_interval(elapsed: float) -> float:
     """How long to wait before counting rows again, for a waiter that counts every time
     (the end-to-end harness): 1 % of the time so far bounds both the counting's load on
@@ -495,6 +552,16 @@ def measure(
                 _fresh_database(cluster, "store_ceiling"),
                 servers,
             )
+            cluster.drop_database("store_ceiling")
+            runs["plain_tracker"] = run_plain_tracker(
+                broker.bootstrap_servers,
+                topic,
+                _fresh_database(cluster, "plain_tracker"),
+                total,
+                timeout,
+                servers,
+            )
+            cluster.drop_database("plain_tracker")
         runs["tracker"] = run_tracker(
             broker.bootstrap_servers,
             prefix,
@@ -516,6 +583,7 @@ def measure(
             workers,
             {path: run.cost for path, run in runs.items() if run.cost is not None},
             (baseline_before.seconds, baseline_after.seconds),
+            runs["plain_tracker"].seconds if "plain_tracker" in runs else None,
         )
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
