@@ -420,32 +420,14 @@ def run_faust_ceiling(
     servers: cpu.Servers | None = None,
 ) -> PathRun:
     """`bench.faust_ceiling` from launch until it has taken every event and exited; with
-    `store_dsn`, the agent that decodes every record and stores the raw events there. Its
-    last line of output is the CPU it spent."""
-    meter = cpu.Meter(servers)
-    started = time.perf_counter()
+    `store_dsn`, the agent that decodes every record and stores the raw events there."""
     store = ["--store", store_dsn] if store_dsn else []
-    result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
-        [
-            sys.executable,
-            "-m",
-            "bench.faust_ceiling",
-            topic,
-            str(total),
-            "--bootstrap",
-            bootstrap,
-            *store,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
+    return _run_path_module(
+        "bench.faust_ceiling",
+        [topic, str(total), "--bootstrap", bootstrap, *store],
+        timeout,
+        servers,
     )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"the Faust ceiling run failed:\n{result.stdout[-2000:]!r}")
-    spent = float(json.loads(result.stdout.splitlines()[-1])["cpu_seconds"])
-    return PathRun(elapsed, spent, meter.cost(spent))
 
 
 def run_plain_tracker(
@@ -457,20 +439,23 @@ def run_plain_tracker(
     servers: cpu.Servers | None = None,
 ) -> PathRun:
     """`bench.plain_tracker` from launch until it has stored every event and exited."""
+    return _run_path_module(
+        "bench.plain_tracker",
+        [topic, str(total), "--dsn", dsn, "--bootstrap", bootstrap],
+        timeout,
+        servers,
+    )
+
+
+def _run_path_module(
+    module: str, arguments: list[str], timeout: float, servers: cpu.Servers | None
+) -> PathRun:
+    """Run a path's own module, timed from launch to exit. Its last line of output is
+    JSON with the CPU seconds it spent."""
     meter = cpu.Meter(servers)
     started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
-        [
-            sys.executable,
-            "-m",
-            "bench.plain_tracker",
-            topic,
-            str(total),
-            "--dsn",
-            dsn,
-            "--bootstrap",
-            bootstrap,
-        ],
+    result = subprocess.run(  # noqa: S603 (our own modules, fixed arguments)
+        [sys.executable, "-m", module, *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         timeout=timeout,
@@ -478,9 +463,8 @@ def run_plain_tracker(
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(
-            f"the tracker run without Faust failed:\n{(result.stdout + result.stderr)[-3000:]!r}"
-        )
+        output = (result.stdout + result.stderr)[-3000:]
+        raise SystemExit(f"{module} failed:\n{output!r}")
     spent = float(json.loads(result.stdout.splitlines()[-1])["cpu_seconds"])
     return PathRun(elapsed, spent, meter.cost(spent))
 
