@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -579,18 +579,30 @@ async def tracker_against_baseline(stack: Stack, events: int, scale: Scale, repo
         )
     end_to_end_rate = next(r.value for r in report.rows if r.figure.startswith("end-to-end"))
     report.add("ratio end-to-end / baseline", end_to_end_rate / baseline_rate, "x")
-    _report_cpu(report, events, baseline_rate, baseline, ceiling, store_ceiling, tracker)
+    _report_cpu(
+        report,
+        events,
+        baseline_rate,
+        {
+            "baseline": baseline,
+            "ceiling": ceiling,
+            "store_ceiling": store_ceiling,
+            "tracker": tracker,
+        },
+    )
 
 
 def _report_cpu(
     report: Report,
     events: int,
     baseline_rate: float,
-    *runs: tracker_throughput.PathRun | None,
+    runs: Mapping[str, tracker_throughput.PathRun | None],
 ) -> None:
-    """CPU per event of each path (all processes of the machine), and the cores the
-    tracker's goal rate would keep busy at the tracker's measured cost."""
-    for label, run in zip(tracker_throughput.PATH_LABELS.values(), runs, strict=True):
+    """CPU per event of each path run (by `tracker_throughput.PATH_LABELS` key; all
+    processes of the machine), and the cores the tracker's goal rate would keep busy at
+    the tracker's measured cost."""
+    for path, label in tracker_throughput.PATH_LABELS.items():
+        run = runs.get(path)
         if run is None or run.cost is None:
             continue
         per = run.cost.per_event_us(events)
@@ -604,7 +616,7 @@ def _report_cpu(
             "us",
             f"{parts}; {run.cost.machine / run.seconds:.2f} cores busy",
         )
-    tracker = runs[-1]
+    tracker = runs.get("tracker")
     if tracker is not None and tracker.cost is not None:
         report.add(
             "cores the tracker's goal rate needs",
