@@ -1,7 +1,6 @@
 """The tracker's own work on a bare aiokafka consumer: the most a tracker off Faust reaches.
 
     python -m bench.plain_tracker TOPIC TOTAL --dsn DSN [--bootstrap H:P] [--batch N]
-                                                        [--prefetch]
 
 Issue 28 asks one worker for half the bare consumer's rate. The Faust ceilings
 (`bench.faust_ceiling`) show what Faust's stream costs; this path asks the other
@@ -13,8 +12,7 @@ assigned, no consumer group, `getmany` until a batch of `--batch` events (the
 tracker's catch-up size) or the log's end. Per batch it decodes and validates every
 record, tracks, writes the rows in one transaction, and sends the derived records and
 one state summary per consignment (standing in for the state table's changelog)
-through an idempotent producer, awaiting their acks before the next batch. With
-`--prefetch` it reads and decodes the next batch while the current one is written.
+through an idempotent producer, awaiting their acks before the next batch.
 
 What it leaves out, so its figure is a ceiling for such a design, not a design: the
 consumer group and rebalances, offset commits, dead-letter isolation, the overdue scan.
@@ -117,23 +115,7 @@ async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
-async def _next_batch(
-    consumer: AIOKafkaConsumer, batch: int
-) -> tuple[list[TransitEvent], dict[Partition, PartitionProgress]]:
-    """Up to `batch` records, fewer at the log's end (a catch-up batch closes there too),
-    decoded."""
-    records: list[Any] = []
-    while len(records) < batch:
-        fetched = await consumer.getmany(timeout_ms=100, max_records=batch - len(records))
-        if not fetched:
-            break
-        records += [record for part in fetched.values() for record in part]
-    return decoded_batch(records)
-
-
-async def run(
-    topic: str, total: int, dsn: str, bootstrap: str, batch: int, prefetch: bool = False
-) -> int:
+async def run(topic: str, total: int, dsn: str, bootstrap: str, batch: int) -> int:
     defaults = TrackerSettings.model_fields
     reference = load_reference()
     prefix = topic.removesuffix("transit-events")
@@ -160,23 +142,22 @@ async def run(
         tracker = BatchTracker(reference, history, UnboundStates(), store, derived, aliases=store)
         consumer.assign([TopicPartition(topic, partition) for partition in partitions])
         await consumer.seek_to_beginning()
-        next_batch = asyncio.ensure_future(_next_batch(consumer, batch))
         while stored < total:
-            events, progress = await next_batch
-            if prefetch:
-                # The next batch is read and decoded while this one's transaction waits
-                # on the database. Only reading overlaps: folding needs this batch's
-                # rows written first.
-                next_batch = asyncio.ensure_future(_next_batch(consumer, batch))
-            if events:
-                await tracker.track(events, progress)
-                await derived.flush()
-                stored += len(events)
+            records: list[Any] = []
+            while len(records) < batch:
+                fetched = await consumer.getmany(timeout_ms=100, max_records=batch - len(records))
+                if not fetched:
+                    break  # the log's end: a catch-up batch closes early there too
+                records += [record for part in fetched.values() for record in part]
+            if not records:
+                continue
+            events, progress = decoded_batch(records)
+            del records
+            await tracker.track(events, progress)
+            await derived.flush()
+            stored += len(events)
             del events
             collection.after_batch()
-            if not prefetch:
-                next_batch = asyncio.ensure_future(_next_batch(consumer, batch))
-        next_batch.cancel()
     finally:
         await asyncio.gather(consumer.stop(), producer.stop(), store.close())
     return stored
@@ -194,15 +175,8 @@ def main() -> None:
         default=TrackerSettings.model_fields["tracker_batch_size"].default,
         help="events per batch (the tracker's catch-up batch size)",
     )
-    parser.add_argument(
-        "--prefetch",
-        action="store_true",
-        help="read and decode the next batch while the current one is being written",
-    )
     args = parser.parse_args()
-    stored = asyncio.run(
-        run(args.topic, args.total, args.dsn, args.bootstrap, args.batch, args.prefetch)
-    )
+    stored = asyncio.run(run(args.topic, args.total, args.dsn, args.bootstrap, args.batch))
     report = json.dumps({"stored": stored, "cpu_seconds": time.process_time()})
     os.write(1, f"{report}\n".encode())
 

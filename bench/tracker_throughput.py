@@ -80,7 +80,6 @@ PATH_LABELS = {
     "ceiling": "Faust ceiling",
     "store_ceiling": "decode+store ceiling",
     "plain_tracker": "tracker without Faust",
-    "plain_prefetch": "... reading ahead",
     "tracker": "tracker",
 }
 
@@ -108,7 +107,6 @@ class Figures:
     baseline_runs: tuple[float, ...] = ()
     # The tracker's use case on a bare aiokafka consumer (`bench.plain_tracker`).
     plain_tracker_seconds: float | None = None
-    plain_prefetch_seconds: float | None = None  # ... reading the next batch during a write
 
     @property
     def ceiling_rate(self) -> float | None:
@@ -164,12 +162,6 @@ class Figures:
                 f"{'tracker use case on bare aiokafka, no Faust':<48} "
                 f"{self.plain_tracker_seconds:>9.1f} {self.plain_tracker_rate:>10,.0f}"
             )
-        if self.plain_prefetch_seconds:
-            lines.append(
-                f"{'  ... reading the next batch during the write':<48} "
-                f"{self.plain_prefetch_seconds:>9.1f}"
-                f" {self.events / self.plain_prefetch_seconds:>10,.0f}"
-            )
         lines += [
             f"{self._tracker_label():<48} {self.tracker_seconds:>9.1f} {self.tracker_rate:>10,.0f}",
             f"ratio tracker/baseline: {self.ratio:.2f} over {self.events:,} events",
@@ -189,11 +181,6 @@ class Figures:
                 "ratio tracker without Faust/baseline:"
                 f" {self.plain_tracker_rate / self.baseline_rate:.2f}"
             )
-        if self.plain_prefetch_seconds:
-            lines.append(
-                "ratio tracker without Faust, reading ahead/baseline:"
-                f" {self.baseline_seconds / self.plain_prefetch_seconds:.2f}"
-            )
         if self.costs:
             lines += ["", *self.cpu_table()]
         return "\n".join(lines)
@@ -204,7 +191,6 @@ class Figures:
             "ceiling": self.ceiling_seconds,
             "store_ceiling": self.store_ceiling_seconds,
             "plain_tracker": self.plain_tracker_seconds,
-            "plain_prefetch": self.plain_prefetch_seconds,
             "tracker": self.tracker_seconds,
         }[path]
 
@@ -451,13 +437,11 @@ def run_plain_tracker(
     total: int,
     timeout: float,
     servers: cpu.Servers | None = None,
-    prefetch: bool = False,
 ) -> PathRun:
     """`bench.plain_tracker` from launch until it has stored every event and exited."""
     return _run_path_module(
         "bench.plain_tracker",
-        [topic, str(total), "--dsn", dsn, "--bootstrap", bootstrap]
-        + (["--prefetch"] if prefetch else []),
+        [topic, str(total), "--dsn", dsn, "--bootstrap", bootstrap],
         timeout,
         servers,
     )
@@ -508,12 +492,7 @@ def _fresh_database(cluster: PostgresCluster, name: str) -> str:
 
 
 def measure(
-    events: int,
-    seed: int = 1,
-    timeout: float = 3600,
-    workers: int = 1,
-    ceiling: bool = True,
-    prefetch: bool = False,
+    events: int, seed: int = 1, timeout: float = 3600, workers: int = 1, ceiling: bool = True
 ) -> Figures:
     broker = KafkaBroker(BENCH_BROKER)
     broker.ensure_jars()
@@ -567,17 +546,6 @@ def measure(
                 servers,
             )
             cluster.drop_database("plain_tracker")
-            if prefetch:
-                runs["plain_prefetch"] = run_plain_tracker(
-                    broker.bootstrap_servers,
-                    topic,
-                    _fresh_database(cluster, "plain_prefetch"),
-                    total,
-                    timeout,
-                    servers,
-                    prefetch=True,
-                )
-                cluster.drop_database("plain_prefetch")
         runs["tracker"] = run_tracker(
             broker.bootstrap_servers,
             prefix,
@@ -600,7 +568,6 @@ def measure(
             {path: run.cost for path, run in runs.items() if run.cost is not None},
             (baseline_before.seconds, baseline_after.seconds),
             runs["plain_tracker"].seconds if "plain_tracker" in runs else None,
-            runs["plain_prefetch"].seconds if "plain_prefetch" in runs else None,
         )
     finally:
         if started_cluster is ClusterStartOutcome.STARTED:
@@ -620,15 +587,8 @@ def main() -> None:
     parser.add_argument(
         "--no-ceiling", action="store_true", help="skip the Faust ceiling runs (saves their time)"
     )
-    parser.add_argument(
-        "--prefetch",
-        action="store_true",
-        help="one path more: the tracker without Faust reading the next batch during a write",
-    )
     args = parser.parse_args()
-    figures = measure(
-        args.events, args.seed, args.timeout, args.workers, not args.no_ceiling, args.prefetch
-    )
+    figures = measure(args.events, args.seed, args.timeout, args.workers, not args.no_ceiling)
     print(figures.table())
 
 
