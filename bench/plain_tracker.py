@@ -27,13 +27,12 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from corridor.alerts import Alert
-from corridor.cloudevents import from_kafka_record
 from corridor.events import TransitEvent
 from corridor.model import Timeline
 from corridor.reference import load_reference
@@ -43,6 +42,7 @@ from services.tracker.gc_pacing import BatchPacedCollection
 from services.tracker.history_cache import RecentHistories
 from services.tracker.settings import TrackerSettings
 from services.tracker.store import PostgresTrackingStore
+from services.tracker.tracking_loop import decode, progress_of
 from storage.progress import Partition, PartitionProgress
 
 
@@ -84,26 +84,20 @@ class UnboundStates:
         pass
 
 
+class _Delivered(NamedTuple):
+    """A record as the tracker's loop sees one: a stream event's `message`."""
+
+    message: Any
+
+
 def decoded_batch(
     records: Sequence[Any],
 ) -> tuple[list[TransitEvent], dict[Partition, PartitionProgress]]:
-    """The events of `records` and how far they go in each partition, as the tracker's
-    loop computes it (`services.tracker.tracking_loop.progress_of`)."""
-    events: list[TransitEvent] = []
-    progress: dict[Partition, PartitionProgress] = {}
-    for record in records:
-        event = from_kafka_record(record.key, record.value, list(record.headers))
-        events.append(event)
-        read_from = (record.topic, record.partition)
-        known = progress.get(read_from)
-        progress[read_from] = (
-            PartitionProgress(event.occurred_at, record.offset + 1)
-            if known is None
-            else PartitionProgress(
-                max(known.event_time, event.occurred_at), max(known.next_offset, record.offset + 1)
-            )
-        )
-    return events, progress
+    """The events of `records` and how far they go in each partition, by the tracker's
+    own loop functions."""
+    delivered = [_Delivered(record) for record in records]
+    events = [decode(record) for record in delivered]
+    return events, progress_of(events, delivered)
 
 
 async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
